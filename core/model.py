@@ -1,0 +1,296 @@
+"""The value types every part of kubedrift speaks: apps, resource keys, statuses, drift.
+
+They are frozen dataclasses and StrEnums so that they can be shared across threads, compared,
+hashed and printed without surprises. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+TRACKING_LABEL = "app.kubernetes.io/managed-by"
+TRACKING_LABEL_VALUE = "kubedrift"
+TRACKING_ANNOTATION = "kubedrift.io/tracking-id"
+ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+PRUNE_ANNOTATION = "kubedrift.io/prune"
+ARGOCD_SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
+FIELD_MANAGER = "kubedrift"
+SECRET_MASK = "***"
+
+
+class SyncStatus(StrEnum):
+    """Whether one resource matches Git."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    MISSING = "Missing"
+    EXTRANEOUS = "Extraneous"
+    UNKNOWN = "Unknown"
+
+
+class AppSync(StrEnum):
+    """Whether a whole app matches Git."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+class Health(StrEnum):
+    """Health codes, declared best to worst; `rank` gives that order."""
+
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
+
+    @property
+    def rank(self) -> int:
+        return _HEALTH_RANK[self]
+
+    @staticmethod
+    def worst(healths: Iterable[Health]) -> Health:
+        """The worst of `healths`; Healthy when there are none."""
+        return max(healths, key=_HEALTH_RANK.__getitem__, default=Health.HEALTHY)
+
+
+_HEALTH_RANK: dict[Health, int] = {health: rank for rank, health in enumerate(Health)}
+
+
+class TrackingMethod(StrEnum):
+    """Which annotation tells that a live object belongs to an app."""
+
+    KUBEDRIFT = "kubedrift"
+    ARGOCD = "argocd"
+
+    @property
+    def annotation(self) -> str:
+        return ARGOCD_TRACKING_ANNOTATION if self is TrackingMethod.ARGOCD else TRACKING_ANNOTATION
+
+
+class ResourceAction(StrEnum):
+    """What a sync or prune did to one resource."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ResourceKey:
+    """Identity of a Kubernetes object; the version is kept beside it, never in it."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ResourceKey:
+        """The key of a manifest or live object (a plain dict)."""
+        api_version = obj.get("apiVersion") or ""
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        metadata = obj.get("metadata") or {}
+        return cls(group, obj.get("kind") or "", metadata.get("namespace") or "", metadata.get("name") or "")
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.group}/{self.kind}"
+
+    def tracking_id(self, app: str) -> str:
+        """Argo CD's tracking-id format: `<app>:<group>/<Kind>:<namespace>/<name>`."""
+        return f"{app}:{self.group}/{self.kind}:{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind}/{where}" if not self.group else f"{self.kind}.{self.group}/{where}"
+
+
+def version_of(obj: Mapping[str, Any]) -> str:
+    """The version part of an object's apiVersion (`apps/v1` -> `v1`)."""
+    return str(obj.get("apiVersion") or "").rpartition("/")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an app's desired state lives, in Argo CD's `spec.source` terms."""
+
+    repo_url: str
+    target_revision: str = "HEAD"
+    path: str = "."
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where an app is deployed: a kubeconfig context (`name`) or a cluster URL (`server`)."""
+
+    name: str | None = None
+    server: str | None = None
+    namespace: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPolicy:
+    """Argo CD's `syncPolicy.automated`: None means manual (detect only)."""
+
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreDifference:
+    """One `ignoreDifferences` entry: which objects, and which JSON pointers in them."""
+
+    kind: str
+    group: str = ""
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+
+    def matches(self, key: ResourceKey) -> bool:
+        return (
+            self.kind == key.kind
+            and self.group == key.group
+            and (self.name is None or self.name == key.name)
+            and (self.namespace is None or self.namespace == key.namespace)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """One application: a Git source rendered into a destination, as in Argo CD's Application.spec."""
+
+    name: str
+    source: Source
+    destination: Destination = field(default_factory=Destination)
+    sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
+    tracking: TrackingMethod = TrackingMethod.KUBEDRIFT
+    origin: str = ""
+    """The file (and line) the app was declared in, for error messages."""
+
+    def ignore_rules_for(self, key: ResourceKey) -> tuple[str, ...]:
+        """The JSON pointers ignored for `key`."""
+        return tuple(p for rule in self.ignore_differences if rule.matches(key) for p in rule.json_pointers)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field that differs; `path` is an RFC 6901 pointer into the desired object.
+
+    `desired` or `live` is None when that side lacks the field. For Secret data both sides are
+    masked as `***` and `secret` is True, so no value can leak through a Change.
+    """
+
+    path: str
+    desired: Any
+    live: Any
+    secret: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "desired": self.desired, "live": self.live}
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """The changes a sync would make to one object; empty means in sync."""
+
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.changes)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+NO_DRIFT = Drift()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    """A health code with the reason a person would want to read."""
+
+    status: Health
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceResult:
+    """The verdict on one resource of an app."""
+
+    key: ResourceKey
+    version: str
+    status: SyncStatus
+    health: HealthStatus
+    changes: tuple[Change, ...] = ()
+    reason: str = ""
+    """Why the status is what it is, for Unknown (a 403, say) and Extraneous."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.key.group,
+            "version": self.version,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "status": str(self.status),
+            "health": str(self.health.status),
+            "changes": [change.to_json() for change in self.changes],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceOutcome:
+    """What a sync or prune did to one resource, and why."""
+
+    key: ResourceKey
+    action: ResourceAction
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """The result of one sync of an app."""
+
+    revision: str
+    started_at: str
+    outcomes: tuple[ResourceOutcome, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome.action is ResourceAction.FAILED for outcome in self.outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class AppStatus:
+    """A snapshot of one app: the roll-up the dashboard, `check` and `watch` show."""
+
+    name: str
+    sync: AppSync
+    health: Health
+    revision: str | None
+    resources: tuple[ResourceResult, ...] = ()
+    errors: tuple[str, ...] = ()
+    last_sync: SyncResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "revision": self.revision,
+            "sync": str(self.sync),
+            "health": str(self.health),
+            "errors": list(self.errors),
+            "resources": [resource.to_json() for resource in self.resources],
+        }
