@@ -1,0 +1,116 @@
+"""A unified YAML diff of one object for people: live (`-`) against desired (`+`).
+
+The live side is projected onto the fields desired sets (plus those kubedrift applied before),
+so server defaults and other controllers' fields do not bury the drift; that is the same view the
+drift rules judge. This is display code, run for the one object a person selected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from core.diff_rules import IGNORE_ALL, DiffRules, IgnoreTrie, element_identity, is_keyed_list
+from core.managedfields import FieldsTrie, applied_fields, element_key
+from core.model import SECRET_MASK, Drift
+
+_CHANGED_SECRET = SECRET_MASK + " (changed)"
+
+
+def drift_text(
+    desired: Mapping[str, Any], live: Mapping[str, Any] | None, rules: DiffRules, drift: Drift
+) -> str:
+    """The unified diff text; empty when the object is in sync."""
+    if not drift:
+        return ""
+    want = _strip(desired, rules.ignore)
+    have = {} if live is None else _project(want, live, rules.ignore, applied_fields(live), "")
+    if rules.secret:
+        # The server folds stringData into data, so show both sides as data.
+        want = {k: v for k, v in want.items() if k != "stringData"} | {
+            "data": {**(desired.get("data") or {}), **(desired.get("stringData") or {})}
+        }
+        changed = {change.path.rsplit("/", 1)[-1] for change in drift.changes if change.secret}
+        want = _mask_secret(want, changed)
+        have = _mask_secret(have, set())
+    return "".join(
+        difflib.unified_diff(
+            _dump(have).splitlines(keepends=True),
+            _dump(want).splitlines(keepends=True),
+            fromfile="live",
+            tofile="desired",
+        )
+    )
+
+
+def _strip(obj: Mapping[str, Any], ignore: IgnoreTrie) -> dict[str, Any]:
+    """`obj` without the fields the drift rules never compare."""
+    out: dict[str, Any] = {}
+    for name, value in obj.items():
+        sub = ignore.get(name) if ignore else None
+        if sub is IGNORE_ALL:
+            continue
+        out[name] = _strip(value, sub) if isinstance(value, Mapping) and sub else value
+    return out
+
+
+def _project(
+    want: Any, have: Any, ignore: IgnoreTrie | None, owned: FieldsTrie | None, field: str, owner: str = ""
+) -> Any:
+    if isinstance(want, Mapping) and isinstance(have, Mapping):
+        out: dict[str, Any] = {}
+        for name, value in want.items():
+            if name in have:
+                sub_ignore = ignore.get(name) if ignore else None
+                sub_owned = owned.get("f:" + name) if owned else None
+                out[name] = _project(value, have[name], sub_ignore, sub_owned, name, field)
+        for trie_key in owned or {}:
+            name = trie_key[2:]
+            if trie_key.startswith("f:") and name not in want and name in have:
+                sub_ignore = ignore.get(name) if ignore else None
+                if sub_ignore is not IGNORE_ALL:
+                    out[name] = (
+                        _strip(have[name], sub_ignore)
+                        if isinstance(have[name], Mapping) and sub_ignore
+                        else have[name]
+                    )
+        return out
+    if isinstance(want, list) and isinstance(have, list) and is_keyed_list(field, owner):
+        return _project_keyed(want, have, owned, field)
+    return have
+
+
+def _project_keyed(want: list[Any], have: list[Any], owned: FieldsTrie | None, field: str) -> list[Any]:
+    by_identity = {
+        element_identity(element, field): element for element in have if isinstance(element, Mapping)
+    }
+    out: list[Any] = []
+    for element in want:
+        match = (
+            by_identity.pop(element_identity(element, field), None) if isinstance(element, Mapping) else None
+        )
+        if match is not None:
+            out.append(_project(element, match, None, None, "", field))
+    for trie_key in owned or {}:
+        key_fields = element_key(trie_key)
+        if key_fields is not None:
+            leftover = by_identity.get(element_identity(key_fields, field))
+            if leftover is not None:
+                out.append(leftover)
+    return out
+
+
+def _mask_secret(obj: Mapping[str, Any], changed: set[str]) -> dict[str, Any]:
+    masked = dict(obj)
+    for section in ("data", "stringData"):
+        values = masked.get(section)
+        if isinstance(values, Mapping):
+            masked[section] = {k: _CHANGED_SECRET if k in changed else SECRET_MASK for k in values}
+    return masked
+
+
+def _dump(obj: Any) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)

@@ -1,0 +1,203 @@
+"""Reconciliation: desired objects against live ones, resource by resource, rolled up per app.
+
+`reconcile(app, desired, live)` is the whole-app form (start-up, `check`, after a relist).
+`AppReconciler` is the incremental form the live engine uses: a live event or a new desired object
+recomputes one key, and the app roll-up is kept in counters, so each update is O(1) amortised
+(plus the one diff it needs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.diff import diff
+from core.diff_rules import DiffRules, rules_for
+from core.health import health_of
+from core.model import (
+    App,
+    AppStatus,
+    AppSync,
+    Health,
+    HealthStatus,
+    ResourceKey,
+    ResourceResult,
+    SyncResult,
+    SyncStatus,
+    version_of,
+)
+
+_DRIFTED = (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING, SyncStatus.EXTRANEOUS)
+
+
+@dataclass(frozen=True, slots=True)
+class AppResult:
+    """The verdict on a whole app: per-resource results and the roll-up."""
+
+    resources: Mapping[ResourceKey, ResourceResult]
+    sync: AppSync
+    health: Health
+
+    def status(
+        self, name: str, revision: str | None, errors: Iterable[str] = (), last_sync: SyncResult | None = None
+    ) -> AppStatus:
+        return AppStatus(
+            name=name,
+            sync=self.sync,
+            health=self.health,
+            revision=revision,
+            resources=tuple(self.resources[key] for key in sorted(self.resources)),
+            errors=tuple(errors),
+            last_sync=last_sync,
+        )
+
+
+def reconcile(
+    app: App,
+    desired: Mapping[ResourceKey, Mapping[str, Any]],
+    live: Mapping[ResourceKey, Mapping[str, Any]],
+    *,
+    render_ok: bool = True,
+    unknown_kinds: Mapping[tuple[str, str], str] | None = None,
+) -> AppResult:
+    """Judge every desired object, and every live object tracked for `app` that Git no longer has."""
+    reconciler = AppReconciler(app)
+    for (group, kind), reason in (unknown_kinds or {}).items():
+        reconciler.unknown_kinds[(group, kind)] = reason
+    reconciler.set_desired(desired, render_ok=render_ok)
+    for key, obj in live.items():
+        reconciler.live_changed(key, obj)
+    return reconciler.result()
+
+
+class AppReconciler:
+    """Incremental reconciliation of one app; feed it desired sets and live events."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.desired: dict[ResourceKey, Mapping[str, Any]] = {}
+        self.live: dict[ResourceKey, Mapping[str, Any]] = {}
+        """Live objects that matter to this app: desired ones, and those tracked for it."""
+        self.results: dict[ResourceKey, ResourceResult] = {}
+        self.render_ok = True
+        self.unknown_kinds: dict[tuple[str, str], str] = {}
+        """(group, kind) -> why its live state cannot be known (a 403, say)."""
+        self._sync_counts: Counter[SyncStatus] = Counter()
+        self._health_counts: Counter[Health] = Counter()
+        self._rules: dict[ResourceKey, DiffRules] = {}
+
+    # Inputs.
+
+    def set_desired(
+        self, desired: Mapping[ResourceKey, Mapping[str, Any]], *, render_ok: bool
+    ) -> set[ResourceKey]:
+        """Replace the desired set; only keys whose desired object changed are diffed again."""
+        old = self.desired
+        touched = {key for key in desired.keys() | old.keys() if desired.get(key) is not old.get(key)}
+        touched = {key for key in touched if desired.get(key) != old.get(key)}
+        if render_ok != self.render_ok:
+            touched |= {key for key in self.live if key not in desired}
+        self.desired = dict(desired)
+        self.render_ok = render_ok
+        return {key for key in touched if self._recompute(key)}
+
+    def live_changed(self, key: ResourceKey, obj: Mapping[str, Any] | None) -> ResourceResult | None:
+        """A live object was added, modified (obj) or deleted (None). Returns the new result if it changed."""
+        if obj is None:
+            self.live.pop(key, None)
+        elif key in self.desired or self._tracked(key, obj):
+            self.live[key] = obj
+        elif key in self.live:
+            # No longer tracked for this app (the annotation was removed): it is no longer ours.
+            del self.live[key]
+        else:
+            return None
+        return self.results.get(key) if self._recompute(key) else None
+
+    def set_kind_unknown(self, group: str, kind: str, reason: str | None) -> set[ResourceKey]:
+        """Mark a kind unknowable (reason) or knowable again (None); returns the keys whose result changed."""
+        if reason is None:
+            self.unknown_kinds.pop((group, kind), None)
+        else:
+            self.unknown_kinds[(group, kind)] = reason
+        keys = {
+            key for key in self.desired.keys() | self.live.keys() if key.group == group and key.kind == kind
+        }
+        return {key for key in keys if self._recompute(key)}
+
+    # Outputs.
+
+    @property
+    def sync(self) -> AppSync:
+        if any(self._sync_counts[status] for status in _DRIFTED):
+            return AppSync.OUT_OF_SYNC
+        if self._sync_counts[SyncStatus.UNKNOWN] or not self.render_ok:
+            return AppSync.UNKNOWN
+        return AppSync.SYNCED
+
+    @property
+    def health(self) -> Health:
+        return Health.worst(health for health, count in self._health_counts.items() if count)
+
+    def result(self) -> AppResult:
+        return AppResult(dict(self.results), self.sync, self.health)
+
+    # The one place a verdict is made.
+
+    def _recompute(self, key: ResourceKey) -> bool:
+        new = self._judge(key)
+        old = self.results.get(key)
+        if new == old:
+            return False
+        if old is not None:
+            self._sync_counts[old.status] -= 1
+            self._health_counts[old.health.status] -= 1
+        if new is None:
+            del self.results[key]
+        else:
+            self.results[key] = new
+            self._sync_counts[new.status] += 1
+            self._health_counts[new.health.status] += 1
+        return True
+
+    def _judge(self, key: ResourceKey) -> ResourceResult | None:
+        desired = self.desired.get(key)
+        live = self.live.get(key)
+        unknown = self.unknown_kinds.get((key.group, key.kind))
+        if unknown is not None and (desired is not None or live is not None):
+            version = version_of(desired if desired is not None else live or {})
+            return ResourceResult(
+                key, version, SyncStatus.UNKNOWN, HealthStatus(Health.UNKNOWN, unknown), (), unknown
+            )
+        if desired is None:
+            if live is None or not self._tracked(key, live):
+                return None
+            health = health_of(live)
+            if not self.render_ok:
+                reason = "not judged: the app's manifests failed to render"
+                return ResourceResult(key, version_of(live), SyncStatus.UNKNOWN, health, (), reason)
+            return ResourceResult(
+                key,
+                version_of(live),
+                SyncStatus.EXTRANEOUS,
+                health,
+                (),
+                "tracked for this app but not in Git",
+            )
+        if live is None:
+            return ResourceResult(key, version_of(desired), SyncStatus.MISSING, health_of(None))
+        drift = diff(desired, live, self._rules_for(key))
+        status = SyncStatus.OUT_OF_SYNC if drift else SyncStatus.SYNCED
+        return ResourceResult(key, version_of(live), status, health_of(live), drift.changes)
+
+    def _rules_for(self, key: ResourceKey) -> DiffRules:
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = rules_for(key, self.app.ignore_differences)
+        return rules
+
+    def _tracked(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        return bool(annotations.get(self.app.tracking.annotation) == key.tracking_id(self.app.name))
