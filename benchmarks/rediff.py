@@ -25,14 +25,23 @@ from core.diff_rules import rules_for
 from core.model import ResourceKey
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "drift"
-BASES = ["deployment-defaults", "service-defaults", "configmap", "statefulset-defaults", "ingress-defaults",
-         "secret-stringdata", "custom-resource"]
+BASES = [
+    "deployment-defaults",
+    "service-defaults",
+    "configmap",
+    "statefulset-defaults",
+    "ingress-defaults",
+    "secret-stringdata",
+    "custom-resource",
+]
 
 
 def make_pairs(count: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     loaded = [
-        (yaml.safe_load((FIXTURES / b / "desired.yaml").read_text()),
-         yaml.safe_load((FIXTURES / b / "live.yaml").read_text()))
+        (
+            yaml.safe_load((FIXTURES / b / "desired.yaml").read_text()),
+            yaml.safe_load((FIXTURES / b / "live.yaml").read_text()),
+        )
         for b in BASES
     ]
     pairs = []

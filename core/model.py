@@ -139,7 +139,7 @@ class Destination:
 
 @dataclass(frozen=True, slots=True)
 class SyncPolicy:
-    """Argo CD's `syncPolicy.automated`: None means manual (detect only)."""
+    """Argo CD's `syncPolicy`: `automated` False means manual (detect only)."""
 
     automated: bool = False
     prune: bool = False
@@ -157,9 +157,10 @@ class IgnoreDifference:
     json_pointers: tuple[str, ...] = ()
 
     def matches(self, key: ResourceKey) -> bool:
+        # Argo CD accepts "*" for group and kind, and real Application manifests use it.
         return (
-            self.kind == key.kind
-            and self.group == key.group
+            self.kind in ("*", key.kind)
+            and self.group in ("*", key.group)
             and (self.name is None or self.name == key.name)
             and (self.namespace is None or self.namespace == key.namespace)
         )

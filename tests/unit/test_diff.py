@@ -15,8 +15,17 @@ from core.quantity import quantity_value, same_quantity
 
 @pytest.mark.parametrize(
     ("desired", "live"),
-    [("0.5", "500m"), (0.5, "500m"), ("1Gi", "1073741824"), ("1.5Gi", "1536Mi"), ("1000m", "1"), (2, "2"),
-     ("1e3", "1k"), ("2048Ki", "2Mi"), ("100M", "100000k")],
+    [
+        ("0.5", "500m"),
+        (0.5, "500m"),
+        ("1Gi", "1073741824"),
+        ("1.5Gi", "1536Mi"),
+        ("1000m", "1"),
+        (2, "2"),
+        ("1e3", "1k"),
+        ("2048Ki", "2Mi"),
+        ("100M", "100000k"),
+    ],
 )
 def test_equal_quantities(desired: object, live: object) -> None:
     assert same_quantity(desired, live)
@@ -45,8 +54,12 @@ def test_ignore_trie_wider_pointer_wins() -> None:
 
 
 def configmap(data: dict[str, Any], **metadata: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n", **metadata},
-            "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n", **metadata},
+        "data": data,
+    }
 
 
 def test_missing_object_is_one_change_at_the_root() -> None:
@@ -73,27 +86,51 @@ def test_finalizers_are_a_set() -> None:
 
 
 def test_zero_values_the_server_omits_are_not_drift() -> None:
-    desired = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-               "spec": {"hostNetwork": False, "containers": [{"name": "a", "image": "x", "tty": False}]}}
-    live = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}]}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"hostNetwork": False, "containers": [{"name": "a", "image": "x", "tty": False}]},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}]},
+    }
     assert not diff(desired, live)
 
 
 def test_pointer_fields_keep_explicit_false() -> None:
-    desired = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-               "spec": {"automountServiceAccountToken": False}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"automountServiceAccountToken": False},
+    }
     live = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}
     assert [c.path for c in diff(desired, live).changes] == ["/spec/automountServiceAccountToken"]
 
 
 def test_network_policy_ports_are_atomic() -> None:
-    desired = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "np"},
-               "spec": {"ingress": [{"ports": [{"port": 80}]}]}}
-    live_defaulted = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "np"},
-                      "spec": {"ingress": [{"ports": [{"port": 80, "protocol": "TCP"}]}]}}
-    live_extra = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "np"},
-                  "spec": {"ingress": [{"ports": [{"port": 80, "protocol": "TCP"}, {"port": 22}]}]}}
+    desired = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "np"},
+        "spec": {"ingress": [{"ports": [{"port": 80}]}]},
+    }
+    live_defaulted = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "np"},
+        "spec": {"ingress": [{"ports": [{"port": 80, "protocol": "TCP"}]}]},
+    }
+    live_extra = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "np"},
+        "spec": {"ingress": [{"ports": [{"port": 80, "protocol": "TCP"}, {"port": 22}]}]},
+    }
     assert not diff(desired, live_defaulted)
     assert [c.path for c in diff(desired, live_extra).changes] == ["/spec/ingress"]
 
@@ -113,14 +150,25 @@ def test_ignore_rule_matches_by_name_and_namespace() -> None:
 
 
 def test_diff_text_shows_only_what_differs_and_skips_defaults() -> None:
-    desired = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-               "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}}}
-    live = {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "uid": "u", "resourceVersion": "7"},
-            "spec": {"replicas": 5, "revisionHistoryLimit": 10,
-                     "template": {"spec": {"containers": [{"name": "web", "image": "web:1",
-                                                           "imagePullPolicy": "IfNotPresent"}]}}},
-            "status": {"replicas": 5}}
+    desired = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}},
+    }
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "uid": "u", "resourceVersion": "7"},
+        "spec": {
+            "replicas": 5,
+            "revisionHistoryLimit": 10,
+            "template": {
+                "spec": {"containers": [{"name": "web", "image": "web:1", "imagePullPolicy": "IfNotPresent"}]}
+            },
+        },
+        "status": {"replicas": 5},
+    }
     drift = diff(desired, live)
     text = drift_text(desired, live, rules_for(ResourceKey.of(desired)), drift)
     assert "-  replicas: 5\n" in text and "+  replicas: 2\n" in text
@@ -130,10 +178,19 @@ def test_diff_text_shows_only_what_differs_and_skips_defaults() -> None:
 
 
 def test_diff_text_masks_secrets_and_marks_the_changed_key() -> None:
-    desired = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-               "stringData": {"user": "admin"}, "data": {"pass": "c2VjcmV0"}}
-    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-            "data": {"user": "YWRtaW4=", "pass": "b3RoZXI="}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"user": "admin"},
+        "data": {"pass": "c2VjcmV0"},
+    }
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"user": "YWRtaW4=", "pass": "b3RoZXI="},
+    }
     rules = rules_for(ResourceKey.of(desired))
     drift = diff(desired, live, rules)
     text = drift_text(desired, live, rules, drift)

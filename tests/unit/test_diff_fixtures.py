@@ -1,4 +1,4 @@
-"""The drift engine over realistic desired/live pairs (tests/fixtures/drift): no false drift, no missed drift."""
+"""The drift engine over realistic desired/live pairs (tests/fixtures/drift): no false, no missed drift."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def add_managers(live: dict[str, Any], managers: list[dict[str, Any]]) -> None:
     entries = live["metadata"].setdefault("managedFields", [])
     for manager in managers:
         if manager.get("merge_into_apply"):
-            apply_entry = next(e for e in entries if e["manager"] == manager["manager"] and e["operation"] == "Apply")
+            apply_entry = next(
+                e for e in entries if e["manager"] == manager["manager"] and e["operation"] == "Apply"
+            )
             merge_trie(apply_entry["fieldsV1"], manager["fieldsV1"])
         else:
             entries.append({"fieldsType": "FieldsV1", "time": "2026-11-21T10:00:00Z", **manager})
@@ -89,11 +91,17 @@ def test_drift_case(case: dict[str, Any]) -> None:
 
 def test_every_base_pair_has_a_clean_case() -> None:
     bases = {path.name for path in FIXTURES.iterdir() if path.is_dir()}
-    clean = {case["base"] for case in CASES if not case["expect"] and not case.get("live") and not case.get("desired")}
+    clean = {
+        case["base"]
+        for case in CASES
+        if not case["expect"] and not case.get("live") and not case.get("desired")
+    }
     assert bases == clean
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c["base"] == "secret-stringdata"], ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c["base"] == "secret-stringdata"], ids=lambda c: c["name"]
+)
 def test_secret_values_never_appear_in_changes(case: dict[str, Any]) -> None:
     desired, live, ignores = build_case(case)
     drift = diff(desired, live, rules_for(ResourceKey.of(desired), tuple(ignores)))
@@ -101,4 +109,7 @@ def test_secret_values_never_appear_in_changes(case: dict[str, Any]) -> None:
     secret_values = {"shop", "s3cr3t", "hacked", "root"} | set(live.get("data", {}).values())
     assert not any(value in text for value in secret_values)
     assert all(change.secret for change in drift.changes)
-    assert all(change.desired in (SECRET_MASK, None) and change.live in (SECRET_MASK, None) for change in drift.changes)
+    assert all(
+        change.desired in (SECRET_MASK, None) and change.live in (SECRET_MASK, None)
+        for change in drift.changes
+    )

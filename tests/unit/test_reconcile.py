@@ -1,4 +1,4 @@
-"""Reconciliation: per-resource verdicts, the app roll-up, and the incremental form agreeing with the whole."""
+"""Reconciliation: per-resource verdicts, the app roll-up, and the incremental form matching the whole."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def keyed(*objs: dict[str, Any]) -> dict[ResourceKey, dict[str, Any]]:
     return {ResourceKey.of(obj): obj for obj in objs}
 
 
-def tracked_configmap(name: str, app: str = "shop", annotation: str = "kubedrift.io/tracking-id") -> dict[str, Any]:
+def tracked_configmap(
+    name: str, app: str = "shop", annotation: str = "kubedrift.io/tracking-id"
+) -> dict[str, Any]:
     key = ResourceKey("", "ConfigMap", "shop", name)
     return {
         "apiVersion": "v1",
@@ -85,7 +87,9 @@ def test_extraneous_only_for_objects_tracked_by_this_app() -> None:
     copied = tracked_configmap("copied")
     copied["metadata"]["name"] = "copied-elsewhere"  # a copied annotation names another object
     result = reconcile(APP, {}, keyed(leftover, bystander, other_app, copied))
-    assert {str(key.name): r.status for key, r in result.resources.items()} == {"leftover": SyncStatus.EXTRANEOUS}
+    assert {str(key.name): r.status for key, r in result.resources.items()} == {
+        "leftover": SyncStatus.EXTRANEOUS
+    }
     assert result.sync is AppSync.OUT_OF_SYNC
 
 
@@ -126,7 +130,9 @@ def test_ignore_differences_apply_per_app() -> None:
     app = App(
         name="shop",
         source=APP.source,
-        ignore_differences=(IgnoreDifference(kind="Deployment", group="apps", json_pointers=("/spec/replicas",)),),
+        ignore_differences=(
+            IgnoreDifference(kind="Deployment", group="apps", json_pointers=("/spec/replicas",)),
+        ),
     )
     assert reconcile(app, keyed(desired), keyed(live)).sync is AppSync.SYNCED
 
@@ -162,7 +168,12 @@ def test_incremental_matches_whole_app_reconcile_after_random_events() -> None:
     service, service_live = pair("service-defaults")
     configmap, configmap_live = pair("configmap")
     leftovers = [tracked_configmap(f"left-{i}") for i in range(3)]
-    desired_choices = [keyed(deployment, service, configmap), keyed(deployment), keyed(service, configmap), {}]
+    desired_choices = [
+        keyed(deployment, service, configmap),
+        keyed(deployment),
+        keyed(service, configmap),
+        {},
+    ]
     live_variants: list[dict[str, Any] | None] = []
     for obj in (deployment_live, service_live, configmap_live, *leftovers):
         drifted = copy.deepcopy(obj)

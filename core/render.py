@@ -1,0 +1,201 @@
+"""Rendering: an app's files, or its kustomize build, into the desired objects keyed and namespaced.
+
+Errors are per file: a file that fails to parse, or an object that fails validation, becomes one
+`RenderError` naming the file and line, and every other file still renders. A `Renderer` keeps the
+parsed documents of each file, so a re-render after a commit re-parses only the files that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import KubedriftError, RenderError
+from core.kinds import BUILTIN_SCOPE, NamespaceScope
+from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
+from core.manifest_file import Manifest, ParsedFile, is_manifest_path, parse_manifest_file
+from core.model import ResourceKey
+
+__all__ = ["DesiredObject", "KustomizeRunner", "RenderResult", "Renderer", "SubprocessKustomize"]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredObject:
+    """One object Git declares, with the file it came from.
+
+    `obj` is shared with the renderer's cache and with later renders: treat it as read-only.
+    """
+
+    key: ResourceKey
+    version: str
+    obj: dict[str, Any]
+    file: str
+    """Path relative to the app path; for a kustomize build, the kustomization file."""
+    line: int | None
+    """Line of the document's start in `file`, when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    """The desired objects of an app and the errors of the files that failed."""
+
+    objects: Mapping[ResourceKey, DesiredObject]
+    errors: tuple[RenderError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _content_digest(files: Mapping[str, bytes]) -> bytes:
+    digest = hashlib.blake2b(digest_size=20)
+    for path in sorted(files):
+        content = files[path]
+        digest.update(path.encode())
+        digest.update(len(content).to_bytes(8, "big"))
+        digest.update(content)
+    return digest.digest()
+
+
+def _describe(key: ResourceKey) -> str:
+    """`apps/Deployment shop/web`, as a person would say it."""
+    kind = f"{key.group}/{key.kind}" if key.group else key.kind
+    return f"{kind} {key.namespace}/{key.name}" if key.namespace else f"{kind} {key.name}"
+
+
+def _where(desired: DesiredObject) -> str:
+    return f"{desired.file}:{desired.line}" if desired.line is not None else desired.file
+
+
+class Renderer:
+    """Renders one app's files; keeps a per-file parse cache so a re-render re-parses only changed files.
+
+    Not thread-safe: one renderer belongs to one app and is called from one worker at a time.
+    """
+
+    def __init__(
+        self,
+        *,
+        default_namespace: str,
+        scope: NamespaceScope = BUILTIN_SCOPE,
+        kustomize: KustomizeRunner | None = None,
+        app_path: str = "",
+    ) -> None:
+        self.default_namespace = default_namespace
+        self.scope = scope
+        self.kustomize: KustomizeRunner = kustomize if kustomize is not None else SubprocessKustomize()
+        self.app_path = app_path
+        """Where the app lives in its repository, for messages only."""
+        self.parse_count = 0
+        """File parses done so far (a kustomize build's output counts as one)."""
+        self._file_cache: dict[str, ParsedFile] = {}
+        self._build_cache: tuple[bytes, ParsedFile] | None = None
+
+    def render(
+        self, files: Mapping[str, bytes], *, materialize: Callable[[], Path] | None = None
+    ) -> RenderResult:
+        """Renders `files` (relative "/" paths to contents) into desired objects and per-file errors.
+
+        When the app root holds a kustomization, `materialize()` is called for the folder on disk
+        and that folder is built instead of reading the files one by one.
+        """
+        kustomization = next((name for name in KUSTOMIZATION_FILES if name in files), None)
+        if kustomization is not None:
+            self._file_cache = {}
+            parsed = [self._build(kustomization, files, materialize)]
+        else:
+            parsed = self._parse_files(files)
+        return self._assemble(parsed)
+
+    def _parse_files(self, files: Mapping[str, bytes]) -> list[ParsedFile]:
+        previous, current = self._file_cache, {}
+        for path in sorted(files):
+            if not is_manifest_path(path):
+                continue
+            content = files[path]
+            cached = previous.get(path)
+            if cached is None or (cached.content is not content and cached.content != content):
+                cached = parse_manifest_file(path, content)
+                self.parse_count += 1
+            current[path] = cached
+        self._file_cache = current
+        return list(current.values())
+
+    def _build(
+        self, kustomization: str, files: Mapping[str, bytes], materialize: Callable[[], Path] | None
+    ) -> ParsedFile:
+        digest = _content_digest(files)
+        if self._build_cache is not None and self._build_cache[0] == digest:
+            return self._build_cache[1]
+        place = self.app_path or "the app folder"
+        try:
+            if materialize is None:
+                raise RenderError(
+                    f"{kustomization} found in {place} but no checkout to build it from was given"
+                )
+            output = self.kustomize.build(materialize())
+        except RenderError as exc:
+            return ParsedFile(b"", errors=(RenderError(exc.message, file=kustomization),))
+        except (KubedriftError, OSError) as exc:
+            return ParsedFile(b"", errors=(RenderError(f"cannot build: {exc}", file=kustomization),))
+        if output is None:
+            message = (
+                f"{kustomization} found in {place} but neither kubectl nor kustomize is installed; "
+                "install one of them"
+            )
+            return ParsedFile(b"", errors=(RenderError(message, file=kustomization),))
+        # Failures are not cached: a retry on the same tree is what a user who fixed the tool wants.
+        parsed = parse_manifest_file(kustomization, output, lines_known=False)
+        self.parse_count += 1
+        self._build_cache = (digest, parsed)
+        return parsed
+
+    def _assemble(self, parsed: list[ParsedFile]) -> RenderResult:
+        crd_scopes = {group_kind: namespaced for file in parsed for group_kind, namespaced in file.crd_scopes}
+        namespaced_by_kind: dict[tuple[str, str], bool] = {}
+        objects: dict[ResourceKey, DesiredObject] = {}
+        errors: list[RenderError] = []
+        for file in parsed:
+            errors.extend(file.errors)
+            for manifest in file.manifests:
+                group_kind = (manifest.group, manifest.kind)
+                namespaced = namespaced_by_kind.get(group_kind)
+                if namespaced is None:
+                    namespaced = namespaced_by_kind[group_kind] = self._is_namespaced(group_kind, crd_scopes)
+                desired = manifest.placed
+                if desired is None or manifest.placed_namespaced is not namespaced:
+                    desired = manifest.placed = self._place(manifest, namespaced)
+                    manifest.placed_namespaced = namespaced
+                first = objects.setdefault(desired.key, desired)
+                if first is not desired:
+                    where = f"in {_where(first)} and {_where(desired)}"
+                    message = f"{_describe(desired.key)} is declared twice: {where}; keep one"
+                    errors.append(RenderError(message, file=desired.file, line=desired.line))
+        return RenderResult(objects, tuple(errors))
+
+    def _is_namespaced(self, group_kind: tuple[str, str], crd_scopes: Mapping[tuple[str, str], bool]) -> bool:
+        known = self.scope.is_namespaced(*group_kind)
+        if known is None:
+            # A custom kind without discovery: trust a CRD in the same set, else assume namespaced
+            # (most custom kinds are, and a wrong guess shows up as drift rather than a lost object).
+            known = crd_scopes.get(group_kind, True)
+        return known
+
+    def _place(self, manifest: Manifest, namespaced: bool) -> DesiredObject:
+        """The object with its namespace settled; copies only the top level and metadata, never the cache."""
+        obj = manifest.obj
+        if namespaced:
+            namespace = manifest.namespace or self.default_namespace
+            if not manifest.namespace:
+                obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+        else:
+            # An API server ignores the namespace of a cluster-scoped object, so live has none.
+            namespace = ""
+            if "namespace" in obj["metadata"]:
+                metadata = {k: v for k, v in obj["metadata"].items() if k != "namespace"}
+                obj = {**obj, "metadata": metadata}
+        key = ResourceKey(manifest.group, manifest.kind, namespace, manifest.name)
+        return DesiredObject(key, manifest.version, obj, manifest.file, manifest.line)
