@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final
 
 from core.diff_rules import (
     DEFAULT_RULES,
     IGNORE_ALL,
+    MERGE_KEYS,
     OMITTED_WHEN_ZERO,
     QUANTITY_FIELDS,
     QUANTITY_MAPS,
@@ -179,7 +181,7 @@ class _Comparer:
             live_element = found[1]
             if element == live_element:
                 continue
-            trie_key = element_trie_key(identity_fields(element, field)) if owned else ""
+            trie_key = _element_trie_key(field, identity, "containerPort" in element) if owned else ""
             sub_owned = owned.get(trie_key) if owned else None
             self.compare_map(
                 element, live_element, element_path, sub_ignore, sub_owned, field, steps + (trie_key,)
@@ -297,6 +299,16 @@ class _Comparer:
                     continue
                 if not self._owned_by_others(("f:data", trie_key)):
                     self.changes.append(Change(f"/data/{escape_segment(name)}", None, SECRET_MASK, True))
+
+
+@lru_cache(maxsize=4096)
+def _element_trie_key(field: str, identity: tuple[Any, ...], container_port: bool) -> str:
+    """The managedFields `k:` key of a list element, cached since the same few elements recur."""
+    if field == "ports":
+        names: tuple[str, ...] = ("containerPort" if container_port else "port", "protocol")
+    else:
+        names = MERGE_KEYS[field]
+    return element_trie_key(identity_fields(dict(zip(names, identity, strict=True)), field))
 
 
 def _reads_back_absent(value: Any, field: str) -> bool:

@@ -50,8 +50,11 @@ def add_managers(live: dict[str, Any], managers: list[dict[str, Any]]) -> None:
     for manager in managers:
         if manager.get("merge_into_apply"):
             apply_entry = next(
-                e for e in entries if e["manager"] == manager["manager"] and e["operation"] == "Apply"
+                (e for e in entries if e["manager"] == manager["manager"] and e["operation"] == "Apply"), None
             )
+            if apply_entry is None:
+                apply_entry = {"manager": manager["manager"], "operation": "Apply", "fieldsV1": {}}
+                entries.append(apply_entry)
             merge_trie(apply_entry["fieldsV1"], manager["fieldsV1"])
         else:
             entries.append({"fieldsType": "FieldsV1", "time": "2026-11-21T10:00:00Z", **manager})
