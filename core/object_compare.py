@@ -1,0 +1,112 @@
+"""Whole-object comparisons with DeepDiff, for the few places that want every difference.
+
+Drift itself uses the hand-written comparator in `core.diff` (desired-subset semantics, on the hot
+path). Here both sides are complete objects of the same kind of thing: one Git revision against
+another (the history screen), and a live object against the server's dry-run of a sync. These run
+for one app or one object at a time, on request, so DeepDiff's thoroughness is worth its cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from core.diff_rules import escape_segment
+from core.model import SECRET_MASK, Change, ResourceKey
+
+# Fields the server rewrites on every write; a dry run changes them without changing anything real.
+_SERVER_WRITTEN = (
+    "root['metadata']['managedFields']",
+    "root['metadata']['resourceVersion']",
+    "root['metadata']['generation']",
+    "root['metadata']['uid']",
+    "root['metadata']['creationTimestamp']",
+    "root['status']",
+)
+_REPORTS = (
+    "values_changed",
+    "type_changes",
+    "dictionary_item_added",
+    "dictionary_item_removed",
+    "iterable_item_added",
+    "iterable_item_removed",
+)
+
+
+class DeltaKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDelta:
+    """How one object differs between two revisions."""
+
+    key: ResourceKey
+    kind: DeltaKind
+    changes: tuple[Change, ...] = ()
+
+
+def compare_revisions(
+    old: Mapping[ResourceKey, Mapping[str, Any]], new: Mapping[ResourceKey, Mapping[str, Any]]
+) -> list[ObjectDelta]:
+    """The objects added, removed and changed from `old` to `new` (desired = new, live = old), by key."""
+    deltas: list[ObjectDelta] = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if before is None:
+            deltas.append(ObjectDelta(key, DeltaKind.ADDED))
+        elif after is None:
+            deltas.append(ObjectDelta(key, DeltaKind.REMOVED))
+        else:
+            changes = object_changes(after, before, secret=_is_secret(key))
+            if changes:
+                deltas.append(ObjectDelta(key, DeltaKind.CHANGED, changes))
+    return deltas
+
+
+def dry_run_changes(
+    live: Mapping[str, Any], dry_run: Mapping[str, Any], *, secret: bool = False
+) -> tuple[Change, ...]:
+    """What a sync would really change, from the server's `dryRun=All` answer (desired = dry run)."""
+    return object_changes(dry_run, live, secret=secret, exclude=_SERVER_WRITTEN)
+
+
+def object_changes(
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    *,
+    secret: bool = False,
+    exclude: tuple[str, ...] = (),
+) -> tuple[Change, ...]:
+    """Every difference between two whole objects, as Changes with RFC 6901 paths (live is t1)."""
+    found = DeepDiff(dict(live), dict(desired), view="tree", exclude_paths=list(exclude), verbose_level=2)
+    changes: list[Change] = []
+    for report in _REPORTS:
+        for level in found.get(report, ()):
+            steps = level.path(output_format="list")
+            path = "".join("/" + escape_segment(str(step)) for step in steps)
+            was = None if report.endswith("_added") else level.t1
+            now = None if report.endswith("_removed") else level.t2
+            if secret and steps and steps[0] in ("data", "stringData"):
+                changes.append(Change(path, _mask(now), _mask(was), True))
+            else:
+                changes.append(Change(path, now, was))
+    return tuple(sorted(changes, key=lambda change: change.path))
+
+
+def _mask(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {k: SECRET_MASK for k in value}
+    return SECRET_MASK
+
+
+def _is_secret(key: ResourceKey) -> bool:
+    return key.group == "" and key.kind == "Secret"
