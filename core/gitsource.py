@@ -1,0 +1,215 @@
+"""Where an app's desired state comes from: a Git repository (local or remote) or a plain folder.
+
+This is the module the rest of kubedrift imports. `AppSource` binds one app's `Source` to a
+`GitRepository` (read from the object store, never checked out; see `core.git_repository`) or to a
+`FolderSource` (files on disk, watched with watchfiles), and keeps the last snapshot that loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import posixpath
+import re
+import threading
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import watchfiles
+
+from core.errors import GitSourceError
+from core.git_remote import default_cache_dir, is_remote_url
+from core.git_repository import Commit, GitRepository, inside_git_repository, normalize_repo_path
+from core.model import Source
+
+__all__ = ["AppSource", "Commit", "FolderSource", "GitRepository", "SourceSnapshot", "default_cache_dir"]
+
+WATCH_STEP_MS = 25
+"""A batch of changes is reported once one step passes with no new event."""
+WATCH_DEBOUNCE_MS = 70
+"""A long burst of events is cut after this long, so a save shows within step + debounce < 100 ms."""
+WATCH_POLL_DELAY_MS = 50
+"""Used only where watchfiles must poll instead of being notified (network mounts, some VMs)."""
+_EDITOR_SCRATCH = re.compile(r"(~$|\.sw.$|^#.*#$|^flycheck_|\.___jb_...___$)")
+_IGNORED_FOLDERS = frozenset({"__pycache__", "node_modules"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    """The files of an app at one revision."""
+
+    revision: str
+    """The commit SHA; for a plain folder a digest of its contents, prefixed `folder:`."""
+    files: Mapping[str, bytes]
+    """Every file under the app path, keyed relative to it with `/` separators."""
+    root: str
+    """The app path inside the repository (`.` for its top)."""
+
+
+class _FolderFilter:
+    """Which paths of a plain folder count: no hidden files or folders, no editor scratch files."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    @staticmethod
+    def wanted_name(name: str) -> bool:
+        return not (name.startswith(".") or name in _IGNORED_FOLDERS or _EDITOR_SCRATCH.search(name))
+
+    def __call__(self, change: watchfiles.Change, path: str) -> bool:
+        relative = os.path.relpath(path, self._root)
+        if relative == "." or relative.startswith(".."):
+            return False
+        return all(self.wanted_name(part) for part in Path(relative).parts)
+
+
+class FolderSource:
+    """A plain folder of manifests on disk (zero-config mode)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load(self) -> SourceSnapshot:
+        """Every file in the folder, with a digest of their names and contents as the revision."""
+        if not self.folder.is_dir():
+            raise GitSourceError(f"folder {self.folder} does not exist or is not a folder: check the path")
+        files: dict[str, bytes] = {}
+        for current, folders, names in os.walk(self.folder):
+            folders[:] = sorted(f for f in folders if _FolderFilter.wanted_name(f))
+            for name in sorted(n for n in names if _FolderFilter.wanted_name(n)):
+                file = Path(current, name)
+                key = file.relative_to(self.folder).as_posix()
+                try:
+                    files[key] = file.read_bytes()
+                except FileNotFoundError:
+                    continue  # deleted while we walked; the watcher reports it next
+                except OSError as error:
+                    raise GitSourceError(
+                        f"cannot read {file} ({error.strerror}): check its permissions"
+                    ) from error
+        digest = hashlib.blake2b(digest_size=20)
+        for key in sorted(files):
+            digest.update(f"{key}\0{len(files[key])}\0".encode())
+            digest.update(files[key])
+        return SourceSnapshot(f"folder:{digest.hexdigest()}", MappingProxyType(files), ".")
+
+    async def changes(
+        self, stop_event: asyncio.Event | threading.Event | None = None
+    ) -> AsyncIterator[set[str]]:
+        """Sets of changed paths (relative, `/`-separated; deleted ones included) as files are saved."""
+        root = self.folder.resolve()
+        if not root.is_dir():
+            raise GitSourceError(f"folder {self.folder} does not exist or is not a folder: check the path")
+        watch_stop: Any = stop_event  # watchfiles only calls is_set(), which threading.Event has too
+        async for batch in watchfiles.awatch(
+            root,
+            watch_filter=_FolderFilter(root),
+            debounce=WATCH_DEBOUNCE_MS,
+            step=WATCH_STEP_MS,
+            stop_event=watch_stop,
+            poll_delay_ms=WATCH_POLL_DELAY_MS,
+            rust_timeout=1_000,
+        ):
+            changed = {
+                Path(os.path.relpath(path, root)).as_posix() for _, path in batch if not os.path.isdir(path)
+            }
+            if changed:
+                yield changed
+
+
+class AppSource:
+    """One app's `Source` bound to its repository or folder, keeping the last snapshot that loaded."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        base_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        repository: GitRepository | None = None,
+    ) -> None:
+        """`repository` lets several apps of one repository share a clone and its caches."""
+        self.source = source
+        self.last_good: SourceSnapshot | None = None
+        """The newest snapshot of the target revision that loaded; a later failure leaves it as is."""
+        self._path = source.path or "."
+        self.repository: GitRepository | None = None
+        self.folder: FolderSource | None = None
+        local = None if is_remote_url(source.repo_url) else Path(source.repo_url).expanduser()
+        if local is not None and not local.is_absolute():
+            local = (base_dir or Path.cwd()) / local
+        if local is not None and (
+            source.target_revision == "" or (local.is_dir() and not inside_git_repository(local))
+        ):
+            self.folder = FolderSource(local / self._path)
+        else:
+            self.repository = repository or GitRepository(
+                source.repo_url, base_dir=base_dir, cache_dir=cache_dir
+            )
+
+    @property
+    def is_folder(self) -> bool:
+        """True when the source is read from disk rather than from Git."""
+        return self.folder is not None
+
+    @property
+    def root(self) -> str:
+        """The app path inside the repository (`.` for its top)."""
+        if self.repository is None:
+            return normalize_repo_path(self._path)
+        self.repository.open()  # the subdir of a local path is known once the repository is open
+        return normalize_repo_path(posixpath.join(self.repository.subdir, self._path))
+
+    def load(self, revision: str | None = None) -> SourceSnapshot:
+        """The app's files at `revision` (None: the target revision).
+
+        Only loads of the target revision update `last_good`, so previewing an old revision in the
+        history screen never becomes the fallback. A failure raises GitSourceError and leaves
+        `last_good` as it was.
+        """
+        if self.folder is not None:
+            root = normalize_repo_path(self._path)
+            snapshot = self.folder.load()
+            if self.last_good is not None and self.last_good.revision == snapshot.revision:
+                return self.last_good  # same contents: hand back the same object, cheap to compare
+            snapshot = replace(snapshot, root=root)
+        else:
+            assert self.repository is not None
+            sha = self.repository.resolve(self.source.target_revision if revision is None else revision)
+            root = self.root
+            if self.last_good is not None and (self.last_good.revision, self.last_good.root) == (sha, root):
+                return self.last_good
+            snapshot = SourceSnapshot(sha, MappingProxyType(self.repository.read_tree(sha, root)), root)
+        if revision is None:
+            self.last_good = snapshot
+        return snapshot
+
+    def refresh(self) -> None:
+        """Fetch new commits of a remote repository; nothing to do for local ones and folders."""
+        if self.repository is not None:
+            self.repository.fetch()
+
+    def history(self, revision: str | None = None, max_count: int = 200) -> list[Commit]:
+        """Commits that touched the app path, newest first; a plain folder has none."""
+        if self.repository is None:
+            return []
+        return self.repository.history(
+            self.root, revision or self.source.target_revision or "HEAD", max_count
+        )
+
+    def changed_files(self, old_sha: str, new_sha: str) -> set[str]:
+        """Files of the app that differ between two commits, keyed like the snapshot's files."""
+        if self.repository is None:
+            raise GitSourceError(
+                f"{self.source.repo_url} is read as a plain folder, which has no commits to compare: "
+                "give the app a Git repository and a targetRevision"
+            )
+        return self.repository.changed_files(old_sha, new_sha, self.root)
+
+    def close(self) -> None:
+        if self.repository is not None:
+            self.repository.close()
