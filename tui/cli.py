@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import run
 
-    return run(args.host, args.port, args.write_kubeconfig)
+    return int(run(args.host, args.port, args.write_kubeconfig))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
