@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -147,7 +147,7 @@ class ClusterAdapter:
         namespace: str | None = None,
         timeout_seconds: int = 300,
         label_selector: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Raw watch events from `resource_version`, BOOKMARKs included; an expired one raises ApiError 410.
 
         The generator closes the connection when it is closed, so a consumer can stop any time.

@@ -1,0 +1,436 @@
+"""The live engine: apps, their desired state, the clusters' live caches, and the reconcilers between.
+
+Data flow (DESIGN "Data flow"): watches and Git changes arrive as messages; each message updates
+the live cache or an app's desired set, the reconcilers recompute only the keys it touches, and
+the resulting status changes go to one `publish` callback per batch. The engine never edits the
+cache because of an action: results come back through the watch.
+
+`evaluate()` is the one-shot form (`check`, `diff`): list once, judge, return snapshots.
+`run()` is the live form (`watch`, the TUI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.cluster import ApiError, ClusterAdapter, ClusterError
+from core.config import Config
+from core.desired_state import AppDesiredState, DesiredState
+from core.errors import KubedriftError
+from core.kind_watch import KindState, KindWatch, Relisted, WatchMessage
+from core.kinds import BUILTIN_SCOPE
+from core.kubeconfig import Kubeconfig
+from core.live_cache import LiveCache, LiveEvent
+from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey, SyncResult
+from core.reconcile import AppReconciler
+from core.source_watch import SourceWatch
+from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+
+GroupKind = tuple[str, str]
+Publish = Callable[[list[StatusChange]], None]
+# Kinds the resource tree shows as children of what Git declares (ownerReferences).
+TREE_KINDS: tuple[GroupKind, ...] = (("apps", "ReplicaSet"), ("", "Pod"))
+
+
+@dataclass
+class AppRuntime:
+    """One app's moving parts."""
+
+    app: App
+    context: str | None
+    reconciler: AppReconciler
+    loader: AppDesiredState | None = None
+    desired: DesiredState = field(default_factory=lambda: DesiredState(revision=None, render_ok=False))
+    cluster_error: str | None = None
+    last_sync: SyncResult | None = None
+
+    def status(self) -> AppStatus:
+        errors = list(self.desired.errors)
+        if self.cluster_error:
+            errors.append(self.cluster_error)
+        return self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
+
+
+@dataclass
+class ClusterRuntime:
+    """One kubeconfig context: its adapter, live cache and watches."""
+
+    context: str
+    adapter: ClusterAdapter | None = None
+    error: str | None = None
+    cache: LiveCache = field(default_factory=LiveCache)
+    watches: dict[tuple[str, str, str | None], KindWatch] = field(default_factory=dict)
+    listed: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
+    """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
+    tracked_kinds: set[GroupKind] = field(default_factory=set)
+    """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
+
+
+class Engine:
+    """Evaluates apps once, or keeps them evaluated live."""
+
+    def __init__(
+        self,
+        config: Config,
+        kubeconfig: Kubeconfig | None,
+        *,
+        context: str | None = None,
+        read_only: bool = False,
+        adapter_factory: Callable[[str, bool], ClusterAdapter] | None = None,
+        base_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        git_poll_seconds: float = 30.0,
+        watch_tree: bool = True,
+    ) -> None:
+        self.config = config
+        self.kubeconfig = kubeconfig
+        self.read_only = read_only or config.read_only
+        self._adapter_factory = adapter_factory or self._default_adapter
+        self._base_dir = base_dir
+        self._cache_dir = cache_dir
+        self._git_poll_seconds = git_poll_seconds
+        self._watch_tree = watch_tree
+        self.clusters: dict[str, ClusterRuntime] = {}
+        self.apps: dict[str, AppRuntime] = {}
+        for app in config.apps:
+            runtime = AppRuntime(app, None, AppReconciler(app))
+            try:
+                if kubeconfig is None:
+                    raise KubedriftError("no kubeconfig is loaded")
+                runtime.context = kubeconfig.context_for(app.destination, context)
+            except KubedriftError as error:
+                runtime.cluster_error = str(error)
+            self.apps[app.name] = runtime
+        self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # Set-up shared by both forms.
+
+    def _default_adapter(self, context: str, read_only: bool) -> ClusterAdapter:
+        assert self.kubeconfig is not None
+        return ClusterAdapter(self.kubeconfig.api_client(context), context=context, read_only=read_only)
+
+    def connect(self) -> None:
+        """Build an adapter per context, discover what each serves, and load every app's desired state."""
+        for runtime in self.apps.values():
+            if runtime.context is not None and runtime.context not in self.clusters:
+                self.clusters[runtime.context] = self._connect(runtime.context)
+        for runtime in self.apps.values():
+            cluster = self.clusters.get(runtime.context or "")
+            scope = BUILTIN_SCOPE
+            if cluster is not None and cluster.adapter is not None and cluster.error is None:
+                scope = cluster.adapter.discover().kind_table()
+            if cluster is not None and cluster.error is not None:
+                runtime.cluster_error = cluster.error
+            runtime.loader = AppDesiredState(
+                runtime.app, base_dir=self._base_dir, cache_dir=self._cache_dir, scope=scope
+            )
+            self._set_desired(runtime, runtime.loader.load())
+
+    def _connect(self, context: str) -> ClusterRuntime:
+        cluster = ClusterRuntime(context)
+        read_only = self.read_only or self.config.is_read_only(context)
+        try:
+            cluster.adapter = self._adapter_factory(context, read_only)
+            discovery = cluster.adapter.discover()
+            cluster.tracked_kinds = self._scan_tracked_kinds(cluster.adapter, discovery.by_kind.values())
+        except KubedriftError as error:
+            cluster.error = str(error)
+        return cluster
+
+    def _scan_tracked_kinds(self, adapter: ClusterAdapter, resources: Iterable[Any]) -> set[GroupKind]:
+        """Kinds that hold objects carrying kubedrift's label: one filtered list per kind, at start."""
+        found: set[GroupKind] = set()
+        selector = f"{TRACKING_LABEL}={TRACKING_LABEL_VALUE}"
+        for resource in resources:
+            if not resource.watchable or (resource.group, resource.kind) in TREE_KINDS:
+                continue
+            try:
+                objects, _ = adapter.list(resource, label_selector=selector)
+            except ApiError:
+                continue  # forbidden or not listable: its desired objects will still be judged
+            if objects:
+                found.add((resource.group, resource.kind))
+        return found
+
+    def needed_kinds(self, context: str) -> set[GroupKind]:
+        """What a cluster's watches must cover: desired kinds, tracked kinds, and the tree's kinds."""
+        kinds = set(self.clusters[context].tracked_kinds)
+        for runtime in self._apps_on(context):
+            kinds.update((key.group, key.kind) for key in runtime.desired.objects)
+        if self._watch_tree:
+            kinds.update(TREE_KINDS)
+        return kinds
+
+    # The one-shot form.
+
+    def evaluate(self) -> list[AppStatus]:
+        """Connect, list every needed kind once, and judge every app."""
+        self.connect()
+        self._list_all()
+        return self.statuses()
+
+    def _list_all(self) -> None:
+        """List every needed kind of every cluster and feed the results in (start-up of both forms)."""
+        for context, cluster in self.clusters.items():
+            if cluster.adapter is None or cluster.error is not None:
+                continue
+            for group, kind in sorted(self.needed_kinds(context)):
+                self._list_kind(cluster, group, kind)
+
+    def _list_kind(self, cluster: ClusterRuntime, group: str, kind: str) -> None:
+        assert cluster.adapter is not None
+        try:
+            resource = cluster.adapter.resource_for(group, kind)
+        except ApiError as error:
+            self._handle(cluster.context, KindState(group, kind, None, str(error)))
+            return
+        namespaces: list[str | None] = [None]
+        while namespaces:
+            namespace = namespaces.pop()
+            try:
+                objects, version = cluster.adapter.list(resource, namespace)
+            except ApiError as error:
+                if error.code == 403 and namespace is None and resource.namespaced:
+                    # Not allowed cluster-wide: a namespaced user may still list the apps' namespaces.
+                    namespaces.extend(self._namespaces_of(cluster.context))
+                    continue
+                state = KindState(group, kind, namespace, str(error), forbidden=error.code in (401, 403))
+                self._handle(cluster.context, state)
+                continue
+            cluster.listed[(group, kind, namespace)] = version
+            self._handle(cluster.context, Relisted(group, kind, namespace, objects))
+
+    def _namespaces_of(self, context: str) -> list[str]:
+        namespaces = {
+            key.namespace for r in self._apps_on(context) for key in r.desired.objects if key.namespace
+        }
+        namespaces |= {r.app.destination.namespace for r in self._apps_on(context)}
+        return sorted(namespaces)
+
+    # The live form.
+
+    async def run(self, publish: Publish, stop: asyncio.Event) -> None:
+        """Watch every cluster and source until `stop` is set; publish status changes per batch."""
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        await asyncio.to_thread(self.connect)
+        await asyncio.to_thread(self._list_all)
+        publish(self._initial_changes())
+        for context in self.clusters:
+            self._ensure_watches(context)
+        sources = [
+            SourceWatch(runtime.loader, poll_seconds=self._git_poll_seconds)
+            for runtime in self.apps.values()
+            if runtime.loader is not None
+        ]
+        tasks = [asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in sources]
+        try:
+            while not stop.is_set():
+                getter = asyncio.create_task(self._queue.get())
+                stopper = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await getter
+                    break
+                batch = [getter.result()]
+                while not self._queue.empty():  # coalesce a burst into one publish
+                    batch.append(self._queue.get_nowait())
+                changes: list[StatusChange] = []
+                for context, message in batch:
+                    changes.extend(self._handle(context, message))
+                if changes:
+                    publish(changes)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.stop_watches()
+
+    def stop_watches(self) -> None:
+        for cluster in self.clusters.values():
+            for watch in cluster.watches.values():
+                watch.stop()
+
+    def _ensure_watches(self, context: str) -> None:
+        """Watch every needed kind: from its start-up list where there was one, else list first."""
+        cluster = self.clusters[context]
+        if cluster.adapter is None or cluster.error is not None:
+            return
+        for (group, kind, namespace), version in cluster.listed.items():
+            if (group, kind, namespace) not in cluster.watches:
+                self._start_watch(cluster, group, kind, namespace, version)
+        for group, kind in sorted(self.needed_kinds(context)):
+            if not any(existing[:2] == (group, kind) for existing in cluster.watches):
+                self._start_watch(cluster, group, kind, None)
+
+    def _start_watch(
+        self, cluster: ClusterRuntime, group: str, kind: str, namespace: str | None, version: str = ""
+    ) -> None:
+        assert cluster.adapter is not None
+        try:
+            resource = cluster.adapter.resource_for(group, kind)
+        except KubedriftError as error:
+            self._post(cluster.context, KindState(group, kind, namespace, str(error)))
+            return
+        context = cluster.context
+
+        def sink(message: WatchMessage) -> None:
+            self._post(context, message)
+
+        watch = KindWatch(cluster.adapter, resource, sink, namespace=namespace, resource_version=version)
+        cluster.watches[(group, kind, namespace)] = watch
+        watch.start()
+
+    def _post(self, context: str, message: WatchMessage) -> None:
+        """Called on watch threads: hand the message to the engine's loop."""
+        if self._loop is not None and self._queue is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (context, message))
+
+    async def _follow_source(self, watch: SourceWatch, publish: Publish, stop: asyncio.Event) -> None:
+        async for state in watch.updates(stop):
+            runtime = self.apps[watch.loader.app.name]
+            changes = self._set_desired(runtime, state)
+            if runtime.context in self.clusters:
+                self._ensure_watches(runtime.context)
+            if changes:
+                publish(changes)
+
+    # Applying messages: the only place the cache and the reconcilers change.
+
+    def _handle(self, context: str, message: WatchMessage) -> list[StatusChange]:
+        cluster = self.clusters[context]
+        if isinstance(message, LiveEvent):
+            if not cluster.cache.apply(message):
+                return []
+            return self._route(context, [message])
+        if isinstance(message, Relisted):
+            events = cluster.cache.replace_kind(
+                message.group, message.kind, message.objects, message.namespace
+            )
+            changes = self._set_kind_state(context, message.group, message.kind, None)
+            return changes + self._route(context, events)
+        if message.forbidden and message.namespace is None and self._is_namespaced(cluster, message):
+            # Not allowed cluster-wide: watch just the apps' namespaces, as a namespaced user can.
+            watch = cluster.watches.pop((message.group, message.kind, None), None)
+            if watch is not None:
+                watch.stop()
+                for namespace in self._namespaces_of(context):
+                    self._start_watch(cluster, message.group, message.kind, namespace)
+                return []
+        reason = message.error if message.forbidden else None
+        return self._set_kind_state(context, message.group, message.kind, reason)
+
+    def _is_namespaced(self, cluster: ClusterRuntime, message: KindState) -> bool:
+        assert cluster.adapter is not None
+        resource = cluster.adapter.discover().by_kind.get((message.group, message.kind))
+        return resource is not None and resource.namespaced
+
+    def _route(self, context: str, events: list[LiveEvent]) -> list[StatusChange]:
+        changes: list[StatusChange] = []
+        now = rfc3339_now()
+        for runtime in self._apps_on(context):
+            before = (runtime.reconciler.sync, runtime.reconciler.health)
+            for event in events:
+                previous = runtime.reconciler.results.get(event.key)
+                updated = runtime.reconciler.live_changed(event.key, event.obj)
+                if updated is not None or (
+                    previous is not None and event.key not in runtime.reconciler.results
+                ):
+                    changes.append(_resource_change(now, runtime.app.name, event.key, previous, updated))
+            changes.extend(_app_change(now, runtime, before))
+        return changes
+
+    def _set_kind_state(self, context: str, group: str, kind: str, reason: str | None) -> list[StatusChange]:
+        changes: list[StatusChange] = []
+        now = rfc3339_now()
+        for runtime in self._apps_on(context):
+            if reason is None and (group, kind) not in runtime.reconciler.unknown_kinds:
+                continue
+            before = (runtime.reconciler.sync, runtime.reconciler.health)
+            previous = dict(runtime.reconciler.results)
+            for key in runtime.reconciler.set_kind_unknown(group, kind, reason):
+                changes.append(
+                    _resource_change(
+                        now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
+                    )
+                )
+            changes.extend(_app_change(now, runtime, before))
+        return changes
+
+    def _set_desired(self, runtime: AppRuntime, state: DesiredState) -> list[StatusChange]:
+        now = rfc3339_now()
+        before = (runtime.reconciler.sync, runtime.reconciler.health)
+        previous = dict(runtime.reconciler.results)
+        runtime.desired = state
+        cluster = self.clusters.get(runtime.context or "")
+        changed = runtime.reconciler.set_desired(state.objects, render_ok=state.render_ok)
+        if cluster is not None:
+            # Newly desired keys may already be live: hand the reconciler what the cache holds.
+            for key in state.objects:
+                if key not in runtime.reconciler.live:
+                    obj = cluster.cache.get(key)
+                    if obj is not None and runtime.reconciler.live_changed(key, obj) is not None:
+                        changed.add(key)
+        changes: list[StatusChange] = [
+            _resource_change(
+                now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
+            )
+            for key in sorted(changed)
+        ]
+        changes.extend(_app_change(now, runtime, before))
+        return changes
+
+    def _initial_changes(self) -> list[StatusChange]:
+        now = rfc3339_now()
+        return [
+            AppStatusChange(now, r.app.name, r.reconciler.sync, r.reconciler.health, None, None)
+            for r in self.apps.values()
+        ]
+
+    # Reading.
+
+    def _apps_on(self, context: str) -> list[AppRuntime]:
+        return [runtime for runtime in self.apps.values() if runtime.context == context]
+
+    def statuses(self) -> list[AppStatus]:
+        return [runtime.status() for runtime in self.apps.values()]
+
+    def live_object(self, app: str, key: ResourceKey) -> Mapping[str, Any] | None:
+        runtime = self.apps[app]
+        cluster = self.clusters.get(runtime.context or "")
+        return None if cluster is None else cluster.cache.get(key)
+
+
+def _resource_change(
+    now: str, app: str, key: ResourceKey, previous: Any, current: Any
+) -> ResourceStatusChange:
+    return ResourceStatusChange(
+        now,
+        app,
+        key,
+        None if current is None else current.status,
+        None if current is None else current.health.status,
+        None if previous is None else previous.status,
+        None if previous is None else previous.health.status,
+    )
+
+
+def _app_change(now: str, runtime: AppRuntime, before: tuple[Any, Any]) -> list[StatusChange]:
+    after = (runtime.reconciler.sync, runtime.reconciler.health)
+    if after == before:
+        return []
+    return [AppStatusChange(now, runtime.app.name, after[0], after[1], before[0], before[1])]
+
+
+__all__ = ["AppRuntime", "ClusterError", "ClusterRuntime", "Engine"]

@@ -1,0 +1,70 @@
+"""Status changes: what `watch -o jsonl` prints and what the TUI is told, with the previous state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.model import AppSync, Health, ResourceKey, SyncStatus
+
+
+def rfc3339_now() -> str:
+    """The current UTC time in RFC 3339 with milliseconds, as alert pipelines expect."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class AppStatusChange:
+    """An app's sync or health changed."""
+
+    ts: str
+    app: str
+    sync: AppSync
+    health: Health
+    previous_sync: AppSync | None
+    previous_health: Health | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "app": self.app,
+            "sync": str(self.sync),
+            "health": str(self.health),
+            "previous": {
+                "sync": None if self.previous_sync is None else str(self.previous_sync),
+                "health": None if self.previous_health is None else str(self.previous_health),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceStatusChange:
+    """One resource's status or health changed; None means the resource is no longer judged."""
+
+    ts: str
+    app: str
+    key: ResourceKey
+    status: SyncStatus | None
+    health: Health | None
+    previous_status: SyncStatus | None
+    previous_health: Health | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "app": self.app,
+            "group": self.key.group,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "status": None if self.status is None else str(self.status),
+            "health": None if self.health is None else str(self.health),
+            "previous": {
+                "status": None if self.previous_status is None else str(self.previous_status),
+                "health": None if self.previous_health is None else str(self.previous_health),
+            },
+        }
+
+
+StatusChange = AppStatusChange | ResourceStatusChange
