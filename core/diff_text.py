@@ -13,9 +13,18 @@ from typing import Any
 
 import yaml
 
-from core.diff_rules import IGNORE_ALL, DiffRules, IgnoreTrie, element_identity, is_keyed_list
+from core.diff_rules import (
+    IGNORE_ALL,
+    QUANTITY_FIELDS,
+    QUANTITY_MAPS,
+    DiffRules,
+    IgnoreTrie,
+    element_identity,
+    is_keyed_list,
+)
 from core.managedfields import FieldsTrie, applied_fields, element_key
 from core.model import SECRET_MASK, Drift
+from core.quantity import same_quantity
 
 _CHANGED_SECRET = SECRET_MASK + " (changed)"
 
@@ -38,7 +47,7 @@ def drift_text(
         have = _mask_secret(have, set())
     return "".join(
         difflib.unified_diff(
-            _dump(have).splitlines(keepends=True),
+            _dump(have).splitlines(keepends=True) if live is not None else [],
             _dump(want).splitlines(keepends=True),
             fromfile="live",
             tofile="desired",
@@ -46,14 +55,28 @@ def drift_text(
     )
 
 
+def removal_text(live: Mapping[str, Any], rules: DiffRules) -> str:
+    """The diff of pruning `live`: every compared field removed."""
+    have = _strip(live, rules.ignore)
+    if rules.secret:
+        have = _mask_secret(have, set())
+    return "".join(
+        difflib.unified_diff(_dump(have).splitlines(keepends=True), [], fromfile="live", tofile="desired")
+    )
+
+
 def _strip(obj: Mapping[str, Any], ignore: IgnoreTrie) -> dict[str, Any]:
-    """`obj` without the fields the drift rules never compare."""
+    """`obj` without the fields the drift rules never compare (and without what that empties)."""
     out: dict[str, Any] = {}
     for name, value in obj.items():
         sub = ignore.get(name) if ignore else None
         if sub is IGNORE_ALL:
             continue
-        out[name] = _strip(value, sub) if isinstance(value, Mapping) and sub else value
+        if isinstance(value, Mapping) and sub:
+            value = _strip(value, sub)
+            if not value:
+                continue
+        out[name] = value
     return out
 
 
@@ -71,15 +94,18 @@ def _project(
             name = trie_key[2:]
             if trie_key.startswith("f:") and name not in want and name in have:
                 sub_ignore = ignore.get(name) if ignore else None
-                if sub_ignore is not IGNORE_ALL:
-                    out[name] = (
-                        _strip(have[name], sub_ignore)
-                        if isinstance(have[name], Mapping) and sub_ignore
-                        else have[name]
-                    )
+                if sub_ignore is IGNORE_ALL:
+                    continue
+                value = have[name]
+                if isinstance(value, Mapping) and sub_ignore:
+                    value = _strip(value, sub_ignore)
+                if value not in ({}, [], None):
+                    out[name] = value
         return out
     if isinstance(want, list) and isinstance(have, list) and is_keyed_list(field, owner):
         return _project_keyed(want, have, owned, field)
+    if (owner in QUANTITY_MAPS or field in QUANTITY_FIELDS) and same_quantity(want, have):
+        return want  # the same amount: show it spelled as in Git on both sides
     return have
 
 
@@ -93,7 +119,7 @@ def _project_keyed(want: list[Any], have: list[Any], owned: FieldsTrie | None, f
             by_identity.pop(element_identity(element, field), None) if isinstance(element, Mapping) else None
         )
         if match is not None:
-            out.append(_project(element, match, None, None, "", field))
+            out.append(_project(element, match, None, None, field))
     for trie_key in owned or {}:
         key_fields = element_key(trie_key)
         if key_fields is not None:

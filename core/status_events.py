@@ -40,7 +40,11 @@ class AppStatusChange:
 
 @dataclass(frozen=True, slots=True)
 class ResourceStatusChange:
-    """One resource's status or health changed; None means the resource is no longer judged."""
+    """One resource's verdict changed; None means the resource is no longer judged.
+
+    The engine also reports verdicts whose status and health stayed the same but whose changes
+    moved (a second field drifted), so a screen showing that resource can refresh.
+    """
 
     ts: str
     app: str
@@ -49,6 +53,11 @@ class ResourceStatusChange:
     health: Health | None
     previous_status: SyncStatus | None
     previous_health: Health | None
+
+    @property
+    def status_changed(self) -> bool:
+        """False when only the details (the changes list) moved: `watch` prints only real transitions."""
+        return (self.status, self.health) != (self.previous_status, self.previous_health)
 
     def to_json(self) -> dict[str, Any]:
         return {

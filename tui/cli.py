@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KubedriftError
+from tui.commands import check, diff, watch
+from tui.commands.setup import add_cluster_options
 
 EXIT_ERROR = 2
 
@@ -26,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live drift between Git and Kubernetes, explained field by field.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    add_cluster_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in (check, diff, watch):
+        command.register(commands)
 
     sandbox = commands.add_parser("sandbox", help="run the local Kubernetes-compatible API server")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -54,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kubedrift check | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+"""`kubedrift check [--app A] [-o text|json]`: one drift report; exit 0 in sync, 1 drift, 2 error."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tui.commands.report import check_json, check_text, exit_code
+from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
+from tui.commands.terminal import Style
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("check", help="one-shot drift report (exit 0 in sync, 1 drift, 2 error)")
+    add_cluster_options(parser)
+    parser.add_argument("--app", metavar="NAME", help="only this app")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = only_app(load_settings(args), args.app)
+    statuses = build_engine(args, config).evaluate()
+    print(check_json(statuses) if args.output == "json" else check_text(statuses, Style()))
+    return exit_code(statuses)
