@@ -1,0 +1,262 @@
+"""Sync: bring an app's objects in the cluster back to Git with server-side apply, and optionally prune.
+
+This is the one module the engine and the CLI call for actions; the pieces live beside it:
+`core.sync_plan` (what is applied, in what order), `core.prune` (what is deleted, behind which
+guards), `core.self_heal` (when a drifted resource may be re-applied) and `core.audit`.
+
+Each resource ends `created`, `configured`, `unchanged`, `skipped` or `failed` with its reason
+(and `pruned` from a prune). One bad resource never stops the others; a read-only adapter and a
+refused prune stop the whole action before any request is made. The outcome of an apply is read
+from the server's answer, never from the cache: the watch brings the change back (DESIGN "Data
+flow"), and an action never edits the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from core.audit import scrub_secret_values, secret_values
+from core.cluster import ApiError, ClusterAdapter, ClusterError, ReadOnlyError
+from core.desired_state import DesiredState
+from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
+from core.object_compare import dry_run_changes
+from core.prune import PruneRefused, check_prune_allowed, prune_app, prune_candidates
+from core.self_heal import SelfHealBackoff
+from core.status_events import rfc3339_now
+from core.sync_plan import apply_order, is_secret, prepare_for_apply
+
+__all__ = [
+    "PruneRefused",
+    "SelfHealBackoff",
+    "apply_order",
+    "prepare_for_apply",
+    "prune_app",
+    "prune_candidates",
+    "rfc3339_now",
+    "sync_app",
+]
+
+Progress = Callable[[int, int, ResourceKey], None]
+"""Called after each resource with (done, total, key), for an N/M progress line."""
+
+CRD_KEY: Final = ("apiextensions.k8s.io", "CustomResourceDefinition")
+CRD_WAIT_SECONDS: Final = 10.0
+"""How long a custom resource waits for the CRD this same sync created to be served."""
+CRD_POLL_SECONDS: Final = 0.5
+CHANGED_PATHS_SHOWN: Final = 5
+
+
+def sync_app(
+    adapter: ClusterAdapter,
+    app: App,
+    desired: DesiredState,
+    live: Mapping[ResourceKey, Mapping[str, Any]],
+    *,
+    keys: Iterable[ResourceKey] | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    now: Callable[[], str] = rfc3339_now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """Apply the app's desired objects (only `keys` when given, as self-heal does), then prune if asked.
+
+    Raises ReadOnlyError on a read-only adapter and PruneRefused when `prune` is refused by its
+    guards, both before any request; any other failure is the outcome of the resource it hit.
+    """
+    started_at = now()
+    if adapter.read_only:
+        raise ReadOnlyError(
+            f"cannot sync app {app.name!r}: kubedrift is read-only for context {adapter.context!r} "
+            "(--read-only or readOnly in kubedrift.yaml)"
+        )
+    if prune:
+        check_prune_allowed(app, desired)  # a refused prune must not leave a half-done sync behind
+    wanted = None if keys is None else set(keys)
+    ordered = apply_order(key for key in desired.objects if wanted is None or key in wanted)
+    to_prune: list[ResourceKey] = []
+    pruning: set[ResourceKey] = set()
+    if prune:
+        candidates, kept = prune_candidates(app, desired, live)
+        to_prune = [key for key in candidates if wanted is None or key in wanted]
+        pruning = set(candidates) | {outcome.key for outcome in kept}
+    strays = sorted((wanted or set()) - desired.objects.keys() - pruning)
+    total = len(ordered) + len(to_prune)
+
+    run = _ApplyRun(adapter, app, desired, live, dry_run=dry_run, sleep=sleep)
+    outcomes: list[ResourceOutcome] = []
+    for done, key in enumerate(ordered, start=1):
+        outcomes.append(run.apply(key))
+        if progress is not None:
+            progress(done, total, key)
+    if prune:
+        outcomes.extend(run.prune(wanted, progress, offset=len(ordered), total=total))
+    revision = desired.revision or ""
+    outcomes.extend(
+        ResourceOutcome(key, ResourceAction.SKIPPED, f"not in Git at revision {revision[:12] or '?'}")
+        for key in strays
+    )
+    return SyncResult(revision=revision, started_at=started_at, outcomes=tuple(outcomes), dry_run=dry_run)
+
+
+class _ApplyRun:
+    """The state one sync carries from resource to resource."""
+
+    def __init__(
+        self,
+        adapter: ClusterAdapter,
+        app: App,
+        desired: DesiredState,
+        live: Mapping[ResourceKey, Mapping[str, Any]],
+        *,
+        dry_run: bool,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.adapter = adapter
+        self.app = app
+        self.desired = desired
+        self.live = live
+        self.dry_run = dry_run
+        self.sleep = sleep
+        self.unreachable: str | None = None
+        """Set once the cluster stops answering: the remaining resources are not attempted."""
+        self.defined_kinds = _kinds_defined_by_crds(desired.objects)
+        self.applied_crds: set[tuple[str, str]] = set()
+        self.unserved: dict[tuple[str, str], str] = {}
+        """Kinds found not served, so the next object of the kind costs no rediscovery."""
+        secrets = [obj for key, obj in desired.objects.items() if is_secret(key)]
+        secrets += [obj for key, obj in live.items() if is_secret(key) and key in desired.objects]
+        self.secrets = secret_values(secrets)
+
+    def apply(self, key: ResourceKey) -> ResourceOutcome:
+        if self.unreachable is not None:
+            return ResourceOutcome(key, ResourceAction.FAILED, f"not attempted: {self.unreachable}")
+        live = self.live.get(key)
+        try:
+            unserved = self._unserved_reason(key)
+            if unserved is not None:
+                if self.dry_run and (key.group, key.kind) in self.defined_kinds:
+                    return ResourceOutcome(
+                        key,
+                        ResourceAction.CREATED,
+                        "would be created once its CustomResourceDefinition is applied "
+                        "(the server cannot check it before)",
+                    )
+                return ResourceOutcome(key, ResourceAction.SKIPPED, unserved)
+            body = prepare_for_apply(self.app, key, self.desired.objects[key], live)
+            answer = self.adapter.apply(body, dry_run=self.dry_run, force=True)
+        except ReadOnlyError:
+            raise
+        except ApiError as error:
+            if self.dry_run and error.code == 404 and self._namespace_created_here(key):
+                # A dry run creates nothing, so the namespace this sync would create is not there yet.
+                return ResourceOutcome(
+                    key,
+                    ResourceAction.CREATED,
+                    f"would be created in namespace {key.namespace}, which this sync creates "
+                    "(the server cannot check it before)",
+                )
+            return ResourceOutcome(key, ResourceAction.FAILED, self._scrub(error.message or str(error)))
+        except ClusterError as error:
+            self.unreachable = self._scrub(str(error))
+            return ResourceOutcome(key, ResourceAction.FAILED, self.unreachable)
+        if (key.group, key.kind) == CRD_KEY and not self.dry_run:
+            self.applied_crds |= _kinds_defined_by_crds({key: answer})
+        return self._outcome(key, live, answer)
+
+    def prune(
+        self, wanted: set[ResourceKey] | None, progress: Progress | None, *, offset: int, total: int
+    ) -> list[ResourceOutcome]:
+        candidates, _ = prune_candidates(self.app, self.desired, self.live)
+        if self.unreachable is not None:
+            note = f"not attempted: {self.unreachable}"
+            return [
+                ResourceOutcome(key, ResourceAction.FAILED, note)
+                for key in candidates
+                if wanted is None or key in wanted
+            ]
+        report = None
+        if progress is not None:
+            report = _offset_progress(progress, offset, total)
+        return prune_app(
+            self.adapter,
+            self.app,
+            self.desired,
+            self.live,
+            dry_run=self.dry_run,
+            keys=wanted,
+            progress=report,
+        )
+
+    def _namespace_created_here(self, key: ResourceKey) -> bool:
+        namespace = ResourceKey("", "Namespace", "", key.namespace)
+        return bool(key.namespace) and namespace in self.desired.objects and namespace not in self.live
+
+    def _unserved_reason(self, key: ResourceKey) -> str | None:
+        """Why the cluster cannot take `key` (its kind is not served), or None when it can."""
+        group_kind = (key.group, key.kind)
+        if group_kind in self.unserved and group_kind not in self.applied_crds:
+            return self.unserved[group_kind]
+        deadline: float | None = None
+        while True:
+            try:
+                self.adapter.resource_for(key.group, key.kind)
+                return None
+            except ApiError as error:
+                if error.code != 404:
+                    raise
+                if group_kind not in self.applied_crds:
+                    self.unserved[group_kind] = error.message
+                    return error.message
+                # A CRD applied moments ago is served once the server has established it.
+                deadline = deadline if deadline is not None else time.monotonic() + CRD_WAIT_SECONDS
+                if time.monotonic() >= deadline:
+                    return f"{error.message} (its CRD was applied by this sync but is not served yet)"
+                self.sleep(CRD_POLL_SECONDS)
+
+    def _outcome(
+        self, key: ResourceKey, live: Mapping[str, Any] | None, answer: Mapping[str, Any]
+    ) -> ResourceOutcome:
+        if live is None:
+            return ResourceOutcome(key, ResourceAction.CREATED, "would be created" if self.dry_run else "")
+        version = _resource_version(live)
+        if not self.dry_run and version and version == _resource_version(answer):
+            return ResourceOutcome(key, ResourceAction.UNCHANGED)  # the server wrote nothing
+        changes = dry_run_changes(live, answer, secret=is_secret(key))
+        if not changes:
+            return ResourceOutcome(key, ResourceAction.UNCHANGED)
+        paths = sorted({change.path for change in changes})
+        shown = ", ".join(paths[:CHANGED_PATHS_SHOWN])
+        if len(paths) > CHANGED_PATHS_SHOWN:
+            shown += f" and {len(paths) - CHANGED_PATHS_SHOWN} more"
+        verb = "would change" if self.dry_run else "changed"
+        return ResourceOutcome(key, ResourceAction.CONFIGURED, f"{verb} {shown}")
+
+    def _scrub(self, message: str) -> str:
+        return scrub_secret_values(message, self.secrets) if self.secrets else message
+
+
+def _offset_progress(progress: Progress, offset: int, total: int) -> Progress:
+    def report(done: int, _: int, key: ResourceKey) -> None:
+        progress(offset + done, total, key)
+
+    return report
+
+
+def _kinds_defined_by_crds(objects: Mapping[ResourceKey, Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(group, kind) of every custom resource type the CRDs among `objects` define."""
+    kinds: set[tuple[str, str]] = set()
+    for key, obj in objects.items():
+        if (key.group, key.kind) != CRD_KEY:
+            continue
+        spec = obj.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        if group and kind:
+            kinds.add((str(group), str(kind)))
+    return kinds
+
+
+def _resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
