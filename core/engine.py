@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.actions import sync_app
+from core.audit import append_audit, secret_values
+from core.automation import Automation, SyncRequest
 from core.cluster import ApiError, ClusterAdapter, ClusterError
 from core.config import Config
 from core.desired_state import AppDesiredState, DesiredState
@@ -47,12 +51,12 @@ class AppRuntime:
     loader: AppDesiredState | None = None
     desired: DesiredState = field(default_factory=lambda: DesiredState(revision=None, render_ok=False))
     cluster_error: str | None = None
+    automation_error: str | None = None
     last_sync: SyncResult | None = None
 
     def status(self) -> AppStatus:
         errors = list(self.desired.errors)
-        if self.cluster_error:
-            errors.append(self.cluster_error)
+        errors += [error for error in (self.cluster_error, self.automation_error) if error]
         return self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
 
 
@@ -108,6 +112,8 @@ class Engine:
             self.apps[app.name] = runtime
         self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.automation = Automation()
+        self._actions: set[asyncio.Task[None]] = set()
 
     # Set-up shared by both forms.
 
@@ -230,17 +236,25 @@ class Engine:
             if runtime.loader is not None
         ]
         tasks = [asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in sources]
+        # Self-heal waits out its backoff even when nothing happens, so automated apps need a tick.
+        tick = 1.0 if any(r.app.sync_policy.automated for r in self.apps.values()) else None
         try:
+            self._automate()
             while not stop.is_set():
                 getter = asyncio.create_task(self._queue.get())
                 stopper = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {getter, stopper}, timeout=tick, return_when=asyncio.FIRST_COMPLETED
+                )
                 stopper.cancel()
                 if getter not in done:
                     getter.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await getter
-                    break
+                    if stop.is_set():
+                        break
+                    self._automate()
+                    continue
                 batch = [getter.result()]
                 while not self._queue.empty():  # coalesce a burst into one publish
                     batch.append(self._queue.get_nowait())
@@ -249,13 +263,56 @@ class Engine:
                     changes.extend(self._handle(context, message))
                 if changes:
                     publish(changes)
+                self._automate()
         finally:
+            for action in list(self._actions):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await action
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.stop_watches()
+
+    # Automation: auto-sync and self-heal, never on a read-only cluster.
+
+    def _automate(self) -> None:
+        now = time.monotonic()
+        for runtime in self.apps.values():
+            cluster = self.clusters.get(runtime.context or "")
+            if cluster is None or cluster.adapter is None or cluster.adapter.read_only:
+                continue
+            request = self.automation.next_action(
+                runtime.app,
+                runtime.desired.revision,
+                runtime.desired.render_ok,
+                runtime.reconciler.results,
+                now,
+            )
+            if request is not None:
+                self.automation.started(request)
+                action = asyncio.create_task(self._run_sync(runtime, cluster.adapter, request))
+                self._actions.add(action)
+                action.add_done_callback(self._actions.discard)
+
+    async def _run_sync(self, runtime: AppRuntime, adapter: ClusterAdapter, request: SyncRequest) -> None:
+        desired = runtime.desired
+        live = dict(runtime.reconciler.live)
+        try:
+            result = await asyncio.to_thread(
+                sync_app, adapter, runtime.app, desired, live, keys=request.keys, prune=request.prune
+            )
+            runtime.last_sync = result
+            runtime.automation_error = None
+            values = secret_values(desired.objects.values())
+            await asyncio.to_thread(
+                append_audit, result, app=runtime.app.name, operation=request.operation, secret_values=values
+            )
+        except KubedriftError as error:
+            runtime.automation_error = f"{request.operation} failed: {error}"
+        finally:
+            self.automation.finished(request)
 
     def stop_watches(self) -> None:
         for cluster in self.clusters.values():
