@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KubedriftError
-from tui.commands import check, diff, watch
+from tui.commands import check, diff, sync, watch
 from tui.commands.setup import add_cluster_options
 
 EXIT_ERROR = 2
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     add_cluster_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (check, diff, watch):
+    for command in (check, diff, sync, watch):
         command.register(commands)
 
     sandbox = commands.add_parser("sandbox", help="run the local Kubernetes-compatible API server")

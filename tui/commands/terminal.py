@@ -27,6 +27,11 @@ STATUS_COLOURS = {
     "Suspended": "blue",
     "Degraded": "red",
     "Unknown": "red",
+    "created": "green",
+    "configured": "yellow",
+    "pruned": "magenta",
+    "skipped": "blue",
+    "failed": "red",
 }
 
 
