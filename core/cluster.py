@@ -147,10 +147,12 @@ class ClusterAdapter:
         namespace: str | None = None,
         timeout_seconds: int = 300,
         label_selector: str | None = None,
+        on_open: Callable[[Callable[[], None]], None] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Raw watch events from `resource_version`, BOOKMARKs included; an expired one raises ApiError 410.
 
-        The generator closes the connection when it is closed, so a consumer can stop any time.
+        The generator closes the connection when it is closed, so a consumer can stop any time;
+        `on_open` receives a function that cuts the stream from another thread (to stop or relist).
         """
         query = {
             "watch": "true",
@@ -164,6 +166,8 @@ class ClusterAdapter:
             "GET", resource.path(namespace), query=query, read_timeout=timeout_seconds + READ_TIMEOUT
         )
         raw = response.response
+        if on_open is not None:
+            on_open(raw.shutdown)
         try:
             for line in _lines(raw):
                 event = json.loads(line)

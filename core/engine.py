@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,50 +29,16 @@ from core.errors import KubedriftError
 from core.kind_watch import KindState, KindWatch, Relisted, WatchMessage
 from core.kinds import BUILTIN_SCOPE
 from core.kubeconfig import Kubeconfig
-from core.live_cache import LiveCache, LiveEvent
-from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey, SyncResult
+from core.live_cache import LiveEvent
+from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey
 from core.reconcile import AppReconciler
+from core.runtime import AppRuntime, ClusterRuntime, GroupKind, app_change, resource_change
 from core.source_watch import SourceWatch
-from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+from core.status_events import AppStatusChange, StatusChange, rfc3339_now
 
-GroupKind = tuple[str, str]
 Publish = Callable[[list[StatusChange]], None]
 # Kinds the resource tree shows as children of what Git declares (ownerReferences).
 TREE_KINDS: tuple[GroupKind, ...] = (("apps", "ReplicaSet"), ("", "Pod"))
-
-
-@dataclass
-class AppRuntime:
-    """One app's moving parts."""
-
-    app: App
-    context: str | None
-    reconciler: AppReconciler
-    loader: AppDesiredState | None = None
-    desired: DesiredState = field(default_factory=lambda: DesiredState(revision=None, render_ok=False))
-    cluster_error: str | None = None
-    automation_error: str | None = None
-    last_sync: SyncResult | None = None
-
-    def status(self) -> AppStatus:
-        errors = list(self.desired.errors)
-        errors += [error for error in (self.cluster_error, self.automation_error) if error]
-        return self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
-
-
-@dataclass
-class ClusterRuntime:
-    """One kubeconfig context: its adapter, live cache and watches."""
-
-    context: str
-    adapter: ClusterAdapter | None = None
-    error: str | None = None
-    cache: LiveCache = field(default_factory=LiveCache)
-    watches: dict[tuple[str, str, str | None], KindWatch] = field(default_factory=dict)
-    listed: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
-    """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
-    tracked_kinds: set[GroupKind] = field(default_factory=set)
-    """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
 
 
 class Engine:
@@ -113,6 +79,7 @@ class Engine:
         self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.automation = Automation()
+        self.sources: dict[str, SourceWatch] = {}
         self._actions: set[asyncio.Task[None]] = set()
 
     # Set-up shared by both forms.
@@ -230,12 +197,14 @@ class Engine:
         publish(self._initial_changes())
         for context in self.clusters:
             self._ensure_watches(context)
-        sources = [
-            SourceWatch(runtime.loader, poll_seconds=self._git_poll_seconds)
-            for runtime in self.apps.values()
+        self.sources = {
+            name: SourceWatch(runtime.loader, poll_seconds=self._git_poll_seconds)
+            for name, runtime in self.apps.items()
             if runtime.loader is not None
+        }
+        tasks = [
+            asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in self.sources.values()
         ]
-        tasks = [asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in sources]
         # Self-heal waits out its backoff even when nothing happens, so automated apps need a tick.
         tick = 1.0 if any(r.app.sync_policy.automated for r in self.apps.values()) else None
         try:
@@ -314,6 +283,31 @@ class Engine:
         finally:
             self.automation.finished(request)
 
+    # Requests from a person, for the session only.
+
+    def set_policy(self, app: str, *, automated: bool | None = None, self_heal: bool | None = None) -> App:
+        """Turn auto-sync or self-heal on or off for this session (the config file is not changed)."""
+        runtime = self.apps[app]
+        policy = runtime.app.sync_policy
+        policy = dataclasses.replace(
+            policy,
+            automated=policy.automated if automated is None else automated,
+            self_heal=policy.self_heal if self_heal is None else self_heal,
+        )
+        runtime.app = dataclasses.replace(runtime.app, sync_policy=policy)
+        return runtime.app
+
+    def refresh(self, app: str | None = None) -> None:
+        """Fetch Git now and relist every watched kind (the `r` key)."""
+        for name, watch in self.sources.items():
+            if app is None or name == app:
+                watch.request_refresh()
+        contexts = {self.apps[app].context} if app is not None else set(self.clusters)
+        for context in contexts:
+            cluster = self.clusters.get(context or "")
+            for kind_watch in [] if cluster is None else list(cluster.watches.values()):
+                kind_watch.relist()
+
     def stop_watches(self) -> None:
         for cluster in self.clusters.values():
             for watch in cluster.watches.values():
@@ -385,6 +379,11 @@ class Engine:
                 for namespace in self._namespaces_of(context):
                     self._start_watch(cluster, message.group, message.kind, namespace)
                 return []
+        where = (message.group, message.kind, message.namespace)
+        if message.error is None:
+            cluster.watch_errors.pop(where, None)
+        else:
+            cluster.watch_errors[where] = message.error
         reason = message.error if message.forbidden else None
         return self._set_kind_state(context, message.group, message.kind, reason)
 
@@ -404,8 +403,8 @@ class Engine:
                 if updated is not None or (
                     previous is not None and event.key not in runtime.reconciler.results
                 ):
-                    changes.append(_resource_change(now, runtime.app.name, event.key, previous, updated))
-            changes.extend(_app_change(now, runtime, before))
+                    changes.append(resource_change(now, runtime.app.name, event.key, previous, updated))
+            changes.extend(app_change(now, runtime, before))
         return changes
 
     def _set_kind_state(self, context: str, group: str, kind: str, reason: str | None) -> list[StatusChange]:
@@ -418,11 +417,11 @@ class Engine:
             previous = dict(runtime.reconciler.results)
             for key in runtime.reconciler.set_kind_unknown(group, kind, reason):
                 changes.append(
-                    _resource_change(
+                    resource_change(
                         now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
                     )
                 )
-            changes.extend(_app_change(now, runtime, before))
+            changes.extend(app_change(now, runtime, before))
         return changes
 
     def _set_desired(self, runtime: AppRuntime, state: DesiredState) -> list[StatusChange]:
@@ -440,12 +439,12 @@ class Engine:
                     if obj is not None and runtime.reconciler.live_changed(key, obj) is not None:
                         changed.add(key)
         changes: list[StatusChange] = [
-            _resource_change(
+            resource_change(
                 now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
             )
             for key in sorted(changed)
         ]
-        changes.extend(_app_change(now, runtime, before))
+        changes.extend(app_change(now, runtime, before))
         return changes
 
     def _initial_changes(self) -> list[StatusChange]:
@@ -467,27 +466,6 @@ class Engine:
         runtime = self.apps[app]
         cluster = self.clusters.get(runtime.context or "")
         return None if cluster is None else cluster.cache.get(key)
-
-
-def _resource_change(
-    now: str, app: str, key: ResourceKey, previous: Any, current: Any
-) -> ResourceStatusChange:
-    return ResourceStatusChange(
-        now,
-        app,
-        key,
-        None if current is None else current.status,
-        None if current is None else current.health.status,
-        None if previous is None else previous.status,
-        None if previous is None else previous.health.status,
-    )
-
-
-def _app_change(now: str, runtime: AppRuntime, before: tuple[Any, Any]) -> list[StatusChange]:
-    after = (runtime.reconciler.sync, runtime.reconciler.health)
-    if after == before:
-        return []
-    return [AppStatusChange(now, runtime.app.name, after[0], after[1], before[0], before[1])]
 
 
 __all__ = ["AppRuntime", "ClusterError", "ClusterRuntime", "Engine"]

@@ -11,6 +11,7 @@ It knows nothing of apps or the UI: it hands plain messages to a sink (thread-sa
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -79,6 +80,8 @@ class KindWatch:
         self.resource_version = resource_version
         """The newest version seen; the watch resumes from it."""
         self._failing = False
+        self._cut_stream: Callable[[], None] | None = None
+        self._relist_requested = False
 
     def start(self) -> None:
         where = f"/{self.namespace}" if self.namespace else ""
@@ -88,6 +91,18 @@ class KindWatch:
 
     def stop(self) -> None:
         self._stop.set()
+        self._cut()
+
+    def relist(self) -> None:
+        """List again now, as the `r` key asks: cut the open stream and start over from a list."""
+        self._relist_requested = True
+        self._cut()
+
+    def _cut(self) -> None:
+        cut = self._cut_stream
+        if cut is not None:
+            with contextlib.suppress(Exception):  # the stream may be closing on its own right now
+                cut()
 
     @property
     def stopped(self) -> bool:
@@ -98,6 +113,9 @@ class KindWatch:
         failures = 0
         while not self._stop.is_set():
             try:
+                if self._relist_requested:
+                    self._relist_requested = False
+                    self.resource_version = ""
                 if not self.resource_version:
                     self._relist()
                 self._watch_until_closed()
@@ -114,6 +132,8 @@ class KindWatch:
                 self._report(str(error))
                 self._stop.wait(_backoff(failures))
             except ClusterError as error:
+                if self._relist_requested or self._stop.is_set():
+                    continue  # we cut the stream ourselves
                 failures += 1
                 self._report(str(error))
                 self._stop.wait(_backoff(failures))
@@ -135,6 +155,7 @@ class KindWatch:
             self.resource_version,
             namespace=self.namespace,
             timeout_seconds=self._watch_timeout,
+            on_open=self._opened,
         )
         try:
             for event in events:
@@ -153,6 +174,11 @@ class KindWatch:
                 self._recovered()
         finally:
             events.close()
+
+    def _opened(self, cut: Callable[[], None]) -> None:
+        self._cut_stream = cut
+        if self._stop.is_set() or self._relist_requested:
+            cut()
 
     def _report(self, error: str, *, forbidden: bool = False) -> None:
         self._failing = True

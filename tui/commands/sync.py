@@ -6,11 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from core.actions import sync_app
-from core.audit import append_audit, secret_values
 from core.cluster import ReadOnlyError
 from core.errors import KubedriftError
-from core.model import ResourceAction, ResourceKey, SyncResult, SyncStatus
+from core.model import ResourceAction, ResourceKey, SyncResult
+from core.operations import PlannedChange, adapter_for, desired_at, is_read_only, plan_sync, sync_now
 from tui.commands.report import EXIT_ERROR, EXIT_IN_SYNC
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style, table
@@ -34,65 +33,38 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = only_app(load_settings(args), args.app)
     engine = build_engine(args, config)
-    runtime = engine.apps[args.app]
-    if engine.read_only or (runtime.context is not None and config.is_read_only(runtime.context)):
+    if is_read_only(engine, args.app):
         raise ReadOnlyError(f"refusing to sync {args.app}: kubedrift is read-only for this cluster")
-    (status,) = engine.evaluate()
-    cluster = engine.clusters.get(runtime.context or "")
-    if cluster is None or cluster.adapter is None or cluster.error is not None:
-        raise KubedriftError(status.errors[-1] if status.errors else f"no cluster for app {args.app}")
-    desired = runtime.desired if args.revision is None else _at_revision(runtime, args.revision)
+    engine.evaluate()
+    adapter_for(engine, args.app)  # an unusable cluster is one sentence before anything is asked
+    desired = desired_at(engine, args.app, args.revision)
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {args.app} did not render")
     style = Style()
-    plan = _plan(runtime, args.prune, args.revision is not None)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    asked = interactive and not (args.dry_run or args.yes)
+    plan = plan_sync(engine.apps[args.app], prune=args.prune, whole_app=args.revision is not None)
+    asked = sys.stdin.isatty() and sys.stdout.isatty() and not (args.dry_run or args.yes)
     if asked and not _confirm(args.app, desired.revision, plan, style):
         print("Nothing done.")
         return EXIT_IN_SYNC
-    result = sync_app(
-        cluster.adapter,
-        runtime.app,
-        desired,
-        dict(runtime.reconciler.live),
+    result = sync_now(
+        engine,
+        args.app,
         prune=args.prune,
         dry_run=args.dry_run,
+        revision=args.revision,
         progress=_progress_line() if sys.stderr.isatty() else None,
-    )
-    append_audit(
-        result, app=args.app, operation="sync", secret_values=secret_values(desired.objects.values())
     )
     print(_outcomes(result, style))
     return EXIT_ERROR if result.failed else EXIT_IN_SYNC
 
 
-def _at_revision(runtime: Any, revision: str) -> Any:
-    state = runtime.loader.load(revision)
-    if state.errors:
-        raise KubedriftError(f"cannot sync {runtime.app.name} at {revision}: {'; '.join(state.errors)}")
-    return state
-
-
-def _plan(runtime: Any, prune: bool, other_revision: bool) -> list[tuple[ResourceKey, str]]:
-    """What will change, for the confirmation: drifted resources (all of them for another revision)."""
-    plan: list[tuple[ResourceKey, str]] = []
-    for key, result in sorted(runtime.reconciler.results.items()):
-        if result.status is SyncStatus.EXTRANEOUS:
-            if prune:
-                plan.append((key, "delete"))
-        elif result.status in (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING) or other_revision:
-            plan.append((key, "create" if result.status is SyncStatus.MISSING else "apply"))
-    return plan
-
-
-def _confirm(app: str, revision: str, plan: list[tuple[ResourceKey, str]], style: Style) -> bool:
+def _confirm(app: str, revision: str, plan: list[PlannedChange], style: Style) -> bool:
     if not plan:
         print(f"{app} matches revision {revision[:12]}; a sync will re-apply without changes.")
     else:
         print(f"Sync {app} to revision {revision[:12]}:")
-        for key, verb in plan:
-            print(f"  {style(verb, 'red' if verb == 'delete' else 'yellow')}  {key}")
+        for change in plan:
+            print(f"  {style(change.verb, 'red' if change.verb == 'delete' else 'yellow')}  {change.key}")
     answer = input("Proceed? [y/N] ").strip().lower()
     return answer in ("y", "yes")
 

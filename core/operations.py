@@ -1,0 +1,117 @@
+"""What a person asks of an evaluated engine: sync now, what a sync would do, the Git history.
+
+Both the CLI and the TUI call these, so a sync from either goes through the same guards, the same
+apply and the same audit line. They block (Git, HTTP): the TUI runs them on a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.actions import Progress, sync_app
+from core.audit import append_audit, secret_values
+from core.cluster import ClusterAdapter, ReadOnlyError
+from core.desired_state import DesiredState
+from core.engine import Engine
+from core.errors import KubedriftError
+from core.gitsource import Commit
+from core.model import ResourceKey, SyncResult, SyncStatus
+from core.object_compare import ObjectDelta, compare_revisions
+from core.runtime import AppRuntime
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One line of a confirmation: what a sync or prune will do to one resource."""
+
+    key: ResourceKey
+    verb: str
+    """`create`, `apply` or `delete`."""
+
+
+def adapter_for(engine: Engine, app: str) -> ClusterAdapter:
+    """The app's cluster adapter; a one-sentence error when its cluster is not usable."""
+    runtime = engine.apps[app]
+    cluster = engine.clusters.get(runtime.context or "")
+    if cluster is None or cluster.adapter is None or cluster.error is not None:
+        reason = (cluster.error if cluster is not None else None) or runtime.cluster_error
+        raise KubedriftError(reason or f"app {app} has no usable cluster")
+    return cluster.adapter
+
+
+def is_read_only(engine: Engine, app: str) -> bool:
+    runtime = engine.apps[app]
+    context = runtime.context
+    return engine.read_only or (context is not None and engine.config.is_read_only(context))
+
+
+def plan_sync(runtime: AppRuntime, *, prune: bool, whole_app: bool = False) -> list[PlannedChange]:
+    """What a sync will change: drifted resources (every one when `whole_app`), and leftovers if pruning."""
+    plan: list[PlannedChange] = []
+    for key, result in sorted(runtime.reconciler.results.items()):
+        if result.status is SyncStatus.EXTRANEOUS:
+            if prune:
+                plan.append(PlannedChange(key, "delete"))
+        elif result.status is SyncStatus.MISSING:
+            plan.append(PlannedChange(key, "create"))
+        elif result.status is SyncStatus.OUT_OF_SYNC or whole_app:
+            plan.append(PlannedChange(key, "apply"))
+    return plan
+
+
+def desired_at(engine: Engine, app: str, revision: str | None) -> DesiredState:
+    """The app's desired state now, or rendered at another revision (a rollback target)."""
+    runtime = engine.apps[app]
+    if revision is None:
+        return runtime.desired
+    if runtime.loader is None:
+        raise KubedriftError(f"app {app} is not loaded yet")
+    state = runtime.loader.load(revision)
+    if state.errors or state.revision is None:
+        raise KubedriftError(f"cannot use revision {revision} of {app}: {'; '.join(state.errors)}")
+    return state
+
+
+def sync_now(
+    engine: Engine,
+    app: str,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+    revision: str | None = None,
+    progress: Progress | None = None,
+    operation: str = "sync",
+) -> SyncResult:
+    """Sync one app now (optionally at another revision), audit it, and remember it as the last sync."""
+    if is_read_only(engine, app):
+        raise ReadOnlyError(f"refusing to sync {app}: kubedrift is read-only for this cluster")
+    adapter = adapter_for(engine, app)
+    runtime = engine.apps[app]
+    desired = desired_at(engine, app, revision)
+    if desired.revision is None:
+        raise KubedriftError("; ".join(desired.errors) or f"app {app} did not render")
+    result = sync_app(
+        adapter,
+        runtime.app,
+        desired,
+        dict(runtime.reconciler.live),
+        prune=prune,
+        dry_run=dry_run,
+        progress=progress,
+    )
+    append_audit(result, app=app, operation=operation, secret_values=secret_values(desired.objects.values()))
+    if not dry_run:
+        runtime.last_sync = result
+    return result
+
+
+def app_history(engine: Engine, app: str, max_count: int = 200) -> list[Commit]:
+    """Commits that touched the app's path, newest first (none for a plain folder)."""
+    runtime = engine.apps[app]
+    return [] if runtime.loader is None else runtime.loader.source.history(max_count=max_count)
+
+
+def revision_changes(engine: Engine, app: str, revision: str) -> list[ObjectDelta]:
+    """Field by field, how `revision` differs from the current desired state (current is `live` side)."""
+    target = desired_at(engine, app, revision)
+    return compare_revisions(engine.apps[app].desired.objects, target.objects)
