@@ -240,3 +240,10 @@ def test_sync_revision_rolls_back(workdir: Path, kubeconfig_path: Path) -> None:
 
 def git_head(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD")
+
+
+def test_debug_shows_the_traceback(workdir: Path, kubeconfig_path: Path) -> None:
+    done = kubedrift(workdir, kubeconfig_path, "--debug", "check", "--app", "nope")
+    assert done.returncode == 2
+    assert "Traceback (most recent call last)" in done.stderr
+    assert done.stderr.rstrip().endswith("kubedrift: there is no app named 'nope' (apps: shop): check --app")
