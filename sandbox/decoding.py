@@ -118,8 +118,12 @@ def undeclared_fields(resource_type: ResourceType, obj: dict[str, Any]) -> list[
     is pruned to its structural schema, which also fills in the schema's defaults)."""
     if resource_type.custom:
         return crds.prune_and_default(obj, resource_type.schema)
+    # A body may be in another served version of the kind than the URL's; it decodes as its own.
+    group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+    if group != resource_type.group or not version:
+        version = resource_type.version
     return unknown_fields(
-        obj, group=resource_type.group, version=resource_type.version, kind=resource_type.kind, prune=True
+        obj, group=resource_type.group, version=version, kind=resource_type.kind, prune=True
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.errors import bad_request
-from sandbox.kindschemas import is_built_in
+from sandbox.kindschemas import is_built_in, zero_status
 from sandbox.pod_defaults import (
     QuantityError,
     canonical_resource_list,
@@ -46,9 +46,18 @@ def _spec(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _status(obj: dict[str, Any], zero: dict[str, Any]) -> None:
-    """The status a freshly decoded object carries when the client sent none."""
-    if not isinstance(obj.get("status"), dict):
-        obj["status"] = dict(zero)
+    """The status as decoding into the Go struct leaves it: what the client sent (or nothing), plus
+    the members Go writes even when zero."""
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = obj["status"] = {}
+    for key, value in zero.items():
+        status.setdefault(key, value)
+
+
+def _version(obj: dict[str, Any], default: str) -> str:
+    api_version = str(obj.get("apiVersion") or "")
+    return api_version.rpartition("/")[2] if api_version else default
 
 
 def _default_deployment(obj: dict[str, Any]) -> None:
@@ -73,7 +82,7 @@ def _default_replica_set(obj: dict[str, Any]) -> None:
     spec = _spec(obj)
     spec.setdefault("replicas", 1)
     default_pod_template(spec.get("template"))
-    _status(obj, {"replicas": 0})
+    _status(obj, zero_status("apps", "v1", "ReplicaSet"))
 
 
 def _default_stateful_set(obj: dict[str, Any]) -> None:
@@ -99,7 +108,7 @@ def _default_stateful_set(obj: dict[str, Any]) -> None:
     for claim in spec.get("volumeClaimTemplates") or []:
         if isinstance(claim, dict):
             _default_claim(claim)
-    _status(obj, {"replicas": 0, "availableReplicas": 0})
+    _status(obj, zero_status("apps", "v1", "StatefulSet"))
 
 
 def _default_daemon_set(obj: dict[str, Any]) -> None:
@@ -115,10 +124,7 @@ def _default_daemon_set(obj: dict[str, Any]) -> None:
                 rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)
     default_pod_template(spec.get("template"))
-    _status(
-        obj,
-        {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0},
-    )
+    _status(obj, zero_status("apps", "v1", "DaemonSet"))
 
 
 def _default_job_spec_template(spec: dict[str, Any]) -> None:
@@ -133,9 +139,6 @@ def _default_job(obj: dict[str, Any]) -> None:
     spec.setdefault("backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
     metadata = obj.setdefault("metadata", {})
     template: dict[str, Any] = spec["template"] if isinstance(spec.get("template"), dict) else {}
-    # The Go code assigns the template's label map itself, so labels the selector generation adds
-    # to the template show up on the Job too.
-    shares_labels = template.get("metadata", {}).get("labels") is not None and not metadata.get("labels")
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     spec.setdefault(
@@ -145,6 +148,7 @@ def _default_job(obj: dict[str, Any]) -> None:
     _default_job_spec_template(spec)
     uid = metadata.get("uid")
     if uid and not spec.get("manualSelector"):
+        # generateSelector, which the create strategy runs once the uid exists.
         template_meta = template.setdefault("metadata", {})
         labels = template_meta.setdefault("labels", {})
         for name in ("job-name", "batch.kubernetes.io/job-name"):
@@ -153,8 +157,13 @@ def _default_job(obj: dict[str, Any]) -> None:
             labels.setdefault(name, uid)
         selector = spec.setdefault("selector", {})
         selector.setdefault("matchLabels", {}).setdefault("batch.kubernetes.io/controller-uid", uid)
-    if shares_labels:
-        metadata["labels"] = dict(template["metadata"]["labels"])
+    template_labels = (template.get("metadata") or {}).get("labels")
+    job_labels = metadata.get("labels")
+    if isinstance(template_labels, dict) and (not job_labels or job_labels is template_labels):
+        # SetDefaults_Job gives an unlabelled Job its template's label map itself, so the labels
+        # the selector generation then adds to the template show up on the Job as well. The maps
+        # stay shared until the defaulting that runs with the uid, which stores a copy.
+        metadata["labels"] = dict(template_labels) if uid else template_labels
     _status(obj, {})
 
 
@@ -213,7 +222,7 @@ def _default_service(obj: dict[str, Any]) -> None:
             spec["ipFamilyPolicy"] = "RequireDualStack" if headless_without_selector else "SingleStack"
         if not spec.get("ipFamilies"):
             spec["ipFamilies"] = ["IPv4"]
-    _status(obj, {"loadBalancer": {}})
+    _status(obj, zero_status("", "v1", "Service"))
 
 
 def _default_secret(obj: dict[str, Any]) -> None:
@@ -264,7 +273,7 @@ def _default_endpoints(obj: dict[str, Any]) -> None:
 
 def _default_ingress(obj: dict[str, Any]) -> None:
     _spec(obj)
-    _status(obj, {"loadBalancer": {}})
+    _status(obj, zero_status("networking.k8s.io", "v1", "Ingress"))
 
 
 def _default_network_policy(obj: dict[str, Any]) -> None:
@@ -283,11 +292,15 @@ def _default_binding(obj: dict[str, Any]) -> None:
     if isinstance(role_ref, dict) and not role_ref.get("apiGroup"):
         role_ref["apiGroup"] = "rbac.authorization.k8s.io"
     for subject in obj.get("subjects") or []:
-        if isinstance(subject, dict) and not subject.get("apiGroup"):
-            if subject.get("kind") in ("User", "Group"):
-                subject["apiGroup"] = "rbac.authorization.k8s.io"
-            elif subject.get("kind") == "ServiceAccount":
-                subject["apiGroup"] = ""
+        if not isinstance(subject, dict):
+            continue
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+        # Subject.apiGroup and namespace are omitempty: a ServiceAccount subject (whose default
+        # apiGroup is "") comes back without the field.
+        for name in ("apiGroup", "namespace"):
+            if subject.get(name) == "":
+                del subject[name]
 
 
 _SCALE_UP_RULES: dict[str, Any] = {
@@ -316,23 +329,26 @@ def _scaling_rules(given: Any, defaults: dict[str, Any]) -> dict[str, Any]:
 def _default_horizontal_pod_autoscaler(obj: dict[str, Any]) -> None:
     spec = _spec(obj)
     spec.setdefault("minReplicas", 1)
-    if not spec.get("metrics"):
-        spec["metrics"] = [
-            {
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
-            }
-        ]
-    behavior = spec.get("behavior")
-    if isinstance(behavior, dict):
-        behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), _SCALE_UP_RULES)
-        behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), _SCALE_DOWN_RULES)
-    _status(obj, {"desiredReplicas": 0, "currentReplicas": 0})
+    version = _version(obj, "v2")
+    if version == "v2":
+        # autoscaling/v1 has no metrics: its conversion to v2 supplies the same CPU default.
+        if not spec.get("metrics"):
+            spec["metrics"] = [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ]
+        behavior = spec.get("behavior")
+        if isinstance(behavior, dict):
+            behavior["scaleUp"] = _scaling_rules(behavior.get("scaleUp"), _SCALE_UP_RULES)
+            behavior["scaleDown"] = _scaling_rules(behavior.get("scaleDown"), _SCALE_DOWN_RULES)
+    _status(obj, zero_status("autoscaling", version, "HorizontalPodAutoscaler"))
 
 
 def _default_pod_disruption_budget(obj: dict[str, Any]) -> None:
     _spec(obj)
-    _status(obj, {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
+    _status(obj, zero_status("policy", "v1", "PodDisruptionBudget"))
 
 
 def _default_resource_quota(obj: dict[str, Any]) -> None:

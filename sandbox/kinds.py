@@ -237,6 +237,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subresources=_STATUS,
         generation=Generation.SPEC,
     ),
+    # Stored as v2; v1 (what `kubectl autoscale` before 1.33 writes) is converted (sandbox/conversion.py).
+    _typed(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        short_names=("hpa",),
+        categories=_WORKLOAD,
+        subresources=_STATUS,
+        generation=Generation.SPEC,
+    ),
     _typed(
         "policy",
         "v1",

@@ -293,6 +293,37 @@ _ZERO_OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# The status of a kind as Go serializes its zero value: the int32 counters and structs declared
+# without `omitempty` are written even when zero (a new ReplicaSet shows `status: {replicas: 0}`).
+# Typed clients rely on it: their models make these fields required. Kinds not listed have an
+# all-omitempty status, `{}` when zero.
+_ZERO_STATUS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("apps", "v1", "ReplicaSet"): {"replicas": 0},
+    ("apps", "v1", "StatefulSet"): {"replicas": 0, "availableReplicas": 0},
+    ("apps", "v1", "DaemonSet"): {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    },
+    ("autoscaling", "v1", "HorizontalPodAutoscaler"): {"currentReplicas": 0, "desiredReplicas": 0},
+    ("autoscaling", "v2", "HorizontalPodAutoscaler"): {"desiredReplicas": 0},
+    ("policy", "v1", "PodDisruptionBudget"): {
+        "disruptionsAllowed": 0,
+        "currentHealthy": 0,
+        "desiredHealthy": 0,
+        "expectedPods": 0,
+    },
+    ("", "v1", "Service"): {"loadBalancer": {}},
+    ("networking.k8s.io", "v1", "Ingress"): {"loadBalancer": {}},
+}
+
+
+def zero_status(group: str, version: str, kind: str) -> dict[str, Any]:
+    """A fresh copy of what the kind's zero status serializes to."""
+    return copy.deepcopy(_ZERO_STATUS.get((group, version, kind), {}))
+
+
 def schema_for(group: str, kind: str) -> FieldType:
     """The schema of a kind; custom resources get an open one."""
     return KIND_SCHEMAS.get((group, kind), _CUSTOM_RESOURCE)

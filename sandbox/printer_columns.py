@@ -194,6 +194,13 @@ def _hpa_reference(obj: dict[str, Any]) -> str:
     return f"{target.get('kind')}/{target.get('name')}"
 
 
+def _hpa_targets(obj: dict[str, Any]) -> str:
+    # Tables print the internal object, so a v1 view's CPU target counts as a metric too.
+    spec = _spec(obj)
+    has_target = spec.get("metrics") or spec.get("targetCPUUtilizationPercentage") is not None
+    return "<unknown>" if has_target else "<none>"
+
+
 def _count(section: str) -> Callable[[dict[str, Any]], int]:
     return lambda obj: (
         len(obj.get(section) or {}) + (len(obj.get("binaryData") or {}) if section == "data" else 0)
@@ -369,7 +376,7 @@ _COLUMNS: dict[tuple[str, str], list[Column]] = {
     ("autoscaling", "HorizontalPodAutoscaler"): [
         _NAME,
         ("Reference", "string", 0, _hpa_reference),
-        ("Targets", "string", 0, lambda o: "<unknown>" if _spec(o).get("metrics") else "<none>"),
+        ("Targets", "string", 0, _hpa_targets),
         ("MinPods", "string", 0, lambda o: _spec(o).get("minReplicas", 1)),
         ("MaxPods", "integer", 0, lambda o: _spec(o).get("maxReplicas", 0)),
         ("Replicas", "integer", 0, lambda o: _status(o).get("currentReplicas", 0)),

@@ -61,6 +61,19 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
     "autoscaling.v2.ContainerResourceMetricSource": (
         "1 name s !, 2 target autoscaling.v2.MetricTarget !, 3 container s !"
     ),
+    "autoscaling.v1.CrossVersionObjectReference": "1 kind s !, 2 name s !, 3 apiVersion s",
+    "autoscaling.v1.HorizontalPodAutoscaler": (
+        "1 metadata meta.v1.ObjectMeta, 2 spec autoscaling.v1.HorizontalPodAutoscalerSpec, 3 status "
+        "autoscaling.v1.HorizontalPodAutoscalerStatus"
+    ),
+    "autoscaling.v1.HorizontalPodAutoscalerSpec": (
+        "1 scaleTargetRef autoscaling.v1.CrossVersionObjectReference !, 2 minReplicas i !, 3 maxReplicas i "
+        "!, 4 targetCPUUtilizationPercentage i !"
+    ),
+    "autoscaling.v1.HorizontalPodAutoscalerStatus": (
+        "1 observedGeneration i !, 2 lastScaleTime time, 3 currentReplicas i !, 4 desiredReplicas i !, 5 "
+        "currentCPUUtilizationPercentage i !"
+    ),
     "autoscaling.v2.CrossVersionObjectReference": "1 kind s !, 2 name s !, 3 apiVersion s",
     "autoscaling.v2.ExternalMetricSource": (
         "1 metric autoscaling.v2.MetricIdentifier !, 2 target autoscaling.v2.MetricTarget !"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.conversion import convert, storage_type_of, to_storage
 from sandbox.decoding import (
     check_fields,
     check_name,
@@ -93,9 +94,21 @@ class ResourceAPI:
         return found
 
     def find(self, resource_type: ResourceType, namespace: str | None, name: str) -> StoredObject | None:
-        scope = (namespace or "") if resource_type.namespaced else ""
-        found = self.store.get(resource_type.storage_key, scope, name)
+        found = self._find_stored(resource_type, namespace, name)
         return None if found is None else self.as_version(resource_type, found)
+
+    def _find_stored(
+        self, resource_type: ResourceType, namespace: str | None, name: str
+    ) -> StoredObject | None:
+        """The object as storage holds it (in the storage version of its kind)."""
+        scope = (namespace or "") if resource_type.namespaced else ""
+        return self.store.get(resource_type.storage_key, scope, name)
+
+    def _get_stored(self, resource_type: ResourceType, namespace: str | None, name: str) -> StoredObject:
+        found = self._find_stored(resource_type, namespace, name)
+        if found is None:
+            raise not_found(resource_type.group_resource, name)
+        return found
 
     def list(
         self,
@@ -164,7 +177,14 @@ class ResourceAPI:
         warnings of Warn are appended to `warnings`."""
         obj = decode_object(self.registry, resource_type, body)
         check_fields(resource_type, obj, field_validation, warnings)
-        stored = self.pipeline.create(resource_type, namespace, obj, manager=manager, dry_run=dry_run)
+        storage_type = storage_type_of(self.registry, resource_type)
+        stored = self.pipeline.create(
+            storage_type,
+            namespace,
+            to_storage(storage_type, obj, None),
+            manager=manager,
+            dry_run=dry_run,
+        )
         return self.as_version(resource_type, stored)
 
     def update(
@@ -184,7 +204,7 @@ class ResourceAPI:
         obj = decode_object(self.registry, resource_type, body)
         check_fields(resource_type, obj, field_validation, warnings)
         check_name(obj, name, namespace if resource_type.namespaced else None)
-        old = self.get(resource_type, namespace, name)
+        old = self._get_stored(resource_type, namespace, name)
         requested = str(obj["metadata"].get("resourceVersion") or "")
         if not requested and (resource_type.custom or resource_type.kind == "CustomResourceDefinition"):
             # Custom resources and CRDs refuse unconditional updates (AllowUnconditionalUpdate false).
@@ -194,13 +214,20 @@ class ResourceAPI:
                 [FieldError.invalid("metadata.resourceVersion", 0, "must be specified for an update")],
             )
         check_resource_version(resource_type, old, requested)
+        storage_type = storage_type_of(self.registry, resource_type)
         stored = self.pipeline.update(
-            resource_type, old, obj, manager=manager, dry_run=dry_run, subresource=subresource
+            storage_type,
+            old,
+            to_storage(storage_type, obj, old),
+            manager=manager,
+            dry_run=dry_run,
+            subresource=subresource,
         )
         return self.as_version(resource_type, stored)
 
     def update_status(self, obj: dict[str, Any], *, manager: str) -> StoredObject:
-        """A controller's status write: the object's status replaces the stored one."""
+        """A controller's status write: the object's status replaces the stored one, and of its
+        metadata what the kind's status strategy keeps (a Deployment's annotations, not its labels)."""
         resource_type = self.resource(obj["apiVersion"], obj["kind"])
         metadata = obj["metadata"]
         subresource = "status" if resource_type.has_status else None
@@ -277,8 +304,9 @@ class ResourceAPI:
                 name,
                 [FieldError.forbidden("force", "may not be specified for non-apply patch")],
             )
-        old = self.get(resource_type, namespace, name)
-        patched = apply_patch(resource_type, old.copy(), patch_type, body)
+        old = self._get_stored(resource_type, namespace, name)
+        # The patch applies to the object as the request's version shows it.
+        patched = apply_patch(resource_type, self.as_version(resource_type, old).copy(), patch_type, body)
         if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
             raise bad_request("the patched object is not a valid object")
         check_name(patched, name, namespace if resource_type.namespaced else None)
@@ -289,8 +317,14 @@ class ResourceAPI:
         check_type_meta(self.registry, resource_type, patched)
         check_secret_data(resource_type, patched)
         check_fields(resource_type, patched, field_validation, warnings)
+        storage_type = storage_type_of(self.registry, resource_type)
         stored = self.pipeline.update(
-            resource_type, old, patched, manager=manager, dry_run=dry_run, subresource=subresource
+            storage_type,
+            old,
+            to_storage(storage_type, patched, old),
+            manager=manager,
+            dry_run=dry_run,
+            subresource=subresource,
         )
         return self.as_version(resource_type, stored)
 
@@ -357,7 +391,9 @@ class ResourceAPI:
                 f"failed to create typed patch object ({label}; {body['apiVersion']}, Kind={body['kind']}): "
                 f".{undeclared[0]}: field not declared in schema"
             )
-        existing = self.find(resource_type, namespace, name)
+        existing_stored = self._find_stored(resource_type, namespace, name)
+        existing = None if existing_stored is None else self.as_version(resource_type, existing_stored)
+        storage_type = storage_type_of(self.registry, resource_type)
         now = self.clock()
         if existing is None:
             if subresource:
@@ -367,7 +403,12 @@ class ResourceAPI:
             )
             created.setdefault("metadata", {}).setdefault("name", name)
             stored = self.pipeline.create(
-                resource_type, namespace, created, manager=manager, dry_run=dry_run, applied=True
+                storage_type,
+                namespace,
+                to_storage(storage_type, created, None),
+                manager=manager,
+                dry_run=dry_run,
+                applied=True,
             )
             return self.as_version(resource_type, stored)
         check_resource_version(resource_type, existing, str(applied_meta.get("resourceVersion") or ""))
@@ -380,10 +421,11 @@ class ResourceAPI:
             subresource=subresource,
             status_subresource=resource_type.has_status,
         )
+        assert existing_stored is not None
         stored = self.pipeline.update(
-            resource_type,
-            existing,
-            merged,
+            storage_type,
+            existing_stored,
+            to_storage(storage_type, merged, existing_stored),
             manager=manager,
             dry_run=dry_run,
             subresource=subresource,
@@ -402,7 +444,7 @@ class ResourceAPI:
         dry_run: bool = False,
     ) -> DeleteResult:
         """DELETE with finalizers and propagation (Background when not given)."""
-        return self.lifecycle.delete(
+        result = self.lifecycle.delete(
             resource_type,
             namespace,
             name,
@@ -410,6 +452,7 @@ class ResourceAPI:
             preconditions=preconditions or {},
             dry_run=dry_run,
         )
+        return DeleteResult(self.as_version(resource_type, result.object), result.deleted)
 
     def delete_collection(
         self,
@@ -432,10 +475,8 @@ class ResourceAPI:
         ]
 
     def as_version(self, resource_type: ResourceType, stored: StoredObject) -> StoredObject:
-        """The object as the requested version of its resource shows it (only apiVersion differs, as
-        with a CRD's conversion strategy None)."""
+        """The object as the requested version of its resource shows it: converted for a built-in
+        kind served in several versions, else only apiVersion differs (a CRD's conversion None)."""
         if stored.obj.get("apiVersion") == resource_type.api_version:
             return stored
-        converted = dict(stored.obj)
-        converted["apiVersion"] = resource_type.api_version
-        return StoredObject(converted, stored.rv)
+        return StoredObject(convert(stored.obj, resource_type.api_version), stored.rv)

@@ -1,8 +1,9 @@
 """Per-kind registry strategy: what the API server resets, keeps and bumps around a write.
 
 These mirror the `PrepareForCreate` / `PrepareForUpdate` methods of the real registry strategies
-(pkg/registry/*/strategy.go): status is the controllers' business and is reset on create and kept on
-a main-resource update; a status write changes only status; `generation` moves with the spec.
+(pkg/registry/*/strategy.go): status is the controllers' business and is reset on create (to the
+zero status Go serializes) and kept on a main-resource update; a status write keeps the old spec
+(and, by kind, some old metadata); `generation` moves with the spec.
 """
 
 from __future__ import annotations
@@ -10,21 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.kinds import Generation, ResourceType
+from sandbox.kindschemas import zero_status
 
-# What a freshly created object's status is, for kinds whose create strategy sets one.
+# What a freshly created object's status is, for kinds whose create strategy (or the defaulting
+# of the stored object) sets more than the zero status.
 _INITIAL_STATUS: dict[tuple[str, str], dict[str, Any]] = {
     ("", "Namespace"): {"phase": "Active"},
     ("", "PersistentVolumeClaim"): {"phase": "Pending"},
     ("", "PersistentVolume"): {"phase": "Pending"},
-    ("", "Service"): {"loadBalancer": {}},
-    ("networking.k8s.io", "Ingress"): {"loadBalancer": {}},
-    ("policy", "PodDisruptionBudget"): {
-        "currentHealthy": 0,
-        "desiredHealthy": 0,
-        "disruptionsAllowed": 0,
-        "expectedPods": 0,
-    },
-    ("autoscaling", "HorizontalPodAutoscaler"): {"desiredReplicas": 0},
 }
 
 
@@ -69,7 +63,8 @@ def prepare_for_create(obj: dict[str, Any], resource_type: ResourceType) -> None
     elif key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         obj["status"] = {}
     else:
-        obj["status"] = dict(_INITIAL_STATUS.get(key, {}))
+        status = zero_status(resource_type.group, resource_type.version, resource_type.kind)
+        obj["status"] = {**status, **_INITIAL_STATUS.get(key, {})}
 
 
 def prepare_for_update(
@@ -77,15 +72,7 @@ def prepare_for_update(
 ) -> dict[str, Any]:
     """The object to store for an update of the main resource or of its `status`."""
     if subresource == "status":
-        # ResetObjectMetaForStatus: only status changes through the status subresource.
-        result = {key: value for key, value in old.items() if key != "status"}
-        result["metadata"] = dict(old["metadata"])
-        if "status" in new:
-            result["status"] = new["status"]
-        result["metadata"]["managedFields"] = new["metadata"].get("managedFields")
-        if result["metadata"]["managedFields"] is None:
-            result["metadata"].pop("managedFields")
-        return result
+        return _prepare_for_status_update(new, old, resource_type)
     if resource_type.has_status:
         if "status" in old:
             new["status"] = old["status"]
@@ -96,6 +83,50 @@ def prepare_for_update(
         new["spec"] = old.get("spec", {})
     bump_generation(new, old, resource_type)
     return new
+
+
+def _prepare_for_status_update(
+    new: dict[str, Any], old: dict[str, Any], resource_type: ResourceType
+) -> dict[str, Any]:
+    """What a status write keeps. The built-in status strategies put back only the old spec (and
+    some metadata, by kind), so labels, annotations and finalizers a status write changes are kept:
+    the Deployment controller records its revision annotation that way. A custom resource's status
+    strategy instead keeps nothing of the write but status and the managedFields it changed."""
+    if resource_type.custom:
+        result = {key: value for key, value in old.items() if key != "status"}
+        result["metadata"] = dict(old["metadata"])
+        if "status" in new:
+            result["status"] = new["status"]
+        result["metadata"]["managedFields"] = new["metadata"].get("managedFields")
+        if result["metadata"]["managedFields"] is None:
+            result["metadata"].pop("managedFields")
+        return result
+    if "spec" in old:
+        new["spec"] = old["spec"]
+    else:
+        new.pop("spec", None)
+    metadata = new["metadata"]
+    for name in _STATUS_KEEPS_OLD_METADATA.get((resource_type.group, resource_type.kind), ()):
+        if name in old["metadata"]:
+            metadata[name] = old["metadata"][name]
+        else:
+            metadata.pop(name, None)
+    if (resource_type.group, resource_type.kind) == ("", "Pod"):
+        # The QoS class is set at creation; a status write that drops it gets the old one back.
+        status = new.get("status")
+        old_qos = (old.get("status") or {}).get("qosClass")
+        if isinstance(status, dict) and not status.get("qosClass") and old_qos:
+            status["qosClass"] = old_qos
+    return new
+
+
+# Metadata a status write cannot change, besides the system fields every write keeps: what the
+# kind's status strategy copies from the old object in PrepareForUpdate.
+_STATUS_KEEPS_OLD_METADATA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apps", "Deployment"): ("labels",),
+    # Old kubelets corrupted ownerReferences through pods/status, so the strategy ignores them.
+    ("", "Pod"): ("ownerReferences",),
+}
 
 
 def bump_generation(new: dict[str, Any], old: dict[str, Any], resource_type: ResourceType) -> None:

@@ -24,6 +24,7 @@ from sandbox.controllers.garbagecollector import GarbageCollector
 from sandbox.controllers.job import JobController
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.controllers.loop import ReconcileLoop
+from sandbox.controllers.namespacedefaults import RootCAPublisher, ServiceAccountsController
 from sandbox.controllers.replicaset import ReplicaSetController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.controllers.settings import ControllerSettings
@@ -47,6 +48,8 @@ class ControllerSet:
     endpoints: EndpointsController
     volumes: VolumeBinder
     garbage_collector: GarbageCollector
+    service_accounts: ServiceAccountsController
+    root_ca_publisher: RootCAPublisher
 
     def all(self) -> list[ReconcileLoop]:
         """Every controller, in start order: the node first, so pods have somewhere to go."""
@@ -54,6 +57,8 @@ class ControllerSet:
             self.kubelet,
             self.scheduler,
             self.garbage_collector,
+            self.service_accounts,
+            self.root_ca_publisher,
             self.deployment,
             self.replicaset,
             self.statefulset,
@@ -80,6 +85,8 @@ def controller_set(settings: ControllerSettings | None = None) -> ControllerSet:
         endpoints=EndpointsController(chosen),
         volumes=VolumeBinder(chosen),
         garbage_collector=GarbageCollector(chosen),
+        service_accounts=ServiceAccountsController(chosen),
+        root_ca_publisher=RootCAPublisher(chosen),
     )
 
 
@@ -100,7 +107,9 @@ __all__ = [
     "Kubelet",
     "ReconcileLoop",
     "ReplicaSetController",
+    "RootCAPublisher",
     "Scheduler",
+    "ServiceAccountsController",
     "StatefulSetController",
     "VolumeBinder",
     "controller_set",

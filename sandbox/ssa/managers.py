@@ -42,6 +42,15 @@ _STRIPPED = FieldSet.of(
 )
 
 
+# Metadata a kind's status strategy resets besides spec (each GetResetFields for "status"): the
+# Deployment's labels, a Pod's ownerReferences, and all of a CustomResourceDefinition's metadata.
+_STATUS_RESET_METADATA: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("apps", "Deployment"): (("labels",),),
+    ("", "Pod"): (("deletionTimestamp",), ("ownerReferences",)),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): ((),),
+}
+
+
 class ManagedFieldsError(ValueError):
     """A managedFields list that cannot be read."""
 
@@ -181,8 +190,8 @@ def excluded_fields(
     has_status = has_status_subresource(group, kind) if status_subresource is None else status_subresource
     if subresource == "status":
         excluded = FieldSet.of((field("spec"),))
-        if group == "apps":
-            excluded.insert((field("metadata"), field("labels")))
+        for path in _STATUS_RESET_METADATA.get((group, kind), ()):
+            excluded.insert((field("metadata"), *(field(name) for name in path)))
         return excluded
     return FieldSet.of((field("status"),)) if has_status else FieldSet()
 

@@ -77,7 +77,6 @@ def test_client_writes_are_reported_with_pointers(
         "db",
         "shop",
         {"spec": {"template": {"spec": {"containers": [{"name": "postgres", "image": "postgres:17"}]}}}},
-        _preload_content=False,  # no controllers run here, so the StatefulSet has no status to model
     )
     core.patch_namespaced_config_map("web-config", "shop", {"data": {"LOG_LEVEL": "debug"}})
     core.patch_namespaced_secret(

@@ -158,6 +158,32 @@ def test_crd_round_trip_namespaced(sandbox: SandboxThread, dynamic: DynamicClien
     assert sandbox.run(lambda api: api.store.count(("example.com", "widgets"))) == 0
 
 
+def test_a_custom_resource_status_write_changes_nothing_but_status(
+    dynamic: DynamicClient, tmp_path: Path
+) -> None:
+    """Unlike the built-in status strategies, a custom resource's keeps the stored metadata too."""
+    dynamic.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition").create(
+        body=crd()
+    )
+    fresh = DynamicClient(dynamic.client, cache_file=str(tmp_path / "after-crd.json"))
+    widgets = fresh.resources.get(api_version="example.com/v1", kind="Widget")
+    created = widgets.create(
+        namespace=NS,
+        body={
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "labels": {"a": "1"}},
+            "spec": {"color": "blue"},
+        },
+    ).to_dict()
+    body = {**created, "status": {"ready": True}, "spec": {"size": 5}}
+    body["metadata"] = {**created["metadata"], "labels": {"a": "2"}, "annotations": {"note": "x"}}
+    written = widgets.status.replace(namespace=NS, body=body).to_dict()
+    assert written["status"] == {"ready": True}
+    assert written["spec"] == {"color": "blue", "size": 1}
+    assert written["metadata"]["labels"] == {"a": "1"} and "annotations" not in written["metadata"]
+
+
 def test_crd_round_trip_cluster_scoped(dynamic: DynamicClient, tmp_path: Path) -> None:
     definitions = dynamic.resources.get(
         api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
@@ -445,6 +471,14 @@ def test_discovery_documents(sandbox: SandboxThread) -> None:
         "apiextensions.k8s.io",
     } <= set(by_name)
     assert all(g["preferredVersion"] in g["versions"] for g in groups["groups"])
+    # HorizontalPodAutoscaler is served as autoscaling/v2 (preferred) and autoscaling/v1.
+    assert [v["version"] for v in by_name["autoscaling"]["versions"]] == ["v2", "v1"]
+    assert by_name["autoscaling"]["preferredVersion"]["version"] == "v2"
+    _code, _headers, autoscaling_v1 = http(sandbox, "GET", "/apis/autoscaling/v1")
+    assert {r["name"] for r in autoscaling_v1["resources"]} == {
+        "horizontalpodautoscalers",
+        "horizontalpodautoscalers/status",
+    }
     _code, _headers, apps = http(sandbox, "GET", "/apis/apps/v1")
     names = {r["name"]: r for r in apps["resources"]}
     assert (

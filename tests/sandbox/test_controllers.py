@@ -24,6 +24,7 @@ from sandbox.controllers.cron import Schedule, ScheduleError
 from sandbox.controllers.cronjob import job_name
 from sandbox.controllers.job import format_indexes
 from sandbox.controllers.loop import ReconcileLoop, Source, split_key
+from sandbox.controllers.namespacedefaults import ROOT_CA_CONFIGMAP
 from sandbox.controllers.ownership import own_key
 from sandbox.controllers.podstatus import image_reference
 from sandbox.controllers.revisions import POD_TEMPLATE_HASH
@@ -51,10 +52,6 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 10.0) ->
         except ApiException as error:
             if error.status != 404:
                 raise
-            last = None
-        except ValueError:
-            # The typed client rejects a just-created ReplicaSet/StatefulSet/DaemonSet whose status
-            # lacks its required counters until a controller has written them.
             last = None
         if last:
             return last
@@ -332,6 +329,31 @@ def test_a_rolling_update_creates_a_new_replicaset_and_scales_the_old_to_zero(
     assert new.metadata.name in progressing.message
 
 
+def test_the_deployment_records_its_revision_through_the_status_subresource(
+    apps: client.AppsV1Api, namespace: str
+) -> None:
+    apps.create_namespaced_deployment(namespace, deployment("rev", replicas=1))
+    first = wait_for(lambda: available(apps, namespace, "rev", 1), "the first rollout")
+    assert first.metadata.annotations == {"deployment.kubernetes.io/revision": "1"}
+    assert first.metadata.generation == 1, "an annotation written through status moves no generation"
+    (status_entry,) = [m for m in first.metadata.managed_fields if m.subresource == "status"]
+    assert status_entry.manager == "kube-controller-manager"
+    assert status_entry.fields_v1["f:metadata"] == {
+        "f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}
+    }
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}}
+    apps.patch_namespaced_deployment("rev", namespace, patch)
+    second = wait_for(
+        lambda: (
+            (found := available(apps, namespace, "rev", 1))
+            and found.metadata.annotations.get("deployment.kubernetes.io/revision") == "2"
+            and found
+        ),
+        "the second revision",
+    )
+    assert second.metadata.generation == 2
+
+
 def test_scaling_through_the_scale_subresource(
     apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str
 ) -> None:
@@ -473,7 +495,7 @@ def test_an_orphan_replicaset_is_adopted(
             },
         },
     }
-    apps.create_namespaced_replica_set(namespace, rs, _preload_content=False)
+    apps.create_namespaced_replica_set(namespace, rs)
     found = wait_for(
         lambda: (r := apps.read_namespaced_replica_set("loose", namespace)).status.ready_replicas == 2 and r,
         "the ReplicaSet's pods",
@@ -514,7 +536,6 @@ def test_a_statefulset_creates_ordered_pods_and_bound_claims(
                 ],
             },
         },
-        _preload_content=False,
     )
     found = wait_for(
         lambda: (s := apps.read_namespaced_stateful_set("db", namespace)).status.ready_replicas == 3 and s,
@@ -589,7 +610,7 @@ def test_a_statefulset_scales_down_from_the_highest_ordinal(
             },
         },
     }
-    apps.create_namespaced_stateful_set(namespace, body, _preload_content=False)
+    apps.create_namespaced_stateful_set(namespace, body)
     wait_for(
         lambda: apps.read_namespaced_stateful_set("kv", namespace).status.ready_replicas == 3, "three members"
     )
@@ -618,7 +639,7 @@ def test_a_statefulset_rolls_its_pods_from_the_highest_ordinal(
             },
         },
     }
-    apps.create_namespaced_stateful_set(namespace, body, _preload_content=False)
+    apps.create_namespaced_stateful_set(namespace, body)
     first = wait_for(
         lambda: (s := apps.read_namespaced_stateful_set("zk", namespace)).status.ready_replicas == 3 and s,
         "three members",
@@ -667,7 +688,6 @@ def test_a_daemonset_runs_one_pod_on_the_node(
                 },
             },
         },
-        _preload_content=False,
     )
     found = wait_for(
         lambda: (d := apps.read_namespaced_daemon_set("agent", namespace)).status.number_available == 1 and d,
@@ -756,11 +776,7 @@ def test_a_failing_job_fails_after_its_backoff_limit(
 def test_a_suspended_job_waits_until_resumed(
     sandbox: SandboxThread, batch: client.BatchV1Api, core: client.CoreV1Api, namespace: str
 ) -> None:
-    # A manual selector keeps this test about suspension: with a generated one, the sandbox refuses
-    # any update of a Job today (its selector is generated on the first update, not at create).
-    body = job("later", suspend=True, manualSelector=True, selector={"matchLabels": {"run": "later"}})
-    body["spec"]["template"]["metadata"] = {"labels": {"run": "later"}}
-    batch.create_namespaced_job(namespace, body)
+    batch.create_namespaced_job(namespace, job("later", suspend=True))
     suspended = wait_for(
         lambda: condition(batch.read_namespaced_job("later", namespace).status.conditions, "Suspended"),
         "the Suspended condition",
@@ -1014,6 +1030,39 @@ def test_orphan_deletion_keeps_the_replicaset_and_its_pods(
     assert len([p for p in pods(core, namespace) if p.status.phase == "Running"]) == 2
 
 
+def test_every_namespace_gets_a_default_service_account_and_the_root_ca(
+    core: client.CoreV1Api, namespace: str
+) -> None:
+    for name in ("default", "kube-system", namespace):
+        wait_for(lambda name=name: core.read_namespaced_service_account("default", name), f"{name}'s account")
+        bundle = wait_for(lambda name=name: core.read_namespaced_config_map(ROOT_CA_CONFIGMAP, name), name)
+        assert bundle.data["ca.crt"].startswith("-----BEGIN CERTIFICATE-----\n")
+        assert bundle.metadata.annotations["kubernetes.io/description"].startswith("Contains a CA bundle")
+        assert [m.manager for m in bundle.metadata.managed_fields] == ["kube-controller-manager"]
+    account = core.read_namespaced_service_account("default", namespace)
+    assert account.secrets is None and account.metadata.managed_fields is None
+
+    core.delete_namespaced_service_account("default", namespace)
+    recreated = wait_for(
+        lambda: (
+            (found := core.read_namespaced_service_account("default", namespace)).metadata.uid
+            != account.metadata.uid
+            and found
+        ),
+        "the default account to come back",
+    )
+    assert recreated.metadata.name == "default"
+    core.patch_namespaced_config_map(ROOT_CA_CONFIGMAP, namespace, {"data": {"ca.crt": "tampered"}})
+    wait_for(
+        lambda: (
+            core.read_namespaced_config_map(ROOT_CA_CONFIGMAP, namespace).data["ca.crt"].startswith("-----")
+        ),
+        "the CA bundle to be restored",
+    )
+    core.delete_namespaced_config_map(ROOT_CA_CONFIGMAP, namespace)
+    wait_for(lambda: core.read_namespaced_config_map(ROOT_CA_CONFIGMAP, namespace), "the bundle to come back")
+
+
 def test_a_dependent_of_a_missing_owner_is_collected(core: client.CoreV1Api, namespace: str) -> None:
     owner = core.create_namespaced_config_map(namespace, {"metadata": {"name": "owner"}})
     core.create_namespaced_config_map(
@@ -1040,14 +1089,17 @@ def test_a_dependent_of_a_missing_owner_is_collected(core: client.CoreV1Api, nam
     )
     wait_for(
         lambda: (
-            {c.metadata.name for c in core.list_namespaced_config_map(namespace).items}
+            {c.metadata.name for c in core.list_namespaced_config_map(namespace).items} - {ROOT_CA_CONFIGMAP}
             == {"owner", "dependent"}
         ),
         "the stray dependent to be collected",
     )
     core.delete_namespaced_config_map("owner", namespace)
     wait_for(
-        lambda: not core.list_namespaced_config_map(namespace).items, "the dependent to follow its owner"
+        lambda: (
+            [c.metadata.name for c in core.list_namespaced_config_map(namespace).items] == [ROOT_CA_CONFIGMAP]
+        ),
+        "the dependent to follow its owner",
     )
 
 

@@ -343,7 +343,9 @@ def test_network_policy_and_binding_defaults() -> None:
         }
     )
     assert binding["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
-    assert [s.get("apiGroup") for s in binding["subjects"]] == ["rbac.authorization.k8s.io", ""]
+    # rbac/v1 SetDefaults_Subject leaves a ServiceAccount's apiGroup empty, and omitempty drops it.
+    assert [s.get("apiGroup") for s in binding["subjects"]] == ["rbac.authorization.k8s.io", None]
+    assert "apiGroup" not in binding["subjects"][1]
 
 
 def test_horizontal_pod_autoscaler_defaults() -> None:
@@ -365,6 +367,51 @@ def test_horizontal_pod_autoscaler_defaults() -> None:
         }
     ]
     assert "behavior" not in spec
+
+
+def test_autoscaling_v1_defaults_have_no_metrics_and_both_counters() -> None:
+    hpa = defaulted(
+        {
+            "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 5, "scaleTargetRef": {"kind": "Deployment", "name": "web"}},
+        }
+    )
+    assert hpa["spec"] == {
+        "maxReplicas": 5,
+        "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+        "minReplicas": 1,
+    }
+    assert hpa["status"] == {"currentReplicas": 0, "desiredReplicas": 0}
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "expected"),
+    [
+        ("ReplicaSet", None, {"replicas": 0}),
+        ("ReplicaSet", {"readyReplicas": 2}, {"readyReplicas": 2, "replicas": 0}),
+        ("StatefulSet", {"replicas": 3}, {"replicas": 3, "availableReplicas": 0}),
+        (
+            "DaemonSet",
+            {"numberReady": 1},
+            {
+                "numberReady": 1,
+                "currentNumberScheduled": 0,
+                "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0,
+            },
+        ),
+        ("Deployment", None, {}),
+    ],
+)
+def test_statuses_get_the_counters_go_writes_even_when_zero(
+    kind: str, status: dict[str, Any] | None, expected: dict[str, Any]
+) -> None:
+    obj = workload(kind, WEB)
+    if status is not None:
+        obj["status"] = status
+    assert defaulted(obj)["status"] == expected
 
 
 # (input, canonical): the Quantity rules, resource lists rounded up to milli units.

@@ -265,3 +265,32 @@ def test_apply_validates_fields_on_the_server(kubectl: Kubectl, tmp_path: Path) 
     lenient = kubectl.run("apply", "--validate=false", "-f", typo)
     assert "deployment.apps/web created" in lenient.stdout
     assert "replica" not in kubectl.json("get", "deployment", "web")["spec"]
+
+
+def test_autoscale_creates_a_horizontal_pod_autoscaler(kubectl: Kubectl, sandbox: SandboxThread) -> None:
+    """kubectl before 1.33 writes autoscaling/v1 (protobuf from 1.32), 1.33 writes autoscaling/v2."""
+    kubectl.run("create", "deployment", "web", "--image=nginx:1.25")
+    done = kubectl.run("autoscale", "deployment", "web", "--max=5", "--cpu-percent=70")
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in done.stdout
+    (create,) = [
+        r for r in sandbox.request_log if r.method == "POST" and "horizontalpodautoscalers" in r.path
+    ]
+    assert create.status == 201
+    version = "v2" if kubectl.version >= (1, 33) else "v1"
+    assert create.path == f"/apis/autoscaling/{version}/namespaces/default/horizontalpodautoscalers"
+    stored = kubectl.json("get", "hpa", "web")
+    assert stored["apiVersion"] == "autoscaling/v2"
+    assert stored["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+        }
+    ]
+    assert (stored["spec"]["minReplicas"], stored["spec"]["maxReplicas"]) == (1, 5)
+    as_v1 = kubectl.json("get", "horizontalpodautoscalers.v1.autoscaling", "web")
+    assert as_v1["apiVersion"] == "autoscaling/v1"
+    assert as_v1["spec"]["targetCPUUtilizationPercentage"] == 70
+    assert as_v1["status"] == {"currentReplicas": 0, "desiredReplicas": 0}
+    table = kubectl.run("get", "hpa").stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "REFERENCE", "TARGETS"]
+    assert table[1].split()[:2] == ["web", "Deployment/web"]

@@ -576,3 +576,240 @@ def test_a_job_gets_its_selector_at_create_and_stays_updatable(api_client: clien
     assert created.spec.template.metadata.labels["batch.kubernetes.io/job-name"] == "once"
     suspended = batch.patch_namespaced_job("once", NS, {"spec": {"suspend": True}})
     assert suspended.spec.suspend is True and suspended.metadata.generation == 2
+
+
+def test_an_unlabelled_job_shares_its_template_labels_and_a_labelled_one_keeps_its_own(
+    api_client: client.ApiClient,
+) -> None:
+    batch = client.BatchV1Api(api_client)
+    pod = {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    bare = batch.create_namespaced_job(NS, {"metadata": {"name": "bare"}, "spec": {"template": pod}})
+    uid = bare.metadata.uid
+    generated = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": "bare",
+        "controller-uid": uid,
+        "job-name": "bare",
+    }
+    assert bare.spec.template.metadata.labels == generated
+    assert bare.metadata.labels == generated, "SetDefaults_Job hands the Job its template's labels"
+    with_template_labels = {"metadata": {"labels": {"app": "batch"}}, **pod}
+    shared = batch.create_namespaced_job(
+        NS, {"metadata": {"name": "shared"}, "spec": {"template": with_template_labels}}
+    )
+    assert shared.metadata.labels == shared.spec.template.metadata.labels
+    assert shared.metadata.labels["app"] == "batch"
+    assert shared.metadata.labels["job-name"] == "shared"
+    own = batch.create_namespaced_job(
+        NS,
+        {"metadata": {"name": "own", "labels": {"app": "batch"}}, "spec": {"template": with_template_labels}},
+    )
+    assert own.metadata.labels == {"app": "batch"}
+    assert own.spec.template.metadata.labels["job-name"] == "own"
+    # Updates of a Job with a generated selector go through (no manualSelector needed).
+    resumed = batch.patch_namespaced_job("shared", NS, {"spec": {"suspend": True}})
+    assert resumed.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": shared.metadata.uid}
+    assert resumed.metadata.labels == shared.metadata.labels
+
+
+# ---- status writes and the statuses Go always writes ----
+
+
+def test_a_deployment_status_write_keeps_annotations_but_not_labels_or_spec(
+    sandbox: SandboxThread, apps: client.AppsV1Api
+) -> None:
+    body = deployment()
+    body["metadata"]["labels"] = {"tier": "web"}
+    apps.create_namespaced_deployment(NS, body)
+    _code, current = raw(sandbox, "GET", f"/apis/apps/v1/namespaces/{NS}/deployments/web")
+    current["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+    current["metadata"]["labels"] = {"tier": "changed"}
+    current["spec"]["replicas"] = 7
+    current["status"] = {"observedGeneration": 1, "replicas": 0}
+    written = apps.replace_namespaced_deployment_status("web", NS, current, field_manager="controller")
+    assert written.metadata.annotations == {"deployment.kubernetes.io/revision": "1"}
+    assert written.metadata.labels == {"tier": "web"}, "deploymentStatusStrategy keeps the old labels"
+    assert written.spec.replicas == 2 and written.status.observed_generation == 1
+    assert written.metadata.generation == 1, "a status write never moves the generation"
+    (entry,) = [m for m in written.metadata.managed_fields if m.manager == "controller"]
+    assert entry.subresource == "status"
+    assert entry.fields_v1["f:metadata"] == {
+        "f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}
+    }
+    assert apps.read_namespaced_deployment("web", NS).metadata.annotations == written.metadata.annotations
+
+
+def test_status_writes_of_replicasets_and_pods_keep_their_metadata_changes(
+    sandbox: SandboxThread, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    rs = deployment("rs")
+    rs["kind"] = "ReplicaSet"
+    apps.create_namespaced_replica_set(NS, rs)
+    patched = apps.patch_namespaced_replica_set_status(
+        "rs",
+        NS,
+        {"metadata": {"labels": {"seen": "yes"}}, "spec": {"replicas": 9}, "status": {"replicas": 1}},
+    )
+    assert patched.metadata.labels == {"seen": "yes"}, "the ReplicaSet status strategy resets only spec"
+    assert (patched.spec.replicas, patched.status.replicas) == (2, 1)
+
+    owner = core.create_namespaced_config_map(NS, config_map("owner"))
+    reference = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
+    core.create_namespaced_pod(
+        NS,
+        {
+            "metadata": {"name": "p", "ownerReferences": [reference]},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]},
+        },
+    )
+    _code, pod = raw(sandbox, "GET", f"/api/v1/namespaces/{NS}/pods/p")
+    pod["metadata"]["labels"] = {"node": "seen"}
+    pod["metadata"]["ownerReferences"] = []
+    pod["status"] = {"phase": "Running"}
+    written = core.replace_namespaced_pod_status("p", NS, pod)
+    assert written.metadata.labels == {"node": "seen"}
+    assert [r.uid for r in written.metadata.owner_references] == [owner.metadata.uid]
+    assert (written.status.phase, written.status.qos_class) == ("Running", "BestEffort")
+
+
+def test_new_workloads_carry_the_status_fields_go_always_writes(
+    sandbox: SandboxThread, api_client: client.ApiClient, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    """The typed client's models require these counters: creates must come back parseable."""
+    rs = deployment("rs")
+    rs["kind"] = "ReplicaSet"
+    assert apps.create_namespaced_replica_set(NS, rs).status.replicas == 0
+    sts = deployment("sts")
+    sts["kind"] = "StatefulSet"
+    sts["spec"]["serviceName"] = "sts"
+    created_sts = apps.create_namespaced_stateful_set(NS, sts)
+    assert (created_sts.status.replicas, created_sts.status.available_replicas) == (0, 0)
+    ds = deployment("ds")
+    ds["kind"] = "DaemonSet"
+    del ds["spec"]["replicas"]
+    ds_status = apps.create_namespaced_daemon_set(NS, ds).status
+    assert (
+        ds_status.current_number_scheduled,
+        ds_status.number_misscheduled,
+        ds_status.desired_number_scheduled,
+        ds_status.number_ready,
+    ) == (0, 0, 0, 0)
+    pdb = client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget(
+        NS,
+        {"metadata": {"name": "pdb"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}}},
+    )
+    assert (pdb.status.disruptions_allowed, pdb.status.expected_pods) == (0, 0)
+    hpa = client.AutoscalingV2Api(api_client).create_namespaced_horizontal_pod_autoscaler(
+        NS,
+        {
+            "metadata": {"name": "hpa"},
+            "spec": {
+                "maxReplicas": 3,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            },
+        },
+    )
+    assert hpa.status.desired_replicas == 0
+    claim = core.create_namespaced_persistent_volume_claim(
+        NS,
+        {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+    assert claim.status.phase == "Pending"
+    # The exact JSON: zero counters present, all-omitempty statuses empty.
+    expected = {
+        "apps/v1/namespaces/default/replicasets/rs": {"replicas": 0},
+        "apps/v1/namespaces/default/statefulsets/sts": {"replicas": 0, "availableReplicas": 0},
+        "autoscaling/v2/namespaces/default/horizontalpodautoscalers/hpa": {"desiredReplicas": 0},
+    }
+    for path, status in expected.items():
+        assert raw(sandbox, "GET", f"/apis/{path}")[1]["status"] == status
+    apps.create_namespaced_deployment(NS, deployment())
+    assert raw(sandbox, "GET", f"/apis/apps/v1/namespaces/{NS}/deployments/web")[1]["status"] == {}
+    # A status write that leaves the counters out gets them back as zero, as Go decoding does.
+    path = f"/apis/apps/v1/namespaces/{NS}/replicasets/rs"
+    without_counters = {**raw(sandbox, "GET", path)[1], "status": {}}
+    code, written = raw(sandbox, "PUT", f"{path}/status", json.dumps(without_counters).encode())
+    assert (code, written["status"]) == (200, {"replicas": 0})
+
+
+def test_a_service_account_subject_has_no_api_group(sandbox: SandboxThread) -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "b"},
+        "roleRef": {"kind": "Role", "name": "r"},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "default", "namespace": NS, "apiGroup": ""},
+            {"kind": "Group", "name": "devs"},
+        ],
+    }
+    path = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings"
+    code, created = raw(sandbox, "POST", path, json.dumps(binding).encode())
+    assert code == 201
+    assert created["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+    assert created["subjects"] == [
+        {"kind": "ServiceAccount", "name": "default", "namespace": NS},
+        {"kind": "Group", "name": "devs", "apiGroup": "rbac.authorization.k8s.io"},
+    ]
+
+
+# ---- autoscaling/v1 ----
+
+
+def test_autoscaling_v1_is_a_view_of_the_stored_v2_autoscaler(
+    sandbox: SandboxThread, api_client: client.ApiClient
+) -> None:
+    v1 = client.AutoscalingV1Api(api_client)
+    v2 = client.AutoscalingV2Api(api_client)
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    created = v1.create_namespaced_horizontal_pod_autoscaler(
+        NS,
+        {
+            "metadata": {"name": "web"},
+            "spec": {"maxReplicas": 5, "scaleTargetRef": target, "targetCPUUtilizationPercentage": 70},
+        },
+    )
+    assert (created.spec.min_replicas, created.spec.target_cpu_utilization_percentage) == (1, 70)
+    assert (created.status.current_replicas, created.status.desired_replicas) == (0, 0)
+    code, stored = raw(sandbox, "GET", f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers/web")
+    assert code == 200 and stored["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+        }
+    ]
+    assert stored["status"] == {"desiredReplicas": 0}, "v2 omits a zero currentReplicas"
+    # A v2-only metric survives a v1 write, as the real annotations round trip keeps it.
+    memory = {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}},
+    }
+    v2.patch_namespaced_horizontal_pod_autoscaler(
+        "web", NS, [{"op": "add", "path": "/spec/metrics/-", "value": memory}]
+    )
+    patched = v1.patch_namespaced_horizontal_pod_autoscaler(
+        "web", NS, {"spec": {"targetCPUUtilizationPercentage": 50}}
+    )
+    assert patched.spec.target_cpu_utilization_percentage == 50
+    metrics = v2.read_namespaced_horizontal_pod_autoscaler("web", NS).spec.metrics
+    assert [(m.resource.name, m.resource.target.average_utilization) for m in metrics] == [
+        ("cpu", 50),
+        ("memory", None),
+    ]
+    status = v1.patch_namespaced_horizontal_pod_autoscaler_status(
+        "web",
+        NS,
+        {"status": {"currentReplicas": 2, "desiredReplicas": 3, "currentCPUUtilizationPercentage": 40}},
+    ).status
+    assert (status.current_replicas, status.desired_replicas, status.current_cpu_utilization_percentage) == (
+        2,
+        3,
+        40,
+    )
+    (current,) = v2.read_namespaced_horizontal_pod_autoscaler("web", NS).status.current_metrics
+    assert (current.resource.name, current.resource.current.average_utilization) == ("cpu", 40)
+    listed = v1.list_namespaced_horizontal_pod_autoscaler(NS)
+    assert [h.spec.target_cpu_utilization_percentage for h in listed.items] == [50]
