@@ -171,3 +171,14 @@ def test_kubeconfig_env_and_missing_default(
     monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
     with pytest.raises(ClusterConfigError, match="no kubeconfig found"):
         load_kubeconfig(None, environ={})
+
+
+def test_in_cluster_config_is_used_when_no_kubeconfig_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    kubeconfig = load_kubeconfig(
+        None, environ={"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    )
+    assert kubeconfig.current_context == "in-cluster"
+    assert kubeconfig.context_for(Destination()) == "in-cluster"
