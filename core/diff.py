@@ -97,7 +97,7 @@ class _Comparer:
             have = live.get(name, _ABSENT)
             if want is have or want == have:
                 continue
-            sub_owned = owned.get("f:" + name) if owned else None
+            sub_owned = _node(owned, "f:" + name)
             self.compare_value(
                 want,
                 have,
@@ -182,7 +182,7 @@ class _Comparer:
             if element == live_element:
                 continue
             trie_key = _element_trie_key(field, identity, "containerPort" in element) if owned else ""
-            sub_owned = owned.get(trie_key) if owned else None
+            sub_owned = _node(owned, trie_key)
             self.compare_map(
                 element, live_element, element_path, sub_ignore, sub_owned, field, steps + (trie_key,)
             )
@@ -309,6 +309,14 @@ def _element_trie_key(field: str, identity: tuple[Any, ...], container_port: boo
     else:
         names = MERGE_KEYS[field]
     return element_trie_key(identity_fields(dict(zip(names, identity, strict=True)), field))
+
+
+def _node(owned: FieldsTrie | None, step: str) -> FieldsTrie | None:
+    """The child of a managedFields trie node; a malformed node counts as owning nothing."""
+    if not owned:
+        return None
+    child = owned.get(step)
+    return child if isinstance(child, dict) else None
 
 
 def _reads_back_absent(value: Any, field: str) -> bool:

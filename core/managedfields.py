@@ -20,12 +20,15 @@ FieldsTrie = Mapping[str, Any]
 
 def applied_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> FieldsTrie | None:
     """The fieldsV1 trie of `manager`'s Apply operation on the main resource, or None."""
-    for entry in _entries(live):
-        if (
-            entry.get("manager") == manager
-            and entry.get("operation") == "Apply"
-            and not entry.get("subresource")
-        ):
+    # On the hot path of every event: a plain loop, no generator.
+    metadata = live.get("metadata")
+    entries = metadata.get("managedFields") if metadata.__class__ is dict else None
+    if entries.__class__ is not list:
+        return None
+    for entry in entries:
+        if entry.__class__ is dict and entry.get("manager") == manager and entry.get("operation") == "Apply":
+            if entry.get("subresource"):
+                continue
             fields = entry.get("fieldsV1")
             return fields if isinstance(fields, Mapping) else None
     return None

@@ -51,6 +51,15 @@ def same_quantity(desired: object, live: object) -> bool:
     """True when both sides are quantities (numbers or quantity strings) with the same value."""
     if isinstance(desired, bool) or isinstance(live, bool):
         return False
+    if isinstance(desired, str | int | float) and isinstance(live, str | int | float):
+        # The same few spellings recur on every event (`0.5` against `500m`): remember the answers.
+        return _same_scalar_quantity(desired, live)
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _same_scalar_quantity(desired: str | int | float, live: str | int | float) -> bool:
+    # 1 and 1.0 share a cache entry, which is right: they are the same amount.
     left = _as_value(desired)
     return left is not None and left == _as_value(live)
 

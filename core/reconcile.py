@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.diff import diff
+from core.diff_compiled import Checker, compile_checker
 from core.diff_rules import DiffRules, rules_for
 from core.health import health_of
 from core.model import (
@@ -87,6 +88,7 @@ class AppReconciler:
         self._sync_counts: Counter[SyncStatus] = Counter()
         self._health_counts: Counter[Health] = Counter()
         self._rules: dict[ResourceKey, DiffRules] = {}
+        self._checkers: dict[ResourceKey, tuple[Mapping[str, Any], Checker | None]] = {}
 
     # Inputs.
 
@@ -188,9 +190,26 @@ class AppReconciler:
             )
         if live is None:
             return ResourceResult(key, version_of(desired), SyncStatus.MISSING, health_of(None))
+        checker = self._checker_for(key, desired)
+        if checker is not None and checker(live):
+            return ResourceResult(key, version_of(live), SyncStatus.SYNCED, health_of(live))
         drift = diff(desired, live, self._rules_for(key))
         status = SyncStatus.OUT_OF_SYNC if drift else SyncStatus.SYNCED
         return ResourceResult(key, version_of(live), status, health_of(live), drift.changes)
+
+    def _checker_for(self, key: ResourceKey, desired: Mapping[str, Any]) -> Checker | None:
+        """The compiled in-sync check of `desired` (see core.diff_compiled), from its second verdict on.
+
+        Compiling costs a few comparisons' worth, so an object judged once (a one-shot `check`,
+        the start-up list) never pays for it; one that gets events or re-diffs does, once.
+        """
+        found = self._checkers.get(key)
+        if found is None or found[0] is not desired:
+            self._checkers[key] = (desired, None)
+            return None
+        if found[1] is None:
+            found = self._checkers[key] = (desired, compile_checker(desired, self._rules_for(key)))
+        return found[1]
 
     def _rules_for(self, key: ResourceKey) -> DiffRules:
         rules = self._rules.get(key)
