@@ -109,8 +109,9 @@ def main() -> None:
     print(f"== live vs copy (walk):    {t_walk * 1000:8.1f} ms  ratio {t_diff / t_walk:6.1f}x")
     print(
         f"compiled re-diff:          {t_fast * 1000:8.1f} ms  ratio {t_fast / t_walk:6.1f}x vs walk, "
-        f"{t_fast / t_eq:6.1f}x vs desired==live  (compiling {args.pairs} checkers once: {t_compile * 1000:.0f} ms)"
+        f"{t_fast / t_eq:6.1f}x vs desired==live"
     )
+    print(f"compiling {args.pairs} checkers once:  {t_compile * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The `kubedrift` command line: parse, dispatch, and turn user errors into one sentence.
 
-Each subcommand lives in its own module and is registered here. Errors a user can cause derive
-from `core.errors.KubedriftError`; they print as one line on stderr with exit code 2, and only
-`--debug` shows a traceback.
+Each subcommand lives in its own module and is registered here. With no subcommand kubedrift
+opens the TUI; `kubedrift PATH` (an existing folder) opens it on that folder of manifests.
+Errors a user can cause derive from `core.errors.KubedriftError`; they print as one line on stderr
+with exit code 2, and only `--debug` shows a traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KubedriftError
-from tui.commands import check, diff, sync, watch
+from tui.commands import check, demo, diff, sync, watch
 from tui.commands.setup import add_cluster_options
 
 EXIT_ERROR = 2
@@ -23,14 +24,21 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build_parser()[0]
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    """The parser, and the names of its subcommands (for telling a command from a folder)."""
     parser = argparse.ArgumentParser(
         prog="kubedrift",
         description="Live drift between Git and Kubernetes, explained field by field.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     add_cluster_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (check, diff, sync, watch):
+    parser.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS, help="TUI theme to start with")
+    parser.set_defaults(run=_run_tui)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in (check, diff, sync, watch, demo):
         command.register(commands)
 
     sandbox = commands.add_parser("sandbox", help="run the local Kubernetes-compatible API server")
@@ -38,7 +46,53 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     sandbox.add_argument("--write-kubeconfig", type=Path, metavar="FILE", help="write a kubeconfig for it")
     sandbox.set_defaults(run=_run_sandbox)
-    return parser
+    return parser, list(commands.choices)
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    # Imported here, so the headless commands never pay for loading Textual.
+    from tui.app import run_tui
+    from tui.commands.setup import load_settings
+    from tui.settings import TuiSettings
+
+    settings = TuiSettings(
+        load_settings(args),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        context=getattr(args, "context", None),
+        read_only=bool(getattr(args, "read_only", False)),
+        theme=getattr(args, "theme", None),
+    )
+    return run_tui(settings)
+
+
+# Top-level options that take a value, so the scan for `kubedrift PATH` can step over their values.
+_VALUE_OPTIONS = frozenset({"--config", "--kubeconfig", "--context", "--theme"})
+
+
+def split_folder_argument(argv: Sequence[str], commands: Sequence[str]) -> tuple[list[str], str | None]:
+    """`kubedrift [options] PATH`: the arguments without PATH, and PATH (None when a command is given).
+
+    argparse cannot hold a positional beside subcommands, so the first positional that is not a
+    command and names an existing path is taken out here; anything else is left for argparse to
+    report (a mistyped command gets its "invalid choice" message).
+    """
+    args = list(argv)
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            index += 1
+            break
+        if token.startswith("-"):
+            index += 2 if token in _VALUE_OPTIONS else 1
+            continue
+        break
+    if index >= len(args) or args[index] in commands or not Path(args[index]).expanduser().exists():
+        return args, None
+    folder = args.pop(index)
+    if index > 0 and args[index - 1] == "--":
+        args.pop(index - 1)
+    return args, folder
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -48,7 +102,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser, commands = _build_parser()
+    arguments, folder = split_folder_argument(sys.argv[1:] if argv is None else argv, commands)
+    args = parser.parse_args(arguments)
+    if folder is not None:
+        args.path = folder
     command: Command = args.run
     try:
         return command(args)

@@ -1,0 +1,89 @@
+"""The kubedrift App: it only wires settings, themes, keys and the engine feed, then shows the dashboard."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from core.engine import Engine
+from tui.keys import binding, keymap_problems
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen, help_lines
+from tui.settings import TuiSettings
+from tui.themes import STYLESHEET, load_themes, problems_message, user_theme_dir
+from tui.widgets.engine_feed import EngineFeed
+
+
+class KubedriftApp(App[int]):
+    """Live drift between Git and the clusters, for a terminal, an SSH session or an on-call screen."""
+
+    CSS_PATH = STYLESHEET
+    TITLE = "kubedrift"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        binding("help"),
+        binding("theme", "next_theme", show=False),
+        binding("quit"),
+        binding("back", show=False),
+    ]
+
+    def __init__(self, settings: TuiSettings, *, engine: Engine | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.engine = engine or settings.build_engine()
+        self.read_only = settings.is_read_only or self.engine.read_only
+        """Read-only for every cluster; per-context read-only is `core.operations.is_read_only`."""
+        self.themes = load_themes(user_theme_dir())
+        for theme in self.themes.themes:
+            self.register_theme(theme)
+        origin = "check --theme" if settings.theme else f"check theme: in {settings.config.path}"
+        self.theme = self.themes.choose(settings.theme or settings.config.theme, origin)
+        self.feed = EngineFeed(self.engine)
+        self.sub_title = self._read_only_title()
+
+    def compose(self) -> ComposeResult:
+        yield self.feed
+
+    def on_mount(self) -> None:
+        keymap = dict(self.settings.config.keymap)
+        self.set_keymap(keymap)
+        problems = keymap_problems(keymap)
+        if problems:
+            self.notify("\n".join(problems), title="keymap", severity="error", timeout=15)
+        if self.themes.problems:
+            self.notify(problems_message(self.themes.problems), title="themes", severity="error", timeout=15)
+        self.push_screen(DashboardScreen())
+
+    def action_next_theme(self) -> None:
+        """Switch to the next theme (shipped ones first, then the user's)."""
+        self.theme = self.themes.after(self.theme)
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(help_lines(self.screen.active_bindings, self.get_key_display)))
+
+    async def action_back(self) -> None:
+        # Screens with something to close first bind `back` themselves; this is the fallback.
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    def _read_only_title(self) -> str:
+        if self.read_only:
+            return "READ-ONLY"
+        contexts = sorted(
+            {
+                runtime.context
+                for runtime in self.engine.apps.values()
+                if runtime.context and self.settings.config.is_read_only(runtime.context)
+            }
+        )
+        return f"READ-ONLY: {', '.join(contexts)}" if contexts else ""
+
+
+def run_tui(settings: TuiSettings) -> int:
+    """Run the TUI until the user quits; the exit code. Bad settings raise a KubedriftError first."""
+    app = KubedriftApp(settings)
+    result = app.run()
+    return result if result is not None else (app.return_code or 0)

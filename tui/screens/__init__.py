@@ -1,0 +1,1 @@
+"""Screens of the kubedrift TUI, one per module."""

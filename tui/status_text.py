@@ -1,0 +1,88 @@
+"""How a status reads on screen: a glyph and a word, coloured from the theme.
+
+The word and glyph carry the meaning on their own (NO_COLOR, monochrome SSH clients); the colour
+comes from the theme's `success` / `warning` / `error` / `accent` variables, so every theme
+colours statuses its own way and a stylesheet never needs a raw colour.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from enum import StrEnum
+
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color, ColorParseError
+
+from core.model import SyncResult
+
+
+class Tone(StrEnum):
+    """The theme variable a status is coloured with; QUIET is dimmed instead of coloured."""
+
+    GOOD = "success"
+    DRIFT = "warning"
+    BAD = "error"
+    BUSY = "accent"
+    QUIET = "quiet"
+
+
+# Sync words (SyncStatus, AppSync) and health words (Health) share one table: the words never clash
+# in meaning ("Missing" is a drift either way).
+LOOKS: Mapping[str, tuple[str, Tone]] = {
+    "Synced": ("✓", Tone.GOOD),
+    "OutOfSync": ("≠", Tone.DRIFT),
+    "Missing": ("∅", Tone.DRIFT),
+    "Extraneous": ("+", Tone.DRIFT),
+    "Unknown": ("?", Tone.QUIET),
+    "Healthy": ("♥", Tone.GOOD),
+    "Progressing": ("↻", Tone.BUSY),
+    "Suspended": ("‖", Tone.QUIET),
+    "Degraded": ("✗", Tone.BAD),
+    "Loading": ("…", Tone.QUIET),
+}
+
+
+def tone_style(tone: Tone, variables: Mapping[str, str]) -> Style:
+    """The Rich style of `tone` in the current theme (`variables` is `App.theme_variables`)."""
+    if tone is Tone.QUIET:
+        return Style(dim=True)
+    try:
+        return Style(color=Color.parse(variables[tone.value]).rich_color)
+    except (KeyError, ColorParseError):
+        return Style(bold=True)
+
+
+def status_label(word: str) -> str:
+    """`✓ Synced`: the glyph and the word, uncoloured."""
+    glyph, _ = LOOKS.get(word, ("·", Tone.QUIET))
+    return f"{glyph} {word}"
+
+
+def status_text(word: str, variables: Mapping[str, str]) -> Text:
+    """`✓ Synced` coloured for the current theme."""
+    _, tone = LOOKS.get(word, ("·", Tone.QUIET))
+    return Text(status_label(word), style=tone_style(tone, variables), no_wrap=True)
+
+
+def short_revision(revision: str | None) -> str:
+    """A commit as its 7-character SHA; a plain folder's content digest as `folder`."""
+    if not revision:
+        return "-"
+    if revision.startswith("folder:"):
+        return "folder"
+    return revision[:7]
+
+
+def describe_sync(result: SyncResult) -> str:
+    """`2 configured, 1 created, 1 pruned`, then the first failure's reason when there is one."""
+    counts = Counter(outcome.action.value for outcome in result.outcomes)
+    changed = [f"{count} {action}" for action, count in sorted(counts.items()) if action != "unchanged"]
+    summary = ", ".join(changed) or "nothing to change"
+    if result.dry_run:
+        summary = f"dry run: {summary}"
+    failures = [outcome for outcome in result.outcomes if outcome.action.value == "failed"]
+    if failures:
+        summary += f"; {failures[0].key}: {failures[0].message}"
+    return summary

@@ -1,0 +1,270 @@
+"""The bridge from the live engine to the screens: status changes in, coalesced `Updated` messages out.
+
+The engine calls `publish` once per batch of status changes, as fast as watch events arrive. The
+feed only notes which apps changed and what is worth a line in the event log, then delivers one
+`Updated` per screen at most `MAX_UPDATES_PER_SECOND` times a second, and only while something is
+pending: a one-shot timer is armed by the first change after a delivery, so an idle app has no
+timer at all and never repaints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.message import Message
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from core.engine import Engine
+from core.errors import KubedriftError
+from core.model import AppSync, Health, ResourceKey, SyncResult, SyncStatus
+from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+from tui.status_text import describe_sync
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class LogLevel(StrEnum):
+    """How an event-log line is coloured; the words in the line carry the meaning on their own."""
+
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the event log."""
+
+    ts: str
+    """RFC 3339 UTC, as the engine stamps status changes."""
+    app: str
+    text: str
+    level: LogLevel = LogLevel.INFO
+
+    @property
+    def clock(self) -> str:
+        """The local wall-clock time of the entry, `HH:MM:SS`."""
+        try:
+            return datetime.fromisoformat(self.ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        except ValueError:
+            return self.ts
+
+
+class EngineFeed(Widget):
+    """Runs the engine in a worker and tells every screen what changed, coalesced."""
+
+    DEFAULT_CSS = """
+    EngineFeed {
+        display: none;
+    }
+    """
+
+    MAX_UPDATES_PER_SECOND = 20
+    LOG_SIZE = 500
+
+    # Posted to each screen directly, so it does not bubble on to the App, which has no use for it.
+    class Updated(Message, bubble=False):
+        """Apps whose state changed and log lines added since the receiving screen's last Updated."""
+
+        def __init__(self, apps: frozenset[str], entries: tuple[LogEntry, ...]) -> None:
+            super().__init__()
+            self.apps = apps
+            self.entries = entries
+
+        def can_replace(self, message: Message) -> bool:
+            # Textual asks the queued message whether the newer one may stand in for it. Folding this
+            # message's apps and lines into the newer one makes that lossless: a screen busy for a
+            # while gets one Updated covering everything it missed.
+            if not isinstance(message, EngineFeed.Updated):
+                return False
+            message.apps = self.apps | message.apps
+            message.entries = self.entries + message.entries
+            return True
+
+    def __init__(self, engine: Engine, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.engine = engine
+        self.entries: deque[LogEntry] = deque(maxlen=self.LOG_SIZE)
+        """The newest event-log lines, oldest first."""
+        self.updates_sent = 0
+        """How many deliveries were made (each is one Updated per listening screen)."""
+        self.changes_seen = 0
+        """How many status changes the engine published."""
+        self._stop = asyncio.Event()
+        self._pending_apps: set[str] = set()
+        self._pending_entries: list[LogEntry] = []
+        self._timer: Timer | None = None
+        self._last_delivery = float("-inf")
+        self._reported_syncs: dict[str, SyncResult | None] = {}
+        self._reported_errors: dict[str, str | None] = {}
+        self._syncs_in_hand: set[str] = set()
+
+    def on_mount(self) -> None:
+        self._run_engine()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    @work(exclusive=True, group="engine", exit_on_error=False)
+    async def _run_engine(self) -> None:
+        await self.engine.run(self.publish, self._stop)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place engine failures are turned into a sentence for the user."""
+        if event.worker.group != "engine" or event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = str(error) if isinstance(error, KubedriftError) else f"the engine stopped: {error!r}"
+        self.log_entry(LogEntry(rfc3339_now(), "", text, LogLevel.ERROR))
+        self.notify(text, title="kubedrift", severity="error", timeout=15)
+
+    # What the engine and the actions hand in.
+
+    def publish(self, changes: list[StatusChange]) -> None:
+        """The engine's callback (on the event loop thread): note what changed, deliver soon."""
+        self.changes_seen += len(changes)
+        for change in changes:
+            self._pending_apps.add(change.app)
+            entry = describe_change(change, self._self_heals(change.app))
+            if entry is not None:
+                self._add(entry)
+        self._schedule()
+
+    def log_entry(self, entry: LogEntry) -> None:
+        """Add a line to the event log (action results, errors); screens see it with the next Updated."""
+        if entry.app in self.engine.apps:
+            self._pending_apps.add(entry.app)
+        self._add(entry)
+        self._schedule()
+
+    def sync_started(self, app: str) -> None:
+        """A person's sync of `app` is under way: its result is logged by `sync_ended`, not as automatic."""
+        self._syncs_in_hand.add(app)
+
+    def sync_ended(self, app: str, entry: LogEntry) -> None:
+        """Log the outcome of a person's sync (success or failure) and mark its result as reported."""
+        self._syncs_in_hand.discard(app)
+        runtime = self.engine.apps.get(app)
+        if runtime is not None:
+            self._reported_syncs[app] = runtime.last_sync
+        self.log_entry(entry)
+
+    # Delivery.
+
+    def _add(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+        self._pending_entries.append(entry)
+
+    def _schedule(self) -> None:
+        if self._timer is not None or not (self._pending_apps or self._pending_entries):
+            return
+        # Textual's timers cannot be armed for zero seconds; a millisecond is as good as now here.
+        wait = max(0.001, self._last_delivery + 1 / self.MAX_UPDATES_PER_SECOND - time.monotonic())
+        self._timer = self.set_timer(wait, self._deliver, name="engine-feed")
+
+    def _deliver(self) -> None:
+        self._timer = None
+        self._last_delivery = time.monotonic()
+        self._note_automation(self._pending_apps)
+        apps, entries = frozenset(self._pending_apps), tuple(self._pending_entries)
+        self._pending_apps.clear()
+        self._pending_entries.clear()
+        self.updates_sent += 1
+        # The feed sits on the hidden base screen; every screen above it gets its own message.
+        for screen in self.app.screen_stack:
+            if screen is not self.screen:
+                screen.post_message(self.Updated(apps, entries))
+
+    def _note_automation(self, apps: Iterable[str]) -> None:
+        """Log auto-sync / self-heal results and automation errors the engine recorded since last time."""
+        for app in list(apps):
+            runtime = self.engine.apps.get(app)
+            if runtime is None:
+                continue
+            if runtime.last_sync is not self._reported_syncs.get(app) and app not in self._syncs_in_hand:
+                self._reported_syncs[app] = runtime.last_sync
+                if runtime.last_sync is not None:
+                    result = runtime.last_sync
+                    level = LogLevel.ERROR if result.failed else LogLevel.SUCCESS
+                    self._add(LogEntry(rfc3339_now(), app, f"automatic sync: {describe_sync(result)}", level))
+            error = runtime.automation_error
+            if error != self._reported_errors.get(app):
+                self._reported_errors[app] = error
+                if error is not None:
+                    self._add(LogEntry(rfc3339_now(), app, error, LogLevel.ERROR))
+
+    def _self_heals(self, app: str) -> bool:
+        runtime = self.engine.apps.get(app)
+        return runtime is not None and runtime.app.sync_policy.self_heal
+
+
+def describe_change(change: StatusChange, self_heal: bool = False) -> LogEntry | None:
+    """The event-log line for a status change; None when it is not worth a line."""
+    if isinstance(change, AppStatusChange):
+        return _describe_app_change(change)
+    if not change.status_changed:
+        return None  # only the details of a drift moved: the screens refresh, the log stays quiet
+    return _describe_resource_change(change, self_heal)
+
+
+def _describe_app_change(change: AppStatusChange) -> LogEntry:
+    if change.previous_sync is None:
+        return LogEntry(change.ts, change.app, f"watching: {change.sync}, {change.health}")
+    parts: list[str] = []
+    level = LogLevel.INFO
+    if change.sync != change.previous_sync:
+        if change.sync is AppSync.OUT_OF_SYNC:
+            parts.append("drift detected: the app is OutOfSync")
+            level = LogLevel.WARNING
+        elif change.sync is AppSync.SYNCED:
+            parts.append("back in sync")
+            level = LogLevel.SUCCESS
+        else:
+            parts.append("sync status is Unknown")
+            level = LogLevel.WARNING
+    if change.health != change.previous_health:
+        parts.append(f"health {change.health} (was {change.previous_health})")
+        if change.health is Health.DEGRADED:
+            level = LogLevel.ERROR
+    return LogEntry(change.ts, change.app, "; ".join(parts), level)
+
+
+def _describe_resource_change(change: ResourceStatusChange, self_heal: bool) -> LogEntry | None:
+    name = _short(change.key)
+    status, previous = change.status, change.previous_status
+    if status is None:
+        return LogEntry(change.ts, change.app, f"{name} is no longer tracked")
+    if status == previous:
+        text = f"{name} health {change.health} (was {change.previous_health})"
+        level = LogLevel.ERROR if change.health is Health.DEGRADED else LogLevel.INFO
+        return LogEntry(change.ts, change.app, text, level)
+    if status is SyncStatus.SYNCED:
+        if previous is None:
+            return None  # a new resource that is already as Git says: nothing happened
+        healed = (
+            " (self-heal)" if self_heal and previous in (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING) else ""
+        )
+        return LogEntry(change.ts, change.app, f"{name} back in sync{healed}", LogLevel.SUCCESS)
+    texts = {
+        SyncStatus.OUT_OF_SYNC: f"{name} drifted from Git",
+        SyncStatus.MISSING: f"{name} is missing from the cluster",
+        SyncStatus.EXTRANEOUS: f"{name} is extraneous: tracked, no longer in Git (a prune candidate)",
+        SyncStatus.UNKNOWN: f"{name} cannot be read",
+    }
+    level = LogLevel.ERROR if status is SyncStatus.UNKNOWN else LogLevel.WARNING
+    return LogEntry(change.ts, change.app, texts[status], level)
+
+
+def _short(key: ResourceKey) -> str:
+    return f"{key.kind}/{key.name}"
