@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.actions import sync_app
-from core.audit import append_audit, secret_values
 from core.automation import Automation, SyncRequest
 from core.cluster import ApiError, ClusterAdapter, ClusterError
 from core.config import Config
@@ -266,18 +264,16 @@ class Engine:
                 action.add_done_callback(self._actions.discard)
 
     async def _run_sync(self, runtime: AppRuntime, adapter: ClusterAdapter, request: SyncRequest) -> None:
-        desired = runtime.desired
-        live = dict(runtime.reconciler.live)
         try:
-            result = await asyncio.to_thread(
-                sync_app, adapter, runtime.app, desired, live, keys=request.keys, prune=request.prune
-            )
-            runtime.last_sync = result
-            runtime.automation_error = None
-            values = secret_values(desired.objects.values())
             await asyncio.to_thread(
-                append_audit, result, app=runtime.app.name, operation=request.operation, secret_values=values
+                runtime.sync,
+                adapter,
+                runtime.desired,
+                operation=request.operation,
+                keys=request.keys,
+                prune=request.prune,
             )
+            runtime.automation_error = None
         except KubedriftError as error:
             runtime.automation_error = f"{request.operation} failed: {error}"
         finally:

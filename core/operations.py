@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.actions import Progress, sync_app
-from core.audit import append_audit, secret_values
+from core.actions import Progress
 from core.cluster import ClusterAdapter, ReadOnlyError
 from core.desired_state import DesiredState
 from core.engine import Engine
@@ -90,19 +89,9 @@ def sync_now(
     desired = desired_at(engine, app, revision)
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {app} did not render")
-    result = sync_app(
-        adapter,
-        runtime.app,
-        desired,
-        dict(runtime.reconciler.live),
-        prune=prune,
-        dry_run=dry_run,
-        progress=progress,
+    return runtime.sync(
+        adapter, desired, operation=operation, prune=prune, dry_run=dry_run, progress=progress
     )
-    append_audit(result, app=app, operation=operation, secret_values=secret_values(desired.objects.values()))
-    if not dry_run:
-        runtime.last_sync = result
-    return result
 
 
 def app_history(engine: Engine, app: str, max_count: int = 200) -> list[Commit]:

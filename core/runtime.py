@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.actions import Progress, sync_app
+from core.audit import append_audit, secret_values
 from core.cluster import ClusterAdapter
 from core.desired_state import AppDesiredState, DesiredState
 from core.kind_watch import KindWatch
@@ -28,6 +31,35 @@ class AppRuntime:
     cluster_error: str | None = None
     automation_error: str | None = None
     last_sync: SyncResult | None = None
+
+    def sync(
+        self,
+        adapter: ClusterAdapter,
+        desired: DesiredState,
+        *,
+        operation: str,
+        keys: Iterable[ResourceKey] | None = None,
+        prune: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> SyncResult:
+        """Apply `desired` (all of it, or `keys`), append the audit line, remember it as the last sync.
+
+        The one path every sync takes: a person's (`kubedrift sync`, the TUI) and automation's.
+        """
+        live = dict(self.reconciler.live)
+        result = sync_app(
+            adapter, self.app, desired, live, keys=keys, prune=prune, dry_run=dry_run, progress=progress
+        )
+        append_audit(
+            result,
+            app=self.app.name,
+            operation=operation,
+            secret_values=secret_values(desired.objects.values()),
+        )
+        if not dry_run:
+            self.last_sync = result
+        return result
 
     def status(self) -> AppStatus:
         errors = list(self.desired.errors)
