@@ -97,7 +97,11 @@ def _project(
                 if sub_ignore is IGNORE_ALL:
                     continue
                 value = have[name]
-                if isinstance(value, Mapping) and sub_ignore:
+                sub_owned = owned[trie_key] if owned else None
+                if isinstance(value, Mapping) and isinstance(sub_owned, Mapping) and _names_fields(sub_owned):
+                    # kubedrift owns parts of this map: show those parts, not what others wrote beside them.
+                    value = _project({}, value, sub_ignore, sub_owned, name, field)
+                elif isinstance(value, Mapping) and sub_ignore:
                     value = _strip(value, sub_ignore)
                 if value not in ({}, [], None):
                     out[name] = value
@@ -107,6 +111,11 @@ def _project(
     if (owner in QUANTITY_MAPS or field in QUANTITY_FIELDS) and same_quantity(want, have):
         return want  # the same amount: show it spelled as in Git on both sides
     return have
+
+
+def _names_fields(owned: Mapping[str, Any]) -> bool:
+    """True when a managedFields node lists child fields (rather than owning the value whole)."""
+    return any(key.startswith(("f:", "k:", "v:")) for key in owned)
 
 
 def _project_keyed(want: list[Any], have: list[Any], owned: FieldsTrie | None, field: str) -> list[Any]:

@@ -29,6 +29,7 @@ from core.kinds import BUILTIN_SCOPE
 from core.kubeconfig import Kubeconfig
 from core.live_cache import LiveEvent
 from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey
+from core.queue_wait import Nothing, get_or_stop
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind, app_change, resource_change
 from core.source_watch import SourceWatch
@@ -208,21 +209,13 @@ class Engine:
         try:
             self._automate()
             while not stop.is_set():
-                getter = asyncio.create_task(self._queue.get())
-                stopper = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait(
-                    {getter, stopper}, timeout=tick, return_when=asyncio.FIRST_COMPLETED
-                )
-                stopper.cancel()
-                if getter not in done:
-                    getter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await getter
+                first = await get_or_stop(self._queue, stop, tick)
+                if isinstance(first, Nothing):
                     if stop.is_set():
                         break
-                    self._automate()
+                    self._automate()  # the tick: self-heal backoffs may have run out
                     continue
-                batch = [getter.result()]
+                batch = [first]
                 while not self._queue.empty():  # coalesce a burst into one publish
                     batch.append(self._queue.get_nowait())
                 changes: list[StatusChange] = []

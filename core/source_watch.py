@@ -19,6 +19,7 @@ import watchfiles
 from core.desired_state import AppDesiredState, DesiredState
 from core.errors import KubedriftError
 from core.gitsource import WATCH_DEBOUNCE_MS, WATCH_STEP_MS
+from core.queue_wait import Nothing, get_or_stop
 
 
 class SourceWatch:
@@ -113,16 +114,10 @@ def _moves_a_ref(change: watchfiles.Change, path: str) -> bool:
 
 async def _next(triggers: asyncio.Queue[bool], stop: asyncio.Event) -> bool | None:
     """The next trigger (True: fetch first), coalescing a burst; None once `stop` is set."""
-    getter = asyncio.create_task(triggers.get())
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if getter not in done:
-        getter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await getter
+    first = await get_or_stop(triggers, stop)
+    if isinstance(first, Nothing):
         return None
-    fetch = getter.result()
+    fetch = first
     while not triggers.empty():
         fetch = triggers.get_nowait() or fetch
     return fetch

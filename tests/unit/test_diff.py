@@ -198,3 +198,38 @@ def test_diff_text_masks_secrets_and_marks_the_changed_key() -> None:
         assert secret not in text
     assert "+  pass: '*** (changed)'" in text
     assert "user" in text and "(changed)" not in text.split("user")[1].split("\n")[0]
+
+
+def test_diff_text_shows_only_the_owned_parts_of_a_map_git_dropped() -> None:
+    desired = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2},
+    }
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "annotations": {"deployment.kubernetes.io/revision": "3", "team": "payments"},
+            "managedFields": [
+                {
+                    "manager": "kubedrift",
+                    "operation": "Apply",
+                    "fieldsV1": {
+                        "f:metadata": {"f:annotations": {"f:team": {}}},
+                        "f:spec": {"f:replicas": {}},
+                    },
+                }
+            ],
+        },
+        "spec": {"replicas": 5},
+    }
+    drift = diff(desired, live)
+    assert sorted(c.path for c in drift.changes) == ["/metadata/annotations/team", "/spec/replicas"]
+    text = drift_text(desired, live, rules_for(ResourceKey.of(desired)), drift)
+    assert "team: payments" in text
+    assert "deployment.kubernetes.io/revision" not in text, (
+        "another manager's annotation is not kubedrift's drift"
+    )
