@@ -33,7 +33,7 @@ from core.queue_wait import Nothing, get_or_stop
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind, app_change, resource_change
 from core.source_watch import SourceWatch
-from core.status_events import AppStatusChange, StatusChange, rfc3339_now
+from core.status_events import AppStatusChange, RevisionChange, StatusChange, rfc3339_now
 
 Publish = Callable[[list[StatusChange]], None]
 # Kinds the resource tree shows as children of what Git declares (ownerReferences).
@@ -417,6 +417,7 @@ class Engine:
         now = rfc3339_now()
         before = (runtime.reconciler.sync, runtime.reconciler.health)
         previous = dict(runtime.reconciler.results)
+        previous_revision = runtime.desired.revision
         runtime.desired = state
         cluster = self.clusters.get(runtime.context or "")
         changed = runtime.reconciler.set_desired(state.objects, render_ok=state.render_ok)
@@ -434,6 +435,8 @@ class Engine:
             for key in sorted(changed)
         ]
         changes.extend(app_change(now, runtime, before))
+        if state.revision != previous_revision:
+            changes.append(RevisionChange(now, runtime.app.name, state.revision, previous_revision))
         return changes
 
     def _initial_changes(self) -> list[StatusChange]:

@@ -76,4 +76,18 @@ class ResourceStatusChange:
         }
 
 
-StatusChange = AppStatusChange | ResourceStatusChange
+@dataclass(frozen=True, slots=True)
+class RevisionChange:
+    """An app's Git revision moved (a new commit, a branch switch), whatever it did to statuses.
+
+    Screens show the revision, so they need this even when no status changed; `watch` prints only
+    status transitions (DESIGN's two JSON line shapes) and skips it.
+    """
+
+    ts: str
+    app: str
+    revision: str | None
+    previous_revision: str | None
+
+
+StatusChange = AppStatusChange | ResourceStatusChange | RevisionChange

@@ -19,7 +19,7 @@ from core.config import Config
 from core.engine import Engine
 from core.kubeconfig import load_kubeconfig
 from core.model import SECRET_MASK, AppStatus, AppSync, ResourceKey, SyncStatus
-from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange
+from core.status_events import AppStatusChange, ResourceStatusChange, RevisionChange, StatusChange
 from sandbox.handle import SandboxThread
 from tests.integration.gitops import commit_file, deploy, shop_config, tracked
 
@@ -220,8 +220,9 @@ def test_git_commit_is_seen_live(config: Config, kubeconfig_path: Path, tmp_path
     with LiveRun(engine_for(config, kubeconfig_path)) as run:
         run.wait_for(app_became(AppSync.SYNCED))
         text = (repo / "apps/shop/config.yaml").read_text().replace("LOG_LEVEL: info", "LOG_LEVEL: error")
-        commit_file(repo, "apps/shop/config.yaml", text, "louder")
+        revision = commit_file(repo, "apps/shop/config.yaml", text, "louder")
         run.wait_for(resource_became(CONFIG, SyncStatus.OUT_OF_SYNC))
+        run.wait_for(lambda c: isinstance(c, RevisionChange) and c.revision == revision)
 
 
 def automated_config(tmp_path: Path, adapter: ClusterAdapter, policy: str) -> Config:

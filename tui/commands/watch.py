@@ -7,9 +7,9 @@ import asyncio
 import json
 import signal
 import sys
-from typing import Any
+from typing import Any, TypeGuard
 
-from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange
+from core.status_events import AppStatusChange, ResourceStatusChange, RevisionChange, StatusChange
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style
 
@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     def publish(changes: list[StatusChange]) -> None:
         for change in changes:
-            if isinstance(change, ResourceStatusChange) and not change.status_changed:
+            if not is_transition(change):
                 continue
-            line = json.dumps(change.to_json()) if args.output == "jsonl" else _text(change, style)
+            line = json.dumps(change.to_json()) if args.output == "jsonl" else change_line(change, style)
             sys.stdout.write(line + "\n")
         sys.stdout.flush()  # alert pipelines read line by line: never hold a change in a buffer
 
@@ -47,15 +47,23 @@ async def _watch(engine: Any, publish: Any) -> None:
     await engine.run(publish, stop)
 
 
-def _text(change: StatusChange, style: Style) -> str:
-    data = change.to_json()
+def is_transition(change: StatusChange) -> TypeGuard[AppStatusChange | ResourceStatusChange]:
+    """Whether a change is an alert: a status or health transition (not a revision or detail move)."""
+    if isinstance(change, RevisionChange):
+        return False
+    return not isinstance(change, ResourceStatusChange) or change.status_changed
+
+
+def change_line(change: AppStatusChange | ResourceStatusChange, style: Style) -> str:
+    """`<time>  <subject>  <sync> <health> (was ...)`: the text form of a transition."""
+    before: tuple[object, object]
     if isinstance(change, AppStatusChange):
-        subject = data["app"]
-        now = f"{style.status(data['sync'])} {style.status(data['health'])}"
-        before = data["previous"]["sync"], data["previous"]["health"]
+        subject = change.app
+        now = f"{style.status(str(change.sync))} {style.status(str(change.health))}"
+        before = change.previous_sync, change.previous_health
     else:
-        subject = f"{data['app']}: {change.key}"
-        now = f"{style.status(str(data['status']))} {style.status(str(data['health']))}"
-        before = data["previous"]["status"], data["previous"]["health"]
+        subject = f"{change.app}: {change.key}"
+        now = f"{style.status(str(change.status))} {style.status(str(change.health))}"
+        before = change.previous_status, change.previous_health
     was = "" if before == (None, None) else style(f" (was {before[0]} {before[1]})", "dim")
-    return f"{data['ts']}  {subject}  {now}{was}"
+    return f"{change.ts}  {subject}  {now}{was}"

@@ -13,8 +13,9 @@ import threading
 from typing import TextIO
 
 from core.engine import Engine
-from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+from core.status_events import StatusChange, rfc3339_now
 from tui.commands.terminal import Style
+from tui.commands.watch import change_line, is_transition
 from tui.demo.drift import DriftEvent
 
 
@@ -33,29 +34,14 @@ class HeadlessLog:
 
     def changes(self, changes: list[StatusChange]) -> None:
         for change in changes:
-            if isinstance(change, ResourceStatusChange) and not change.status_changed:
-                continue  # health flickers of one resource show in its app's line
-            self.line(self._change_text(change))
+            if is_transition(change):
+                self.line(change_line(change, self.style))
 
     def drift(self, event: DriftEvent) -> None:
         self.line(f"{rfc3339_now()}  {self.style('drift', 'magenta')}  {event.command}")
 
     def error(self, message: str) -> None:
         self.line(f"{rfc3339_now()}  {self.style('error', 'red')}  {message}")
-
-    def _change_text(self, change: StatusChange) -> str:
-        style = self.style
-        before: tuple[object, object]
-        if isinstance(change, AppStatusChange):
-            subject = change.app
-            now = f"{style.status(str(change.sync))} {style.status(str(change.health))}"
-            before = change.previous_sync, change.previous_health
-        else:
-            subject = f"{change.app}: {change.key}"
-            now = f"{style.status(str(change.status))} {style.status(str(change.health))}"
-            before = change.previous_status, change.previous_health
-        was = "" if before == (None, None) else style(f" (was {before[0]} {before[1]})", "dim")
-        return f"{change.ts}  {subject}  {now}{was}"
 
 
 def watch_headless(engine: Engine, log: HeadlessLog, *, duration: float | None) -> None:

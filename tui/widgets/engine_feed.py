@@ -26,7 +26,13 @@ from textual.worker import Worker, WorkerState
 from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import AppSync, Health, ResourceKey, SyncResult, SyncStatus
-from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+from core.status_events import (
+    AppStatusChange,
+    ResourceStatusChange,
+    RevisionChange,
+    StatusChange,
+    rfc3339_now,
+)
 from tui.status_text import describe_sync
 
 if TYPE_CHECKING:
@@ -213,6 +219,10 @@ def describe_change(change: StatusChange, self_heal: bool = False) -> LogEntry |
     """The event-log line for a status change; None when it is not worth a line."""
     if isinstance(change, AppStatusChange):
         return _describe_app_change(change)
+    if isinstance(change, RevisionChange):
+        if change.previous_revision is None or change.revision is None:
+            return None
+        return LogEntry(change.ts, change.app, f"new revision {change.revision[:8]} from Git")
     if not change.status_changed:
         return None  # only the details of a drift moved: the screens refresh, the log stays quiet
     return _describe_resource_change(change, self_heal)
