@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from core.engine import Engine
+from tui.actions import AppActions
 from tui.keys import binding, keymap_problems
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, help_lines
@@ -38,10 +39,13 @@ class KubedriftApp(App[int]):
         origin = "check --theme" if settings.theme else f"check theme: in {settings.config.path}"
         self.theme = self.themes.choose(settings.theme or settings.config.theme, origin)
         self.feed = EngineFeed(self.engine)
+        self.actions = AppActions(self.engine, self.feed)
+        """Sync, prune, rollback, toggles and refresh; every screen acts through it."""
         self.sub_title = self._read_only_title()
 
     def compose(self) -> ComposeResult:
         yield self.feed
+        yield self.actions
 
     def on_mount(self) -> None:
         keymap = dict(self.settings.config.keymap)

@@ -41,7 +41,7 @@ KEYS: Mapping[str, KeySpec] = MappingProxyType(
             KeySpec("theme", "t", "Theme", "switch to the next theme"),
             KeySpec("help", "question_mark", "Help", "show the keys"),
             KeySpec("quit", "q", "Quit", "quit kubedrift"),
-            KeySpec("confirm", "y", "Yes", "go ahead with the action a confirmation lists"),
+            KeySpec("confirm", "y,enter", "Yes", "go ahead with the action a confirmation lists"),
             KeySpec("cancel", "n", "No", "cancel the action a confirmation lists"),
         )
     }

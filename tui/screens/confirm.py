@@ -1,4 +1,8 @@
-"""The confirmation before a sync or prune: exactly what will be created, configured and pruned."""
+"""The confirmation before a sync, prune or rollback: exactly what will be created, configured and
+pruned, grouped, each line with its own mark (`+`, `~`, `-`) so it reads without colour.
+
+Keyboard only: `y` or enter goes ahead, `n` or escape cancels. A prune carries its own warning.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from textual.widgets import Static
 
 from core.operations import PlannedChange
 from tui.keys import binding
+from tui.status_text import short_revision
 
-_SECTIONS = (
-    ("create", "Will be created", "$success"),
-    ("apply", "Will be configured", "$warning"),
-    ("delete", "Will be pruned (deleted)", "$error"),
+SECTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("create", "Will be created", "+", "$success"),
+    ("apply", "Will be configured", "~", "$warning"),
+    ("delete", "Will be pruned (deleted)", "-", "$error"),
 )
+"""Verb, heading, mark and colour of each group, in the order a sync does them."""
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -44,6 +50,9 @@ class ConfirmScreen(ModalScreen[bool]):
         color: $error;
         text-style: bold;
     }
+    ConfirmScreen .rollback-note {
+        color: $text-muted;
+    }
     ConfirmScreen .confirm-keys {
         color: $text-muted;
     }
@@ -63,28 +72,47 @@ class ConfirmScreen(ModalScreen[bool]):
         self.plan = tuple(plan)
         self.prune = prune
         self.revision = revision
+        """The commit a rollback syncs to; None for the app's target revision."""
+
+    @property
+    def question(self) -> str:
+        if self.revision is not None:
+            return f"Roll {self.app_name} back to revision {short_revision(self.revision)}?"
+        return f"Sync {self.app_name}" + (" and prune its leftovers?" if self.prune else "?")
+
+    def groups(self) -> list[tuple[str, str, str, list[str]]]:
+        """(heading, mark, colour, resources) of each non-empty group, in sync order."""
+        found = []
+        for verb, heading, mark, colour in SECTIONS:
+            keys = [str(change.key) for change in self.plan if change.verb == verb]
+            if keys:
+                found.append((heading, mark, colour, keys))
+        return found
 
     def compose(self) -> ComposeResult:
-        target = f" to revision {self.revision[:12]}" if self.revision else ""
-        question = f"Sync {self.app_name}{target}" + (" and prune its leftovers?" if self.prune else "?")
         deletes = sum(1 for change in self.plan if change.verb == "delete")
         with Vertical():
-            yield Static(f"[b]{escape(question)}[/b]")
+            yield Static(f"[b]{escape(self.question)}[/b]")
             with VerticalScroll():
-                for verb_key, heading, color in _SECTIONS:
-                    keys = [change.key for change in self.plan if change.verb == verb_key]
-                    if keys:
-                        lines = "\n".join(f"  {escape(str(key))}" for key in keys)
-                        yield Static(f"[b {color}]{heading} ({len(keys)}):[/]\n{lines}")
+                for heading, mark, colour, keys in self.groups():
+                    lines = "\n".join(f"  {mark} {escape(key)}" for key in keys)
+                    yield Static(f"[b {colour}]{heading} ({len(keys)}):[/]\n{lines}", classes="confirm-group")
             if self.prune and not deletes:
                 yield Static("Nothing will be pruned: the app has no tracked leftovers.")
             elif self.prune:
                 yield Static(
-                    "Prune deletes the objects listed above from the cluster (foreground deletion). "
-                    "Only objects carrying this app's tracking id are touched.",
+                    f"⚠ Prune deletes the {deletes} object{'s' if deletes != 1 else ''} listed above from "
+                    "the cluster (foreground deletion). Only objects carrying this app's tracking id are "
+                    "touched.",
                     classes="prune-warning",
                 )
-            yield Static("y: go ahead    n / escape: cancel", classes="confirm-keys")
+            if self.revision is not None:
+                yield Static(
+                    "The cluster will run this revision while Git's target stays where it is, so the app "
+                    "reads OutOfSync until Git catches up or you sync again.",
+                    classes="rollback-note",
+                )
+            yield Static("y / enter: go ahead    n / escape: cancel", classes="confirm-keys")
 
     def on_mount(self) -> None:
         self.query_one(Vertical).border_title = "confirm"

@@ -1,17 +1,15 @@
 """The first screen: every app in one table, the clusters' watch state, and the actions on an app.
 
-Rows follow the engine through `EngineFeed.Updated`; only the apps it names are recomputed. Sync
-and prune ask first (ConfirmScreen), then run `core.operations.sync_now` on a thread worker; one
-`Worker.StateChanged` handler turns every worker's outcome into a log line and a notification.
+Rows follow the engine through `EngineFeed.Updated`; only the apps it names are recomputed. The
+actions on the highlighted app (sync, prune, toggles, refresh) are the App's `AppActions`, shared
+with the app and history screens; this screen only picks the app and shows the new policy.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,30 +18,15 @@ from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
-from core.errors import KubedriftError
-from core.model import SyncResult
-from core.operations import is_read_only, plan_sync, sync_now
-from core.status_events import rfc3339_now
+from core.operations import is_read_only
+from tui.actions import AppActions
 from tui.keys import binding
-from tui.status_text import describe_sync
 from tui.widgets.app_table import AppRow, AppTable
-from tui.widgets.engine_feed import EngineFeed, LogEntry, LogLevel
+from tui.widgets.engine_feed import EngineFeed
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from tui.app import KubedriftApp
-
-
-@dataclass(frozen=True, slots=True)
-class _SyncRequest:
-    """What a sync worker was asked to do, so its outcome can be reported against the right app."""
-
-    app: str
-    prune: bool
-
-    @property
-    def verb(self) -> str:
-        return "sync with prune" if self.prune else "sync"
 
 
 class DashboardScreen(Screen[None]):
@@ -67,7 +50,6 @@ class DashboardScreen(Screen[None]):
         self._last_event: dict[str, float] = {}
         self._subjects: dict[str, str] = {}
         self._subjects_asked: set[str] = set()
-        self._syncs: dict[Worker[SyncResult], _SyncRequest] = {}
 
     @property
     def kubedrift(self) -> KubedriftApp:
@@ -134,7 +116,7 @@ class DashboardScreen(Screen[None]):
         return revision, commits[0].subject if commits else ""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place this screen's background work reports: commit subjects and syncs."""
+        """The one place this screen's background work reports: commit subjects (syncs run on AppActions)."""
         worker = event.worker
         if event.state is WorkerState.SUCCESS and worker.group == "git" and worker.result is not None:
             revision, subject = worker.result
@@ -142,54 +124,46 @@ class DashboardScreen(Screen[None]):
             for app, runtime in self.engine.apps.items():
                 if runtime.desired.revision == revision:
                     self.query_one(AppTable).update_row(self._row(app))
-        elif event.state is WorkerState.SUCCESS and worker in self._syncs:
-            request = self._syncs.pop(worker)
-            self._sync_succeeded(request, worker.result)
-        elif event.state is WorkerState.ERROR and worker in self._syncs:
-            request = self._syncs.pop(worker)
-            self._sync_failed(request, worker.error)
-        elif event.state is WorkerState.ERROR and worker.group == "git":
-            pass  # no subject: the row shows the SHA alone, and the history screen says why
+        # A failed subject read leaves the row with the SHA alone; the history screen says why.
 
     # Actions on the highlighted app.
 
     def action_open(self) -> None:
-        self._push_app_screen("tui.screens.app_detail", "AppDetailScreen", "the app screen")
+        from tui.screens.app_detail import AppDetailScreen  # the app screen imports this module
+
+        self._push_for_highlighted(AppDetailScreen)
 
     @on(DataTable.RowSelected, "#apps")
     def _row_selected(self) -> None:
         self.action_open()
 
     def action_history(self) -> None:
-        self._push_app_screen("tui.screens.history", "HistoryScreen", "the history screen")
+        from tui.screens.history import HistoryScreen
+
+        self._push_for_highlighted(HistoryScreen)
 
     def action_sync(self) -> None:
-        self._ask_to_sync(prune=False)
+        app = self._target()
+        if app is not None:
+            self._actions().ask_to_sync(app)
 
     def action_prune(self) -> None:
-        self._ask_to_sync(prune=True)
+        app = self._target()
+        if app is not None:
+            self._actions().ask_to_sync(app, prune=True)
 
     def action_toggle_self_heal(self) -> None:
-        app = self._target("toggle self-heal")
-        if app is None:
-            return
-        policy = self.engine.apps[app].app.sync_policy
-        self.engine.set_policy(app, self_heal=not policy.self_heal)
-        caveat = "" if policy.automated or policy.self_heal else "; it acts only while auto-sync is on"
-        self._policy_changed(app, f"self-heal {'off' if policy.self_heal else 'on'} for this session{caveat}")
+        app = self._target()
+        if app is not None and self._actions().toggle_self_heal(app):
+            self.query_one(AppTable).update_row(self._row(app))
 
     def action_toggle_auto_sync(self) -> None:
-        app = self._target("toggle auto-sync")
-        if app is None:
-            return
-        automated = self.engine.apps[app].app.sync_policy.automated
-        self.engine.set_policy(app, automated=not automated)
-        self._policy_changed(app, f"auto-sync {'off' if automated else 'on'} for this session")
+        app = self._target()
+        if app is not None and self._actions().toggle_auto_sync(app):
+            self.query_one(AppTable).update_row(self._row(app))
 
     def action_refresh(self) -> None:
-        self.engine.refresh()
-        self._feed().log_entry(LogEntry(rfc3339_now(), "", "refresh: fetching Git and relisting every watch"))
-        self.notify("Fetching Git and relisting the clusters…", title="refresh", timeout=3)
+        self._actions().refresh_app()
 
     def action_filter(self) -> None:
         self.set_class(True, "-filtering")
@@ -216,84 +190,17 @@ class DashboardScreen(Screen[None]):
 
     # How the actions are carried out.
 
-    def _target(self, doing: str) -> str | None:
-        """The highlighted app, or None after telling the user why `doing` cannot go ahead."""
+    def _target(self) -> str | None:
+        """The highlighted app, or None after saying that no app is highlighted."""
         app = self.query_one(AppTable).highlighted_app
         if app is None:
             self.notify("No app is highlighted.", severity="warning", timeout=3)
-            return None
-        if is_read_only(self.engine, app):
-            context = self.engine.apps[app].context or "its cluster"
-            self.notify(
-                f"Read-only: {doing} refused for {app}; kubedrift is read-only for {context}, "
-                "so nothing was sent.",
-                title="read-only",
-                severity="warning",
-            )
-            return None
         return app
 
-    def _ask_to_sync(self, *, prune: bool) -> None:
-        request = _SyncRequest(self._target("sync with prune" if prune else "sync") or "", prune)
-        if not request.app:
-            return
-        runtime = self.engine.apps[request.app]
-        if runtime.desired.revision is None:
-            self.notify(
-                f"{request.app} has no desired state from Git yet; wait for it to load.", severity="warning"
-            )
-            return
-        plan = plan_sync(runtime, prune=prune)
-        if not plan:
-            nothing = (
-                "in sync and has no leftovers to prune" if prune else "in sync: there is nothing to apply"
-            )
-            self.notify(f"{request.app} is {nothing}.", title=request.verb, timeout=4)
-            return
-        from tui.screens.confirm import ConfirmScreen
-
-        def confirmed(go: bool | None) -> None:
-            if go:
-                self._feed().sync_started(request.app)
-                self._syncs[self._sync(request)] = request
-
-        self.app.push_screen(ConfirmScreen(request.app, plan, prune=prune), confirmed)
-
-    @work(thread=True, group="sync", exit_on_error=False)
-    def _sync(self, request: _SyncRequest) -> SyncResult:
-        return sync_now(self.engine, request.app, prune=request.prune)
-
-    def _sync_succeeded(self, request: _SyncRequest, result: SyncResult | None) -> None:
-        if result is None:
-            return
-        summary = f"{request.verb}: {describe_sync(result)}"
-        level = LogLevel.ERROR if result.failed else LogLevel.SUCCESS
-        self._feed().sync_ended(request.app, LogEntry(rfc3339_now(), request.app, summary, level))
-        self.notify(summary, title=request.app, severity="error" if result.failed else "information")
-
-    def _sync_failed(self, request: _SyncRequest, error: BaseException | None) -> None:
-        if isinstance(error, KubedriftError):
-            text = str(error)
-        else:
-            text = f"{request.verb} of {request.app} failed unexpectedly: {error!r}"
-        self._feed().sync_ended(request.app, LogEntry(rfc3339_now(), request.app, text, LogLevel.ERROR))
-        self.notify(text, title=request.app, severity="error", timeout=10)
-
-    def _policy_changed(self, app: str, text: str) -> None:
-        self._feed().log_entry(LogEntry(rfc3339_now(), app, text))
-        self.query_one(AppTable).update_row(self._row(app))
-        self.notify(f"{app}: {text}.", timeout=4)
-
-    def _push_app_screen(self, module: str, class_name: str, what: str) -> None:
+    def _push_for_highlighted(self, screen_class: Callable[[str], Screen[Any]]) -> None:
         app = self.query_one(AppTable).highlighted_app
-        if app is None:
-            return
-        # The app and history screens are built separately; until they exist the key says so.
-        if importlib.util.find_spec(module) is None:
-            self.notify(f"{what} is not available in this build.", severity="warning", timeout=3)
-            return
-        screen_class = getattr(importlib.import_module(module), class_name)
-        self.app.push_screen(screen_class(app))
+        if app is not None:
+            self.app.push_screen(screen_class(app))
 
-    def _feed(self) -> EngineFeed:
-        return self.kubedrift.feed
+    def _actions(self) -> AppActions:
+        return self.kubedrift.actions

@@ -1,0 +1,250 @@
+"""One app: its resource tree, the diff of the highlighted resource, and its event log.
+
+The tree, the diff and the log follow the engine through `EngineFeed.Updated`: when it names this
+app the tree entries are worked out again and handed down, and the tree touches only the nodes
+that changed. Owned children (ReplicaSets, Pods) change without any status change, so the tree is
+also looked at every few seconds; that repaints nothing unless a label reads differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Tree
+
+from core.engine import Engine
+from core.model import ResourceKey
+from core.operations import is_read_only
+from core.runtime import AppRuntime
+from tui.actions import AppActions
+from tui.keys import binding
+from tui.resource_diff import ResourceDiff, app_summary, kind_summary, owned_summary, resource_diff
+from tui.resource_entries import TreeEntry, app_entries
+from tui.widgets.diff_view import DiffView
+from tui.widgets.engine_feed import EngineFeed, LogEntry
+from tui.widgets.event_log import EventLog
+from tui.widgets.resource_tree import KindGroup, ResourceTree
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import KubedriftApp
+
+CHILDREN_POLL_SECONDS = 2.0
+WIDE_LAYOUT_COLUMNS = 110
+"""From this width the tree and the diff sit side by side; below it they are stacked."""
+_DRIFTED = ("OutOfSync", "Missing", "Extraneous", "Unknown")
+
+
+class AppDetailScreen(Screen[None]):
+    """The resources of one app, the diff of the highlighted one, and what happened to the app."""
+
+    BINDINGS = [
+        binding("diff", "focus_diff"),
+        binding("sync"),
+        binding("prune"),
+        binding("toggle_self_heal"),
+        binding("toggle_auto_sync"),
+        binding("refresh", show=False),
+        binding("filter", description="Filter"),
+        binding("history"),
+        binding("back"),
+    ]
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__()
+        self.app_name = app_name
+        self._cursor_placed = False
+        self._diff_inputs: tuple[object, ...] = ()
+
+    @property
+    def kubedrift(self) -> KubedriftApp:
+        return cast("KubedriftApp", self.app)
+
+    @property
+    def engine(self) -> Engine:
+        return self.kubedrift.engine
+
+    @property
+    def runtime(self) -> AppRuntime:
+        return self.engine.apps[self.app_name]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(
+            placeholder="filter resources by name or kind; enter keeps it, escape clears it", id="filter"
+        )
+        with Container(id="panes"):
+            yield ResourceTree(self.app_name, self.runtime.app.destination.namespace, id="tree")
+            yield DiffView(id="diff")
+        yield EventLog(id="log")
+        yield StatusBar(
+            self.engine,
+            read_only=self.kubedrift.read_only,
+            banner=self.kubedrift.settings.banner,
+            id="status",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"kubedrift · {self.app_name}"
+        # A blinking cursor repaints twice a second: too much for an SSH session left on the filter.
+        self.query_one("#filter", Input).cursor_blink = False
+        self.query_one(ResourceTree).border_title = "resources"
+        self.query_one(DiffView).border_title = "diff"
+        self.query_one(EventLog).border_title = "events"
+        self._fit_layout()
+        self.query_one(EventLog).add(self._mine(self.kubedrift.feed.entries))
+        self._show_tree()
+        self.query_one(ResourceTree).focus()
+        self.set_interval(CHILDREN_POLL_SECONDS, self._show_tree, name="app-children")
+
+    def on_resize(self) -> None:
+        self._fit_layout()
+
+    def _fit_layout(self) -> None:
+        self.set_class(self.size.width < WIDE_LAYOUT_COLUMNS, "-narrow")
+
+    # Live updates.
+
+    def on_engine_feed_updated(self, message: EngineFeed.Updated) -> None:
+        entries = self._mine(message.entries)
+        if entries:
+            self.query_one(EventLog).add(entries)
+        if self.app_name in message.apps:
+            self._show_tree()
+        self.query_one(StatusBar).refresh_state()
+
+    def _mine(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
+        """This app's lines, and those about every app (a refresh, an engine error)."""
+        return [entry for entry in entries if entry.app in (self.app_name, "")]
+
+    def _show_tree(self) -> None:
+        runtime = self.runtime
+        tree = self.query_one(ResourceTree)
+        loaded = runtime.desired.revision is not None
+        tree.set_app_status(
+            str(runtime.reconciler.sync) if loaded else "Loading",
+            str(runtime.reconciler.health) if loaded else "Loading",
+        )
+        cluster = self.engine.clusters.get(runtime.context or "")
+        entries = app_entries(runtime, cluster.cache if cluster is not None else None)
+        tree.set_entries(entries)
+        if not self._cursor_placed and entries:
+            self._cursor_placed = True
+            drifted = next((entry for entry in entries if entry.sync in _DRIFTED), entries[0])
+            tree.highlight(drifted.key)
+        self._show_diff()
+
+    @on(Tree.NodeHighlighted, "#tree")
+    def _node_highlighted(self) -> None:
+        self._show_diff()
+
+    def _show_diff(self) -> None:
+        """Work out the diff pane again, unless nothing it is made from has changed."""
+        runtime = self.runtime
+        highlighted = self.query_one(ResourceTree).highlighted
+        inputs: tuple[object, ...]
+        if isinstance(highlighted, TreeEntry) and not highlighted.owned:
+            key = highlighted.key
+            inputs = (
+                key,
+                runtime.reconciler.results.get(key),
+                self._live(key),
+                runtime.desired.objects.get(key),
+                runtime.app,
+            )
+        elif isinstance(highlighted, TreeEntry):
+            inputs = (highlighted, self._live(highlighted.key))
+        else:
+            inputs = (highlighted, object())  # the app and kind summaries are cheap: always redo them
+        if len(inputs) == len(self._diff_inputs) and all(
+            new is old for new, old in zip(inputs, self._diff_inputs, strict=True)
+        ):
+            return
+        self._diff_inputs = inputs
+        self.query_one(DiffView).content = self._diff_of(highlighted)
+
+    def _diff_of(self, highlighted: TreeEntry | KindGroup | None) -> ResourceDiff:
+        runtime = self.runtime
+        if isinstance(highlighted, TreeEntry) and highlighted.owned:
+            return owned_summary(highlighted, self._live(highlighted.key))
+        if isinstance(highlighted, TreeEntry):
+            return resource_diff(runtime, highlighted.key, self._live(highlighted.key))
+        if isinstance(highlighted, KindGroup):
+            wanted = (highlighted.group, highlighted.kind)
+            entries = [
+                entry
+                for entry in self.query_one(ResourceTree).entries.values()
+                if not entry.owned and (entry.key.group, entry.key.kind) == wanted
+            ]
+            return kind_summary(highlighted.group, highlighted.kind, entries)
+        return app_summary(runtime, read_only=is_read_only(self.engine, self.app_name))
+
+    def _live(self, key: ResourceKey) -> Mapping[str, Any] | None:
+        return self.engine.live_object(self.app_name, key)
+
+    # Actions.
+
+    def action_focus_diff(self) -> None:
+        """Move the focus to the diff pane, to scroll it."""
+        self.query_one(DiffView).focus()
+
+    def action_sync(self) -> None:
+        self._actions().ask_to_sync(self.app_name)
+
+    def action_prune(self) -> None:
+        self._actions().ask_to_sync(self.app_name, prune=True)
+
+    def action_toggle_self_heal(self) -> None:
+        if self._actions().toggle_self_heal(self.app_name):
+            self._show_tree()
+
+    def action_toggle_auto_sync(self) -> None:
+        if self._actions().toggle_auto_sync(self.app_name):
+            self._show_tree()
+
+    def action_refresh(self) -> None:
+        self._actions().refresh_app(self.app_name)
+
+    def action_history(self) -> None:
+        from tui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen(self.app_name))
+
+    def action_filter(self) -> None:
+        self.set_class(True, "-filtering")
+        field = self.query_one("#filter", Input)
+        field.value = self.query_one(ResourceTree).filter_text
+        field.focus()
+
+    def action_back(self) -> None:
+        """Escape: close and clear the filter first, then leave the diff pane, then the screen."""
+        tree = self.query_one(ResourceTree)
+        if self.has_class("-filtering") or tree.filter_text:
+            self.query_one("#filter", Input).value = ""
+            tree.filter_text = ""
+            self._close_filter()
+        elif not tree.has_focus:
+            tree.focus()
+        else:
+            self.app.pop_screen()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(ResourceTree).filter_text = event.value
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.set_class(False, "-filtering")
+        self.query_one(ResourceTree).focus()
+
+    def _actions(self) -> AppActions:
+        return self.kubedrift.actions
