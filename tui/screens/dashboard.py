@@ -63,7 +63,8 @@ class DashboardScreen(Screen[None]):
         yield Header()
         yield AppTable(id="apps")
         yield Input(
-            placeholder="filter apps by name or context; enter keeps it, escape clears it", id="filter"
+            placeholder="filter apps by name or context; enter keeps it, escape clears it",
+            id="filter",
         )
         yield StatusBar(
             self.engine,
@@ -74,6 +75,8 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # A blinking cursor repaints twice a second: too much for an SSH session left on the filter.
+        self.query_one("#filter", Input).cursor_blink = False
         table = self.query_one(AppTable)
         table.set_rows(
             AppRow.loading(runtime, read_only=is_read_only(self.engine, name))
