@@ -65,7 +65,7 @@ def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> Checker:
 
 # A shape is a hashable description of desired's structure. Nodes:
 #   ("map", ((name, child), ...), allowed_owned_keys)
-#   ("keyed", field, ((trie_key, identity, child_map), ...))
+#   ("keyed", field, allowed_index, ((identity_index, trie_key_index, child_map), ...))
 #   ("atomic", length, (child, ...))      a list compared element by element, no ownership inside
 #   ("leaf", tag, const_index)            tag: "eq", "eq_or_absent", "quantity"
 #   ("emptymap",)                         desired {}: live may be absent or any map
@@ -123,7 +123,10 @@ class _ShapeBuilder:
         return self.leaf("eq", value)
 
     def keyed_shape(self, elements: list[Any], field: str) -> tuple[Any, ...] | None:
-        items: list[tuple[str, Any, Any]] = []
+        # Merge-key values (container names...) are constants, not shape, so that every Deployment
+        # with one container shares one compiled function whatever the container is called.
+        items: list[tuple[int, int, Any]] = []
+        trie_keys: set[str] = {"."}
         seen: set[Any] = set()
         for element in elements:
             identity = element_identity(element, field)
@@ -134,15 +137,22 @@ class _ShapeBuilder:
             ):
                 return None
             seen.add(identity)
+            trie_key = element_trie_key(identity_fields(element, field))
+            trie_keys.add(trie_key)
+            identity_index = self.constant(identity)
+            trie_key_index = self.constant(trie_key)
             child = self.map_shape(element, {}, field)
             if child is None:
                 return None
-            items.append((element_trie_key(identity_fields(element, field)), identity, child))
-        return ("keyed", field, tuple(items))
+            items.append((identity_index, trie_key_index, child))
+        return ("keyed", field, self.constant(frozenset(trie_keys)), tuple(items))
+
+    def constant(self, value: Any) -> int:
+        self.constants.append(value)
+        return len(self.constants) - 1
 
     def leaf(self, tag: str, value: Any) -> tuple[Any, ...]:
-        self.constants.append(value)
-        return ("leaf", tag, len(self.constants) - 1)
+        return ("leaf", tag, self.constant(value))
 
 
 @lru_cache(maxsize=2048)
@@ -229,18 +239,16 @@ class _CodeWriter:
         self.line(f"    if {owned}.__class__ is not dict or not {allowed}.issuperset({owned}): return False")
 
     def keyed(self, shape: tuple[Any, ...], live: str, owned: str) -> None:
-        _, field, items = shape
-        allowed = self.constant(frozenset({"."} | {trie_key for trie_key, _, _ in items}))
+        _, field, allowed_index, items = shape
         self.line(f"if {live}.__class__ is not list or len({live}) != {len(items)}: return False")
-        self.owned_keys_within(owned, allowed)
-        for index, (trie_key, identity, child) in enumerate(items):
+        self.owned_keys_within(owned, f"c[{allowed_index}]")
+        for index, (identity_index, trie_key_index, child) in enumerate(items):
             element = self.name("e")
             sub_owned = self.name("o")
             self.line(f"{element} = {live}[{index}]")
             self.line(f"if {element}.__class__ is not dict: return False")
-            identity_name = self.constant(identity)
-            self.line(f"if {_identity_expression(element, field)} != {identity_name}: return False")
-            self.line(f"{sub_owned} = {owned}.get({trie_key!r}) if {owned} is not None else None")
+            self.line(f"if {_identity_expression(element, field)} != c[{identity_index}]: return False")
+            self.line(f"{sub_owned} = {owned}.get(c[{trie_key_index}]) if {owned} is not None else None")
             self.map_node(child, element, sub_owned)
 
     def atomic(self, shape: tuple[Any, ...], live: str) -> None:

@@ -7,6 +7,7 @@ so one event never rebuilds it. Only a new filter, typed by a person, rebuilds t
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -175,10 +176,10 @@ class ResourceTree(Tree[NodeData]):
             if found is None:
                 return  # its owner is not shown
             parent = found
-        before = next(
-            (child for child in parent.children if _order(child.data) > _order(entry)),
-            None,
-        )
+        # Siblings are kept in order, so the place is a binary search (10k resources: no O(n²)).
+        children = parent.children
+        place = bisect.bisect_right(children, _order(entry), key=lambda child: _order(child.data))
+        before = children[place] if place < len(children) else None
         node = parent.add(self._label(entry), entry, before=before, expand=True)
         self._resource_nodes[entry.key] = node
         self._shown[entry.key] = entry

@@ -1,0 +1,1 @@
+"""kubedrift's performance harness: run `python -m benchmarks [--quick] [--json PATH]` from the repo root."""

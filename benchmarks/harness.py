@@ -1,0 +1,259 @@
+"""One run of every figure, in an order that builds the fleet once and shares it.
+
+The fleet (sandbox, folder, live objects) serves every figure but the row updates; those run
+last, once it is gone. A figure that fails is NaN in the results and its error is kept, so one
+broken figure still leaves the others measured (and the run's exit code says it failed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import math
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from benchmarks.calibration import calibrate
+from benchmarks.engine_latency import measure_engine_latency
+from benchmarks.fleet import Fleet, running_fleet
+from benchmarks.git_latency import measure_git_latency
+from benchmarks.ingest import measure_ingest
+from benchmarks.machine import machine_info
+from benchmarks.memory import measure_memory
+from benchmarks.plan import Plan
+from benchmarks.rediff import mark_drift, measure_rediff
+from benchmarks.report import Results
+from benchmarks.screen_latency import measure_screen_latency
+from benchmarks.tui_process import measure_first_frames, measure_idle_cpu
+from benchmarks.tui_scale import (
+    MANIFESTS_PER_APP,
+    describe,
+    measure_row_updates,
+    row_update_ratio,
+    write_many_apps,
+)
+
+Progress = Callable[[str], None]
+
+
+def run_all(plan: Plan, progress: Progress) -> Results:
+    results = Results()
+    results.machine = {**machine_info(), "run": {"objects": plan.objects, "quick": plan.quick}}
+    progress("calibrating")
+    start_calibration = calibrate()
+    with tempfile.TemporaryDirectory(prefix="kubedrift-bench-") as scratch, _private_home(Path(scratch)):
+        _fleet_figures(plan, Path(scratch), results, progress)
+        gc.collect()
+        _row_update_figures(plan, results, progress)
+    gc.collect()  # so the closing calibration runs in a process as lean as the opening one
+    end_calibration = calibrate()
+    results.calibration = {
+        **start_calibration,
+        "python_loop_ms_end": end_calibration["python_loop_ms"],
+        "json_loads_3kb_us_end": end_calibration["json_loads_3kb_us"],
+    }
+    return results
+
+
+def _fleet_figures(plan: Plan, root: Path, results: Results, progress: Progress) -> None:
+    progress(f"filling the sandbox with {plan.objects:,} objects")
+    with running_fleet(root, plan.objects) as fleet:
+        _in_memory_figures(plan, fleet, results, progress)
+        gc.collect()  # the parsed copies of the fleet are gone; their cycles go too
+        _live_figures(plan, root, fleet, results, progress)
+        _process_figures(plan, root, fleet, results, progress)
+
+
+def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
+    live = fleet.live_objects()
+    with _figure(results, ["memory_per_object_kib"]):
+        progress("memory per cached object")
+        memory = measure_memory(fleet.app, fleet.manifests, live)
+        results.figures["memory_per_object_kib"] = memory.cache_bytes_per_object / 1024
+        results.note(
+            "memory_per_object_kib",
+            f"{memory.objects:,} objects of {memory.mean_json_bytes:,.0f} bytes of JSON on average",
+            "with the reconciler's verdicts too: "
+            f"{memory.with_reconciler_bytes_per_object / 1024:.1f} KiB/object",
+        )
+    with _figure(results, ["ingest_cost_ratio_vs_json_loads"]):
+        progress("ingest cost per watch event")
+        ingest = measure_ingest(fleet.app, fleet.manifests, live, plan.ingest_repeat)
+        results.figures["ingest_cost_ratio_vs_json_loads"] = ingest.ratio
+        per_event = 1e6 / ingest.events
+        results.note(
+            "ingest_cost_ratio_vs_json_loads",
+            f"ingest {ingest.ingest * per_event:.1f} us/event, "
+            f"json.loads {ingest.json_loads * per_event:.1f} us/event "
+            f"({ingest.mean_event_bytes:,.0f}-byte events, {ingest.events:,} per pass, "
+            f"median of {plan.ingest_repeat} passes)",
+        )
+    with _figure(results, ["full_rediff_ratio_vs_eq_loop"]):
+        progress("full re-diff")
+        pairs = mark_drift(
+            [(copy.deepcopy(d), copy.deepcopy(o)) for d, o in zip(fleet.manifests, live, strict=True)]
+        )
+        rediff = measure_rediff(pairs, plan.rediff_repeat)
+        results.figures["full_rediff_ratio_vs_eq_loop"] = rediff.ratio
+        results.note(
+            "full_rediff_ratio_vs_eq_loop",
+            f"re-diff {rediff.compiled * 1000:.1f} ms (checkers + comparator), "
+            f"== walk {rediff.eq_walk * 1000:.1f} ms, "
+            f"{rediff.pairs:,} pairs, {rediff.drifted:,} drifted, median of {plan.rediff_repeat}",
+            f"comparator alone {rediff.comparator * 1000:.1f} ms "
+            f"({rediff.comparator / rediff.eq_walk:.1f}x); "
+            f"desired == live {rediff.eq_desired_live * 1000:.1f} ms; compiling every checker once "
+            f"{rediff.compile_once * 1000:.0f} ms (with core's shape cache as the ingest figure left it)",
+        )
+
+
+def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
+    with _figure(results, ["event_to_model_p95_ms"]):
+        progress(f"cluster change -> model, {plan.engine_samples} samples")
+        engine = measure_engine_latency(fleet, plan.engine_samples)
+        results.figures["event_to_model_p95_ms"] = engine.latency.p95 * 1000
+        results.note(
+            "event_to_model_p95_ms",
+            engine.latency.describe("ms", 1000),
+            f"of which the sandbox's write: {engine.write.describe('ms', 1000)}",
+            f"engine start (render, list, judge {plan.objects:,} objects): {engine.start_seconds:.1f} s; "
+            f"timeouts: {engine.timeouts}",
+        )
+    with _figure(results, ["event_to_screen_p95_ms"], scale_keys=["tree_first_frame_s"]):
+        progress(f"cluster change -> screen, {plan.screen_samples} samples")
+        screen = measure_screen_latency(fleet, plan.screen_samples)
+        results.figures["event_to_screen_p95_ms"] = screen.latency.p95 * 1000
+        results.note(
+            "event_to_screen_p95_ms",
+            screen.latency.describe("ms", 1000),
+            f"of which to the table's cell: {screen.to_table.describe('ms', 1000)}",
+            f"app start to a loaded dashboard (in-process): {screen.start_seconds:.1f} s; "
+            f"timeouts: {screen.timeouts}",
+        )
+        results.scale["tree_resources"] = plan.objects
+        results.scale["tree_first_frame_s"] = screen.tree_first_frame_seconds
+        if screen.tree_error is not None:
+            results.scale["tree_first_frame_s"] = math.nan
+            results.failures["tree_first_frame_s"] = screen.tree_error
+        elif screen.tree_first_frame_seconds is None:
+            results.note("tree_first_frame_s", "this build has no app screen (tui.screens.app_detail)")
+        else:
+            results.note("tree_first_frame_s", "push of the app screen -> its first frame, in-process")
+    with _figure(results, ["git_commit_to_drift_p50_ms"]):
+        progress(f"Git commit -> drift, {plan.git_samples} commits")
+        git = measure_git_latency(root / "git", fleet, plan.git_manifests, plan.git_samples)
+        results.figures["git_commit_to_drift_p50_ms"] = git.latency.median * 1000
+        results.note(
+            "git_commit_to_drift_p50_ms",
+            f"{git.manifests:,} manifests: {git.latency.describe('ms', 1000)}",
+            f"git add + commit itself (not counted): {git.commit.describe('ms', 1000)}",
+            f"engine start: {git.start_seconds:.1f} s; timeouts: {git.timeouts}",
+        )
+
+
+def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
+    fleet_args = [str(fleet.folder), "--kubeconfig", str(fleet.kubeconfig)]
+    with _figure(results, ["first_frame_s"]):
+        progress(f"first frame, {plan.first_frame_runs} process start(s)")
+        frames = measure_first_frames(fleet_args, plan.first_frame_runs)
+        results.figures["first_frame_s"] = frames.median
+        results.note(
+            "first_frame_s",
+            "process age at the first dashboard frame: "
+            + ", ".join(f"{s:.2f}" for s in frames.seconds)
+            + " s",
+            "since spawn, seen from outside: " + ", ".join(f"{s:.2f}" for s in frames.since_spawn) + " s",
+        )
+    with _figure(results, ["idle_cpu_percent"]):
+        progress(f"idle CPU over {plan.idle_seconds:.0f} s")
+        idle = measure_idle_cpu(fleet_args, plan.idle_seconds)
+        results.figures["idle_cpu_percent"] = idle.percent
+        results.note(
+            "idle_cpu_percent",
+            f"utime + stime over {idle.window_seconds:.1f} s of a headless kubedrift process on the fleet; "
+            f"it had loaded {plan.objects:,} objects {idle.loaded_seconds:.1f} s after it started",
+        )
+    with _figure(results, [], scale_keys=["dashboard_first_frame_s"]):
+        progress(f"first frame with {plan.dashboard_apps:,} apps")
+        config = write_many_apps(root / "many-apps", plan.dashboard_apps)
+        frames = measure_first_frames(
+            ["--config", str(config), "--kubeconfig", str(fleet.kubeconfig)], plan.first_frame_runs
+        )
+        results.scale["dashboard_apps"] = plan.dashboard_apps
+        results.scale["dashboard_first_frame_s"] = frames.median
+        results.note(
+            "dashboard_first_frame_s",
+            f"{plan.dashboard_apps:,} apps of {MANIFESTS_PER_APP} manifests each: "
+            + ", ".join(f"{s:.2f}" for s in frames.seconds)
+            + " s",
+        )
+
+
+def _row_update_figures(plan: Plan, results: Results, progress: Progress) -> None:
+    with _figure(results, [], scale_keys=["update_row_ratio"]):
+        progress(f"one row updated among {plan.rows_small:,} and among {plan.rows_large:,} rows")
+        small = measure_row_updates(plan.rows_small, plan.row_samples)
+        large = measure_row_updates(plan.rows_large, plan.row_samples)
+        small_again = measure_row_updates(plan.rows_small, plan.row_samples)
+        results.scale.update(
+            {
+                "rows_small": small.rows,
+                "rows_large": large.rows,
+                "update_row_small_ms": (small.cpu_seconds + small_again.cpu_seconds) / 2 * 1000,
+                "update_row_large_ms": large.cpu_seconds * 1000,
+                "update_row_ratio": row_update_ratio([small, small_again], large),
+                "rows_large_first_frame_s": large.first_frame_seconds,
+            }
+        )
+        results.note("update_row_ratio", *describe([small, large, small_again]))
+        results.note(
+            "rows_large_first_frame_s", "in-process app start -> first dashboard frame, imports done"
+        )
+
+
+@contextlib.contextmanager
+def _figure(results: Results, keys: Sequence[str], scale_keys: Sequence[str] = ()) -> Iterator[None]:
+    """Measure one figure; if it fails, its keys become NaN and the error is kept for the report."""
+    try:
+        yield
+    except Exception as error:
+        for key in keys:
+            results.figures[key] = math.nan
+        for key in scale_keys:
+            results.scale[key] = math.nan
+        name = ", ".join([*keys, *scale_keys])
+        results.failures[name] = f"{type(error).__name__}: {error}"
+        traceback.print_exc(file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _private_home(root: Path) -> Iterator[None]:
+    """No user themes, audit files or Git caches from the real home folder, here or in the TUI process."""
+    names = ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ[name] = str(root / name.lower())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def stopwatch() -> Callable[[str], None]:
+    """A progress printer on stderr, each line stamped with the seconds since the run began."""
+    start = time.monotonic()
+
+    def progress(text: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+    return progress
