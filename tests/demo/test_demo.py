@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
@@ -21,11 +20,11 @@ from typing import Any
 import pytest
 
 from core.desired_state import AppDesiredState
-from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import AppStatus, AppSync, Health, ResourceKey, ResourceResult, SyncStatus
 from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange
 from sandbox.resources import ResourceAPI
+from tests.live_run import LiveRun
 from tui.demo import run_demo, tui_settings
 from tui.demo.drift import Drifter, DriftEvent, DriftKind
 from tui.demo.drift_loop import INTERVAL_ENV_VAR, DriftLoop, drift_interval
@@ -186,46 +185,6 @@ def test_same_seed_makes_the_same_varied_drift(tmp_path: Path) -> None:
     assert len({command.split()[3] if command.startswith("kubectl") else "git" for command in first}) >= 3
 
 
-class LiveEngine:
-    """The engine's live form on its own thread and loop, collecting what it publishes."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.changes: list[StatusChange] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self.engine.run(self._publish, self._stop))
-
-    def _publish(self, changes: list[StatusChange]) -> None:
-        with self._lock:
-            self.changes.extend(changes)
-
-    def __enter__(self) -> LiveEngine:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
-
-    def wait_for(self, predicate: Callable[[StatusChange], bool]) -> StatusChange:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            with self._lock:
-                for change in self.changes:
-                    if predicate(change):
-                        return change
-            time.sleep(0.02)
-        with self._lock:
-            seen = [change.to_json() for change in self.changes]
-        raise AssertionError(f"no matching change within {WAIT_SECONDS} s; saw {seen}")
-
-
 def became(key: ResourceKey, status: SyncStatus, previous: SyncStatus | None = None) -> Callable[..., bool]:
     return lambda c: (
         isinstance(c, ResourceStatusChange)
@@ -241,10 +200,10 @@ def app_became(app: str, sync: AppSync) -> Callable[[StatusChange], bool]:
 
 def test_a_generated_git_commit_is_picked_up_live(workspace: DemoWorkspace, drifter: Drifter) -> None:
     engine = workspace.engine(watch_tree=False)
-    with LiveEngine(engine) as live:
-        live.wait_for(app_became(REPORTS.name, AppSync.SYNCED))
+    with LiveRun(engine) as live:
+        live.wait_for(app_became(REPORTS.name, AppSync.SYNCED), timeout=WAIT_SECONDS)
         event = drifter.perform(DriftKind.GIT_COMMIT, REPORTS.name)
-        live.wait_for(became(event.key, SyncStatus.OUT_OF_SYNC))
+        live.wait_for(became(event.key, SyncStatus.OUT_OF_SYNC), timeout=WAIT_SECONDS)
         assert engine.apps[REPORTS.name].desired.revision == workspace.repo.head()
         changes = engine.apps[REPORTS.name].reconciler.results[event.key].changes
         assert [change.path for change in changes] == ["/spec/schedule"]
@@ -254,12 +213,14 @@ def test_the_self_healing_app_returns_to_synced_after_a_manual_scale(
     workspace: DemoWorkspace, drifter: Drifter
 ) -> None:
     assert SELF_HEALING_APP is DATASTORE
-    with LiveEngine(workspace.engine(watch_tree=False)) as live:
-        live.wait_for(app_became(DATASTORE.name, AppSync.SYNCED))
+    with LiveRun(workspace.engine(watch_tree=False)) as live:
+        live.wait_for(app_became(DATASTORE.name, AppSync.SYNCED), timeout=WAIT_SECONDS)
         event = drifter.perform(DriftKind.SCALE, DATASTORE.name)
         assert "statefulset/db --replicas=" in event.command
-        live.wait_for(became(event.key, SyncStatus.OUT_OF_SYNC))
-        live.wait_for(became(event.key, SyncStatus.SYNCED, previous=SyncStatus.OUT_OF_SYNC))
+        live.wait_for(became(event.key, SyncStatus.OUT_OF_SYNC), timeout=WAIT_SECONDS)
+        live.wait_for(
+            became(event.key, SyncStatus.SYNCED, previous=SyncStatus.OUT_OF_SYNC), timeout=WAIT_SECONDS
+        )
     statefulset = stored(workspace, "apps/v1", "StatefulSet", DATASTORE.namespace, "db")
     assert statefulset is not None and statefulset["spec"]["replicas"] == 1
 

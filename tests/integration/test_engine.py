@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from core.model import SECRET_MASK, AppStatus, AppSync, ResourceKey, SyncStatus
 from core.status_events import AppStatusChange, ResourceStatusChange, RevisionChange, StatusChange
 from sandbox.handle import SandboxThread
 from tests.integration.gitops import commit_file, deploy, shop_config, tracked
+from tests.live_run import LiveRun
 
 WEB = ResourceKey("apps", "Deployment", "shop", "web")
 SERVICE = ResourceKey("", "Service", "shop", "web")
@@ -123,46 +122,6 @@ def test_unreachable_cluster_is_an_app_error(config: Config, tmp_path: Path) -> 
     (status,) = engine_for(config, dead).evaluate()
     assert status.sync is AppSync.UNKNOWN or status.errors
     assert any("cannot reach the cluster" in error for error in status.errors)
-
-
-class LiveRun:
-    """The engine's live form on a background thread, collecting what it publishes."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.changes: list[StatusChange] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _publish(self, changes: list[StatusChange]) -> None:
-        with self._lock:
-            self.changes.extend(changes)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self.engine.run(self._publish, self._stop))
-
-    def __enter__(self) -> LiveRun:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
-
-    def wait_for(self, predicate: Callable[[StatusChange], bool], timeout: float = 10.0) -> StatusChange:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                for change in self.changes:
-                    if predicate(change):
-                        return change
-            time.sleep(0.02)
-        with self._lock:
-            seen = [c.to_json() for c in self.changes]
-        raise AssertionError(f"no matching change within {timeout} s; saw {seen}")
 
 
 def resource_became(key: ResourceKey, status: SyncStatus) -> Callable[[StatusChange], bool]:
