@@ -1,7 +1,7 @@
 """`ingest_cost_ratio_vs_json_loads`: parse, store and judge one watch event, over parsing it alone.
 
 Per event, the ingest path does what the watch thread and the engine do with a MODIFIED line:
-`json.loads` of the line, the KindWatch's key and LiveEvent, `LiveCache.apply`, and the
+`wire_json.loads` of the line (orjson), the KindWatch's key and LiveEvent, `LiveCache.apply`, and the
 reconciler's verdict through `AppReconciler.live_changed` (the compiled checker, warmed up as it
 is from an object's second verdict on, and the full comparator where it says no). Not included:
 the HTTP stream, the hop onto the engine's loop, and building the published change.
@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import wire_json
 from core.live_cache import LiveCache, LiveEvent
 from core.model import App, ResourceKey, Source
 from core.reconcile import AppReconciler
@@ -62,7 +63,7 @@ def measure_ingest(
 
     def ingest(lines: Sequence[bytes]) -> None:
         for line in lines:
-            event = json.loads(line)
+            event = wire_json.loads(line)
             obj = event.get("object") or {}
             key = ResourceKey.of(obj)
             live_event = LiveEvent(key, None if event.get("type") == "DELETED" else obj)

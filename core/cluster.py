@@ -2,9 +2,9 @@
 
 Reads never build the client's typed models (7-15x the cost of a dict, kubernetes-client/python
 #1921): requests go through `ApiClient.param_serialize` / `call_api` for auth and TLS, and the
-bytes are parsed with `json.loads`. Every request has a timeout; 429 and 5xx answers are retried
-honouring Retry-After; a read-only adapter refuses every mutating call before any request leaves
-the process, so no code path above it can write.
+bytes are parsed with orjson (`core.wire_json`). Every request has a timeout; 429 and 5xx answers
+are retried honouring Retry-After; a read-only adapter refuses every mutating call before any
+request leaves the process, so no code path above it can write.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import quote
 import urllib3
 from kubernetes import client as k8s_client
 
+from core import wire_json
 from core.api_resources import ApiResource, Discovery, parse_discovery
 from core.errors import KubedriftError
 from core.model import FIELD_MANAGER, ResourceKey
@@ -170,7 +171,7 @@ class ClusterAdapter:
             on_open(raw.shutdown)
         try:
             for line in _lines(raw):
-                event = json.loads(line)
+                event = wire_json.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise ApiError(
@@ -300,7 +301,7 @@ def _api_error(response: Any, status: int) -> ApiError:
         except ValueError:
             retry_after = None
     try:
-        body = json.loads(data) if data else {}
+        body = wire_json.loads(data) if data else {}
     except ValueError:
         body = {}
     if not isinstance(body, dict):
@@ -313,7 +314,7 @@ def _api_error(response: Any, status: int) -> ApiError:
 
 def _json_of(response: Any) -> dict[str, Any]:
     data = response.response.data
-    value = json.loads(data) if data else {}
+    value = wire_json.loads(data) if data else {}
     return value if isinstance(value, dict) else {}
 
 
