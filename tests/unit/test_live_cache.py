@@ -18,15 +18,19 @@ from tests.unit.test_diff_fixtures import CASES, build_case
 
 
 def deployment(name: str, version: str = "1", container: str = "app") -> dict[str, Any]:
+    element = {".": {}, "f:image": {}, "f:name": {}}
     trie = {
         "f:metadata": {"f:labels": {"f:app": {}}},
         "f:spec": {
             "f:replicas": {},
-            "f:template": {
-                "f:spec": {"f:containers": {f'k:{{"name":"{container}"}}': {".": {}, "f:image": {}, "f:name": {}}}}
-            },
+            "f:template": {"f:spec": {"f:containers": {f'k:{{"name":"{container}"}}': element}}},
         },
     }
+    apply_entry = {"manager": "kubedrift", "operation": "Apply", "apiVersion": "apps/v1",
+                   "fieldsType": "FieldsV1", "fieldsV1": trie}  # fmt: skip
+    status_entry = {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+                    "fieldsV1": {"f:status": {"f:replicas": {}}}}  # fmt: skip
+    containers = [{"name": container, "image": "web:1"}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -34,15 +38,10 @@ def deployment(name: str, version: str = "1", container: str = "app") -> dict[st
             "name": name,
             "namespace": "shop",
             "resourceVersion": version,
-            "managedFields": [
-                {"manager": "kubedrift", "operation": "Apply", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
-                 "fieldsV1": trie},
-                {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
-                 "fieldsV1": {"f:status": {"f:replicas": {}}}},
-            ],
+            "managedFields": [apply_entry, status_entry],
         },
-        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": container, "image": "web:1"}]}}},
-    }  # fmt: skip
+        "spec": {"replicas": 2, "template": {"spec": {"containers": containers}}},
+    }
 
 
 def trie_of(obj: dict[str, Any], index: int = 0) -> dict[str, Any]:
