@@ -54,17 +54,19 @@ class ScreenLatency:
 
 
 class _CellLog:
-    """When the app table's cells were set, and to what (a wrapper on the one table instance)."""
+    """When the app table's rows were set to repaint, and what they read (a wrapper on the one table)."""
 
     def __init__(self, table: AppTable) -> None:
         self.updates: list[tuple[float, str, str]] = []
-        original = table.update_cell
+        original = table.refresh_row
 
-        def update_cell(row_key: Any, column_key: Any, value: Any, **options: Any) -> None:
-            original(row_key, column_key, value, **options)
-            self.updates.append((time.perf_counter(), str(column_key), str(getattr(value, "plain", value))))
+        def refresh_row(key: str) -> None:
+            original(key)
+            at = time.perf_counter()
+            for column in table.columns:
+                self.updates.append((at, column.key, table.get_cell(key, column.key).plain))
 
-        table.update_cell = update_cell  # type: ignore[method-assign]
+        table.refresh_row = refresh_row  # type: ignore[method-assign]
 
     def first(self, column: str, text: str, after: float) -> float | None:
         for at, key, plain in self.updates:

@@ -62,7 +62,7 @@ async def test_dashboard_shows_one_row_per_app_with_status_words(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: loaded(app), "the first list")
         table = table_of(app)
-        assert [key.value for key in table.rows] == ["shop", "staging", "canary"]
+        assert list(table.row_keys) == ["shop", "staging", "canary"]
         assert cell(app, "shop", "sync") == "✓ Synced"
         assert cell(app, "shop", "context") == "sandbox"
         assert cell(app, "staging", "sync") == "≠ OutOfSync"
@@ -87,8 +87,8 @@ async def test_cluster_change_updates_the_row_in_place(
         await wait_until(pilot, lambda: loaded(app), "the first list")
         table = table_of(app)
         rebuilt: list[bool] = []
-        original_clear = table.clear
-        table.clear = lambda columns=False: rebuilt.append(True) or original_clear(columns)  # type: ignore[method-assign]
+        original_set = table.set_row_keys
+        table.set_row_keys = lambda keys: rebuilt.append(True) or original_set(keys)  # type: ignore[method-assign]
         sent_before = app.feed.updates_sent
         apps_api(kubeconfig_path).patch_namespaced_deployment_scale("web", "shop", {"spec": {"replicas": 5}})
         await wait_until(pilot, lambda: cell(app, "shop", "sync") == "≠ OutOfSync", "the drift to show")
@@ -236,12 +236,12 @@ async def test_filter_narrows_the_rows_and_escape_clears_it(settings_for: Callab
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: loaded(app), "the first list")
         await pilot.press("slash", "s", "t", "a")
-        assert [key.value for key in table_of(app).rows] == ["staging"]
+        assert list(table_of(app).row_keys) == ["staging"]
         await pilot.press("enter")
         assert table_of(app).has_focus, "enter keeps the filter and goes back to the table"
-        assert [key.value for key in table_of(app).rows] == ["staging"]
+        assert list(table_of(app).row_keys) == ["staging"]
         await pilot.press("escape")
-        assert [key.value for key in table_of(app).rows] == ["shop", "staging", "canary"]
+        assert list(table_of(app).row_keys) == ["shop", "staging", "canary"]
 
 
 async def test_a_failed_sync_is_one_sentence_in_the_log_and_a_notification(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
@@ -136,7 +136,7 @@ class DashboardScreen(Screen[None]):
 
         self._push_for_highlighted(AppDetailScreen)
 
-    @on(DataTable.RowSelected, "#apps")
+    @on(AppTable.RowSelected, "#apps")
     def _row_selected(self) -> None:
         self.action_open()
 

@@ -1,7 +1,8 @@
 """The dashboard's table: one row per app, updated cell by cell as the engine reports changes.
 
-The screen hands down `AppRow` values; the table renders them and touches only the cells whose
-text or colour changed, so one event never rebuilds the table and an unchanged row never repaints.
+The screen hands down `AppRow` values. A row is repainted only when its text changed, and then
+only its own line (`RowTable` renders only the lines on screen, and a row's cells only when it is
+painted), so one event costs the same at 10 apps or 10,000, and an unchanged row never repaints.
 Ages read in whole minutes, hours and days, and the table wakes up only when an age's text is due
 to change.
 """
@@ -17,12 +18,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import DataTable
 
 from core.model import SyncStatus
 from core.runtime import AppRuntime
 from tui.keys import binding
-from tui.status_text import LOOKS, Tone, short_revision, status_label, status_text, tone_style
+from tui.status_text import LOOKS, Tone, short_revision, status_label, tone_style
+from tui.widgets.row_table import Column, RowTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("app", "APP"),
@@ -118,7 +119,7 @@ def seconds_to_next_age(seconds: float) -> float:
     return step - (seconds % step) if seconds >= MINUTE else MINUTE - seconds
 
 
-class AppTable(DataTable[Text]):
+class AppTable(RowTable):
     """One row per app: sync, health, drift counts, policy, age of the last event, revision."""
 
     DEFAULT_CSS = """
@@ -134,18 +135,16 @@ class AppTable(DataTable[Text]):
     """Only rows whose app name or context contains this (case-insensitive) are shown."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", cell_padding=0, zebra_stripes=False)
+        super().__init__([Column(key, _header(key, label)) for key, label in COLUMNS], id=id)
         self.rows_by_app: dict[str, AppRow] = {}
         """The latest row of every app, shown or filtered out, in the order apps were added."""
-        self._shown: dict[tuple[str, str], tuple[str, str]] = {}
+        self._shown: dict[str, tuple[str, ...]] = {}
+        """The text of each shown row as last painted; its colours follow from its words."""
         self._age_timer: Timer | None = None
         self._age_due = 0.0
-        self._revision_room = 60
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(Text(_header(key, label)), key=key)
-        self.watch(self.app, "theme", self._restyle, init=False)
+        self.watch(self.app, "theme", self.refresh_all, init=False)
 
     # What the screen calls.
 
@@ -156,77 +155,68 @@ class AppTable(DataTable[Text]):
         self._rebuild()
 
     def update_row(self, row: AppRow) -> None:
-        """Show a changed app: only its cells whose text or colour changed are touched."""
+        """Show a changed app: its line is repainted only when its text changed."""
         self.rows_by_app[row.name] = row
         if not self._matches(row):
             return
-        if row.name not in self.rows:
+        if row.name not in self:
             self._rebuild()
             return
-        for key, cell in self._cells(row).items():
-            self._put(row.name, key, cell)
-        self._fit_revisions()
-        self._schedule_ages()
+        self._repaint_if_changed(row)
+        self._schedule_ages([row])
 
     @property
     def highlighted_app(self) -> str | None:
         """The app under the cursor; None when the table is empty."""
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.highlighted_key
 
-    # Rendering.
+    # Rows.
 
-    def watch_filter_text(self) -> None:
-        self._rebuild()
-
-    def _matches(self, row: AppRow) -> bool:
-        wanted = self.filter_text.strip().lower()
-        return not wanted or wanted in row.name.lower() or wanted in row.context.lower()
-
-    def _rebuild(self) -> None:
-        keep = self.highlighted_app
-        self.clear()
-        self._shown.clear()
-        for row in self.rows_by_app.values():
-            if self._matches(row):
-                cells = self._cells(row)
-                self.add_row(*(cells[key] for key, _ in COLUMNS), key=row.name)
-                self._shown.update({(row.name, key): _signature(cell) for key, cell in cells.items()})
-        if keep is not None and keep in self.rows:
-            self.move_cursor(row=self.get_row_index(keep))
-        self._fit_revisions()
-        self._schedule_ages()
-
-    def _restyle(self) -> None:
-        for row in self.rows_by_app.values():
-            if row.name in self.rows:
-                for key, cell in self._cells(row).items():
-                    self._put(row.name, key, cell)
-
-    def _put(self, app: str, key: str, cell: Text) -> None:
-        signature = _signature(cell)
-        if self._shown.get((app, key)) != signature:
-            self._shown[(app, key)] = signature
-            self.update_cell(app, key, cell, update_width=True)
-
-    def _cells(self, row: AppRow) -> dict[str, Text]:
+    def row_cells(self, key: str) -> list[Text]:
+        row = self.rows_by_app[key]
         variables = self.app.theme_variables
+        name, context, sync, health, _, policy, age, revision = self._texts(row)
         plain = Style()
-        cells = {
-            "app": Text(f" {row.name} ", style=Style(bold=True)),
-            "context": Text(f"{row.context} ", style=plain),
-            "sync": _spaced(status_text(row.sync, variables)),
-            "health": _spaced(status_text(row.health, variables)),
-            "drift": self._drift(row, variables),
-            "policy": Text(
-                f"{_policy(row)} ", style=tone_style(Tone.QUIET, variables) if row.read_only else plain
-            ),
-            "age": Text(f"{self._age(row)} ", style=plain),
-            "revision": self._revision(row, variables),
-        }
-        return cells
+        return [
+            Text(name, style=Style(bold=True)),
+            Text(context, style=plain),
+            Text(sync, style=tone_style(_tone(row.sync), variables)),
+            Text(health, style=tone_style(_tone(row.health), variables)),
+            self._drift(row, variables),
+            Text(policy, style=tone_style(Tone.QUIET, variables) if row.read_only else plain),
+            Text(age, style=plain),
+            Text(revision, style=tone_style(Tone.BAD, variables) if row.error else plain, no_wrap=True),
+        ]
+
+    def row_widths(self, key: str) -> list[int]:
+        return [cell_len(text) for text in self._texts(self.rows_by_app[key])]
+
+    def _texts(self, row: AppRow) -> tuple[str, ...]:
+        """The plain text of each cell: what the widths are measured from and repaints decided on."""
+        drift = "".join(
+            f"{LOOKS[word][0]}{count} "
+            for word, count in (
+                ("OutOfSync", row.out_of_sync),
+                ("Missing", row.missing),
+                ("Extraneous", row.extraneous),
+            )
+        )
+        if row.error:
+            revision = f"⚠ {row.error}"
+        else:
+            revision = short_revision(row.revision)
+            if row.subject:
+                revision = f"{revision} {row.subject}"
+        return (
+            f" {row.name} ",
+            f"{row.context} ",
+            f"{status_label(row.sync)} ",
+            f"{status_label(row.health)} ",
+            drift,
+            f"{_policy(row)} ",
+            f"{self._age(row)} ",
+            revision,
+        )
 
     def _drift(self, row: AppRow, variables: Mapping[str, str]) -> Text:
         text = Text(no_wrap=True)
@@ -239,29 +229,38 @@ class AppTable(DataTable[Text]):
             text.append(f"{glyph}{count} ", style=tone_style(tone if count else Tone.QUIET, variables))
         return text
 
-    def _revision(self, row: AppRow, variables: Mapping[str, str]) -> Text:
-        width = self._revision_room
-        if row.error:
-            return Text(_cut(f"⚠ {row.error}", width), style=tone_style(Tone.BAD, variables), no_wrap=True)
-        line = short_revision(row.revision)
-        if row.subject:
-            line = f"{line} {row.subject}"
-        return Text(_cut(line, width), no_wrap=True)
-
     @staticmethod
     def _age(row: AppRow) -> str:
         return "-" if row.last_event is None else age_text(time.monotonic() - row.last_event)
 
-    # Ages, and the width the revision may take.
+    def _repaint_if_changed(self, row: AppRow) -> None:
+        texts = self._texts(row)
+        if self._shown.get(row.name) != texts:
+            self._shown[row.name] = texts
+            self.refresh_row(row.name)
 
-    def _schedule_ages(self) -> None:
-        """Arm one timer for the moment the first age is due to read differently (none while no ages)."""
+    # Rendering.
+
+    def watch_filter_text(self) -> None:
+        self._rebuild()
+
+    def _matches(self, row: AppRow) -> bool:
+        wanted = self.filter_text.strip().lower()
+        return not wanted or wanted in row.name.lower() or wanted in row.context.lower()
+
+    def _rebuild(self) -> None:
+        shown = [row for row in self.rows_by_app.values() if self._matches(row)]
+        self._shown = {row.name: self._texts(row) for row in shown}
+        self.set_row_keys(row.name for row in shown)
+        self._schedule_ages(shown)
+
+    # Ages.
+
+    def _schedule_ages(self, rows: Iterable[AppRow]) -> None:
+        """Arm one timer for the moment the first of `rows`' ages is due to read differently, unless
+        one is armed for earlier already: an update looks at its own row, not at every row."""
         now = time.monotonic()
-        waits = [
-            seconds_to_next_age(now - row.last_event)
-            for row in self.rows_by_app.values()
-            if row.last_event is not None
-        ]
+        waits = [seconds_to_next_age(now - row.last_event) for row in rows if row.last_event is not None]
         if not waits:
             return
         due = now + min(waits) + 0.05
@@ -275,38 +274,9 @@ class AppTable(DataTable[Text]):
     def _refresh_ages(self) -> None:
         self._age_timer = None
         for row in self.rows_by_app.values():
-            if row.name in self.rows:
-                self._put(row.name, "age", Text(f"{self._age(row)} "))
-        self._schedule_ages()
-
-    def _room_for_revision(self) -> int:
-        """What the other columns leave of the width for the revision, the last and least needed one.
-
-        Measured from the text shown rather than from DataTable's column widths, which it updates
-        only on its next render.
-        """
-        width = self.scrollable_content_region.width
-        if not width:
-            return self._revision_room
-        widths = {key: cell_len(_header(key, label)) for key, label in COLUMNS if key != "revision"}
-        for (_, key), (plain, _) in self._shown.items():
-            if key in widths:
-                widths[key] = max(widths[key], cell_len(plain))
-        used = sum(widths.values()) + 2 * self.cell_padding * len(COLUMNS)
-        return max(8, width - used - 1)
-
-    def _fit_revisions(self) -> None:
-        room = self._room_for_revision()
-        if room == self._revision_room:
-            return
-        self._revision_room = room
-        variables = self.app.theme_variables
-        for row in self.rows_by_app.values():
-            if row.name in self.rows:
-                self._put(row.name, "revision", self._revision(row, variables))
-
-    def on_resize(self) -> None:
-        self._fit_revisions()
+            if row.name in self:
+                self._repaint_if_changed(row)
+        self._schedule_ages(self.rows_by_app.values())
 
 
 def _policy(row: AppRow) -> str:
@@ -321,18 +291,8 @@ def _header(key: str, label: str) -> str:
     return f" {label} " if key == "app" else f"{label} "
 
 
-def _spaced(text: Text) -> Text:
-    text.append(" ")
-    return text
-
-
-def _cut(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _signature(cell: Text) -> tuple[str, str]:
-    spans = ";".join(f"{span.start}:{span.end}:{span.style}" for span in cell.spans)
-    return cell.plain, f"{cell.style}|{spans}"
+def _tone(word: str) -> Tone:
+    return LOOKS.get(word, ("·", Tone.QUIET))[1]
 
 
 __all__ = ["AppRow", "AppTable", "age_text", "seconds_to_next_age", "status_label"]
