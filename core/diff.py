@@ -16,7 +16,7 @@ with one C-level `==`, and paths are only built where the two sides differ.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
@@ -52,16 +52,24 @@ _NO_IGNORE: Final[IgnoreTrie] = {}
 
 
 def diff(
-    desired: Mapping[str, Any], live: Mapping[str, Any] | None, rules: DiffRules = DEFAULT_RULES
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any] | None,
+    rules: DiffRules = DEFAULT_RULES,
+    *,
+    in_sync: Collection[str] = (),
 ) -> Drift:
-    """The changes a sync of `desired` would make to `live` (None: the object is missing)."""
+    """The changes a sync of `desired` would make to `live` (None: the object is missing).
+
+    `in_sync` names top-level fields already proven to match (by `core.diff_compiled`): they are
+    not walked again. The verdict is the same either way; only the time differs.
+    """
     if live is None:
         return Drift((Change("", _masked_object(desired) if rules.secret else dict(desired), None),))
     comparer = _Comparer(live)
     if rules.secret:
         comparer.compare_secret(desired, live, rules.ignore, comparer.owned)
     else:
-        comparer.compare_map(desired, live, "", rules.ignore, comparer.owned, "", ())
+        comparer.compare_map(desired, live, "", rules.ignore, comparer.owned, "", (), in_sync)
     if not comparer.changes:
         return NO_DRIFT
     return Drift(tuple(comparer.changes))
@@ -89,8 +97,11 @@ class _Comparer:
         owned: FieldsTrie | None,
         owner_field: str,
         steps: tuple[str, ...],
+        skip: Collection[str] = (),
     ) -> None:
         for name, want in desired.items():
+            if skip and name in skip:
+                continue
             sub_ignore = ignore.get(name, _NO_IGNORE) if ignore else _NO_IGNORE
             if sub_ignore is IGNORE_ALL:
                 continue

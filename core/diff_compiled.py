@@ -14,14 +14,21 @@ it to that.
 
 Objects of the same shape (same keys, list lengths and merge-key values) share one compiled
 function; their leaf values are passed in as a tuple of constants.
+
+When the whole-object check says no, the drift usually sits in one top-level section (a label in
+`metadata`, a value in `data`): each map section has its own compiled check too, and the full
+comparator walks only the sections those could not vouch for (`CompiledCheck.drift`). A drifted
+Deployment's label then costs a walk of its metadata, not of its whole pod template.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
+from core.diff import diff
 from core.diff_rules import (
     IGNORE_ALL,
     MERGE_KEYS,
@@ -36,31 +43,129 @@ from core.diff_rules import (
     is_keyed_list,
 )
 from core.managedfields import applied_fields, element_trie_key
+from core.model import NO_DRIFT, Drift
 from core.quantity import same_quantity
 
-Checker = Callable[[Mapping[str, Any]], bool]
 _MISSING: Final = object()
+ValuesCheck = Callable[[Any, tuple[Any, ...]], bool]
+"""Compiled: (live map, constants) -> True when every value desired sets is equal in live."""
+OwnedCheck = Callable[[Any, tuple[Any, ...]], bool]
+"""Compiled: (kubedrift's fieldsV1 node, constants) -> True when it owns nothing desired lacks."""
 
 
-def _never(live: Mapping[str, Any]) -> bool:
-    return False
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """The ownership check of one shape, and the constants of one object it reads."""
+
+    check: OwnedCheck
+    reads: tuple[Any, ...]
+
+    def passes(self, owned: Any, constants: tuple[Any, ...]) -> bool:
+        """The check's verdict on trie `owned`, remembered for the trie object while it is cached.
+
+        What kubedrift owns changes only when it applies, and the live cache shares one trie
+        object among the objects and versions that own the same fields; so a check of a trie that
+        passed before, by this object's checker or by an earlier one from another Git revision
+        with the same keys, is a dictionary look-up.
+        """
+        key = (self, id(owned))
+        if _OWNERSHIP_PASSED.get(key) is owned:
+            return True
+        if not self.check(owned, constants):
+            return False
+        if len(_OWNERSHIP_PASSED) >= OWNERSHIP_MEMO_LIMIT:
+            _OWNERSHIP_PASSED.clear()
+        _OWNERSHIP_PASSED[key] = owned  # held, so the id cannot be reused while remembered
+        return True
 
 
-def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> Checker:
-    """A function telling, cheaply, that `live` certainly matches `desired` (False: ask `diff`)."""
+OWNERSHIP_MEMO_LIMIT: Final = 1 << 17
+_OWNERSHIP_PASSED: dict[tuple[_Ownership, int], Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    name: str
+    values: ValuesCheck
+    owned: _Ownership
+
+
+class CompiledCheck:
+    """The compiled checks of one desired object: `check(live)` is True when it is certainly in sync.
+
+    Values and ownership are checked by two generated functions; ownership verdicts are
+    remembered per trie object (see `_Ownership.passes`), so most checks only compare values.
+    """
+
+    __slots__ = ("_constants", "_owned", "_sections", "_values", "desired", "rules")
+
+    def __init__(
+        self,
+        desired: Mapping[str, Any],
+        rules: DiffRules,
+        root: tuple[ValuesCheck, _Ownership] | None = None,
+        sections: tuple[_Section, ...] = (),
+        constants: tuple[Any, ...] = (),
+    ) -> None:
+        self.desired = desired
+        self.rules = rules
+        self._values: ValuesCheck | None = root[0] if root is not None else None
+        self._owned: _Ownership | None = root[1] if root is not None else None
+        self._sections = sections
+        self._constants = constants
+
+    def __call__(self, live: Mapping[str, Any]) -> bool:
+        if self._values is None or not self._values(live, self._constants):
+            return False
+        owned = applied_fields(live)
+        return owned is None or (self._owned is not None and self._owned.passes(owned, self._constants))
+
+    def sections_in_sync(self, live: Mapping[str, Any]) -> frozenset[str]:
+        """The top-level fields (map sections) of desired that `live` certainly matches."""
+        owned = applied_fields(live)
+        if owned is not None and owned.__class__ is not dict:
+            return frozenset()
+        proven = []
+        for section in self._sections:
+            value = live.get(section.name)
+            if value.__class__ is not dict or not section.values(value, self._constants):
+                continue
+            sub_owned = owned.get("f:" + section.name) if owned is not None else None
+            if sub_owned is None or section.owned.passes(sub_owned, self._constants):
+                proven.append(section.name)
+        return frozenset(proven)
+
+    def drift(self, live: Mapping[str, Any]) -> Drift:
+        """What `core.diff.diff` says of `live`, the sections proven in sync left unwalked."""
+        if self(live):
+            return NO_DRIFT
+        return diff(self.desired, live, self.rules, in_sync=self.sections_in_sync(live))
+
+
+Checker = CompiledCheck
+
+
+def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> CompiledCheck:
+    """The compiled in-sync checks of `desired`; objects of one shape share the generated code."""
     if rules.secret:
-        return _never  # Secrets compare through base64 and masking: always the full path
+        # Secrets compare through base64 and masking: always the full path.
+        return CompiledCheck(desired, rules)
     builder = _ShapeBuilder()
     shape = builder.map_shape(desired, rules.ignore, "")
     if shape is None:
-        return _never
-    compiled = _compile(shape)
+        return CompiledCheck(desired, rules)
     constants = tuple(builder.constants)
 
-    def check(live: Mapping[str, Any]) -> bool:
-        return bool(compiled(live, applied_fields(live), constants))
+    def ownership(node: tuple[Any, ...]) -> _Ownership:
+        check, reads = _compile_ownership(node)
+        return _Ownership(check, tuple(constants[index] for index in reads))
 
-    return check
+    sections = tuple(
+        _Section(name, _compile_values(child), ownership(child))
+        for name, child in shape[1]
+        if child[0] == "map"
+    )
+    return CompiledCheck(desired, rules, (_compile_values(shape), ownership(shape)), sections, constants)
 
 
 # A shape is a hashable description of desired's structure. Nodes:
@@ -155,27 +260,35 @@ class _ShapeBuilder:
         return ("leaf", tag, self.constant(value))
 
 
-@lru_cache(maxsize=2048)
-def _compile(shape: tuple[Any, ...]) -> Callable[..., bool]:
-    """Generate and compile the checker of one shape (cached: objects share shapes).
+@lru_cache(maxsize=4096)
+def _compile_values(shape: tuple[Any, ...]) -> ValuesCheck:
+    """The values check of one shape (cached: objects share shapes)."""
+    check, _ = _generate(shape, owned=False)
+    return check
+
+
+@lru_cache(maxsize=4096)
+def _compile_ownership(shape: tuple[Any, ...]) -> tuple[OwnedCheck, tuple[int, ...]]:
+    """The ownership check of one shape, and which of an object's constants it reads."""
+    return _generate(shape, owned=True)
+
+
+def _generate(shape: tuple[Any, ...], *, owned: bool) -> tuple[Callable[..., bool], tuple[int, ...]]:
+    """Write and compile one check of a shape.
 
     The shape already holds what the ignore rules remove (skipped children, allowed owned keys),
     so equal shapes mean equal checks.
     """
-    writer = _CodeWriter()
-    writer.line("def check(live, owned, c):")
+    writer = _CodeWriter(owned=owned)
+    writer.line("def check(owned, c):" if owned else "def check(live, c):")
     writer.indent += 1
     writer.map_node(shape, "live", "owned")
     writer.line("return True")
-    namespace: dict[str, Any] = {
-        "M": _MISSING,
-        "same_quantity": same_quantity,
-        "element_identity": element_identity,
-    }
+    namespace: dict[str, Any] = {"M": _MISSING, "same_quantity": same_quantity}
     namespace.update(writer.globals)
     exec(compile("\n".join(writer.lines), "<kubedrift compiled checker>", "exec"), namespace)
-    checker: Callable[..., bool] = namespace["check"]
-    return checker
+    check: Callable[..., bool] = namespace["check"]
+    return check, tuple(writer.reads)
 
 
 def _identity_expression(element: str, field: str) -> str:
@@ -186,10 +299,15 @@ def _identity_expression(element: str, field: str) -> str:
 
 
 class _CodeWriter:
-    def __init__(self) -> None:
+    """Writes one of a shape's two checks: of the values (`owned=False`) or of the ownership trie."""
+
+    def __init__(self, *, owned: bool) -> None:
         self.lines: list[str] = []
         self.indent = 0
         self.globals: dict[str, Any] = {}
+        self.owned = owned
+        self.reads: list[int] = []
+        """Indices of the object's constants the code reads (`c[i]`)."""
         self._names = 0
 
     def line(self, text: str) -> None:
@@ -207,30 +325,39 @@ class _CodeWriter:
     def map_node(self, shape: tuple[Any, ...], live: str, owned: str) -> None:
         """Code for a desired map: `live` is known to be a dict, `owned` its trie node (or None)."""
         _, children, allowed = shape
-        allowed_name = self.constant(allowed)
-        self.owned_keys_within(owned, allowed_name)
+        if self.owned:
+            self.owned_keys_within(owned, self.constant(allowed))
         for name, child in children:
             key = repr(name)
             kind = child[0]
             if kind == "leaf":
-                self.leaf(child, f"{live}.get({key}, M)")
+                if not self.owned:
+                    self.leaf(child, f"{live}.get({key}, M)")
                 continue
             value = self.name("v")
             sub_owned = self.name("o")
-            self.line(f"{sub_owned} = {owned}.get({'f:' + name!r}) if {owned} is not None else None")
+            if self.owned:
+                self.line(f"{sub_owned} = {owned}.get({'f:' + name!r}) if {owned} is not None else None")
+            else:
+                self.line(f"{value} = {live}.get({key}, M)")
             if kind == "ownedonly":
-                self.owned_keys_within(sub_owned, self.constant(child[1]))
-                continue
-            self.line(f"{value} = {live}.get({key}, M)")
-            if kind == "emptymap":
-                self.line(f"if not ({value} is M or {value}.__class__ is dict): return False")
-                self.line(f"if {sub_owned}: return False")
+                if self.owned:
+                    self.owned_keys_within(sub_owned, self.constant(child[1]))
+                else:
+                    # Not a map in live: if kubedrift owns it, the comparator judges it removed.
+                    self.line(f"if {value} is not M and {value}.__class__ is not dict: return False")
+            elif kind == "emptymap":
+                if self.owned:
+                    self.line(f"if {sub_owned}: return False")
+                else:
+                    self.line(f"if not ({value} is M or {value}.__class__ is dict): return False")
             elif kind == "map":
-                self.line(f"if {value}.__class__ is not dict: return False")
+                if not self.owned:
+                    self.line(f"if {value}.__class__ is not dict: return False")
                 self.map_node(child, value, sub_owned)
             elif kind == "keyed":
                 self.keyed(child, value, sub_owned)
-            else:
+            elif not self.owned:
                 self.atomic(child, value)
 
     def owned_keys_within(self, owned: str, allowed: str) -> None:
@@ -240,15 +367,21 @@ class _CodeWriter:
 
     def keyed(self, shape: tuple[Any, ...], live: str, owned: str) -> None:
         _, field, allowed_index, items = shape
-        self.line(f"if {live}.__class__ is not list or len({live}) != {len(items)}: return False")
-        self.owned_keys_within(owned, f"c[{allowed_index}]")
+        if self.owned:
+            self.reads.append(allowed_index)
+            self.owned_keys_within(owned, f"c[{allowed_index}]")
+        else:
+            self.line(f"if {live}.__class__ is not list or len({live}) != {len(items)}: return False")
         for index, (identity_index, trie_key_index, child) in enumerate(items):
             element = self.name("e")
             sub_owned = self.name("o")
-            self.line(f"{element} = {live}[{index}]")
-            self.line(f"if {element}.__class__ is not dict: return False")
-            self.line(f"if {_identity_expression(element, field)} != c[{identity_index}]: return False")
-            self.line(f"{sub_owned} = {owned}.get(c[{trie_key_index}]) if {owned} is not None else None")
+            if self.owned:
+                self.reads.append(trie_key_index)
+                self.line(f"{sub_owned} = {owned}.get(c[{trie_key_index}]) if {owned} is not None else None")
+            else:
+                self.line(f"{element} = {live}[{index}]")
+                self.line(f"if {element}.__class__ is not dict: return False")
+                self.line(f"if {_identity_expression(element, field)} != c[{identity_index}]: return False")
             self.map_node(child, element, sub_owned)
 
     def atomic(self, shape: tuple[Any, ...], live: str) -> None:

@@ -173,6 +173,9 @@ def _compiled(pointers: tuple[str, ...], secret: bool) -> DiffRules:
     return DiffRules(ignore=compile_ignore_trie(_BASE_IGNORED_POINTERS + pointers), secret=secret)
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def is_keyed_list(field: str, owner_field: str) -> bool:
     """True when list `field`, held by an object in `owner_field`, merges by key rather than whole."""
     if field == "ports":
@@ -181,16 +184,25 @@ def is_keyed_list(field: str, owner_field: str) -> bool:
 
 
 def element_identity(element: Mapping[str, Any], field: str) -> tuple[Any, ...] | None:
-    """The identity of a list-map element: its merge key values, with the server's defaults applied."""
+    """The identity of a list-map element: its merge key values, with the server's defaults applied.
+
+    None when the element has none, or when a key is not a scalar (`name: {}` in a bad manifest):
+    such an element matches no other, rather than breaking the comparison.
+    """
     if field == "ports":
         number = element.get("containerPort", element.get("port"))
         if number is None:
             return None
-        return (number, element.get("protocol") or DEFAULT_PROTOCOL)
-    keys = MERGE_KEYS.get(field)
-    if keys is None:
-        return None
-    return tuple(element.get(k) for k in keys)
+        identity: tuple[Any, ...] = (number, element.get("protocol") or DEFAULT_PROTOCOL)
+    else:
+        keys = MERGE_KEYS.get(field)
+        if keys is None:
+            return None
+        identity = tuple(element.get(k) for k in keys)
+    for part in identity:
+        if part.__class__ not in _SCALARS:
+            return None
+    return identity
 
 
 def identity_fields(element: Mapping[str, Any], field: str) -> dict[str, Any]:

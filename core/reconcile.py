@@ -191,9 +191,7 @@ class AppReconciler:
         if live is None:
             return ResourceResult(key, version_of(desired), SyncStatus.MISSING, health_of(None))
         checker = self._checker_for(key, desired)
-        if checker is not None and checker(live):
-            return ResourceResult(key, version_of(live), SyncStatus.SYNCED, health_of(live))
-        drift = diff(desired, live, self._rules_for(key))
+        drift = diff(desired, live, self._rules_for(key)) if checker is None else checker.drift(live)
         status = SyncStatus.OUT_OF_SYNC if drift else SyncStatus.SYNCED
         return ResourceResult(key, version_of(live), status, health_of(live), drift.changes)
 

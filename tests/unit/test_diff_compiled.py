@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core import diff_compiled
 from core.diff import diff
 from core.diff_compiled import compile_checker
 from core.diff_rules import rules_for
@@ -22,9 +23,10 @@ BASES = ["deployment-defaults", "statefulset-defaults", "service-defaults", "ing
 def test_fast_path_agrees_with_every_fixture_case(case: dict[str, Any]) -> None:
     desired, live, ignores = build_case(case)
     rules = rules_for(ResourceKey.of(desired), tuple(ignores))
-    verdict = compile_checker(desired, rules)(live)
-    if verdict:
+    check = compile_checker(desired, rules)
+    if check(live):
         assert not diff(desired, live, rules), "the fast path said in sync, the comparator disagrees"
+    assert check.drift(live) == diff(desired, live, rules), "skipping proven sections changed the drift"
 
 
 # The configmap pair is in sync but its managedFields still name a key the live object no longer
@@ -82,6 +84,51 @@ def test_random_edits_never_make_the_fast_path_disagree(base: str) -> None:
         for _ in range(rng.randint(1, 3)):
             _mutate(live if rng.random() < 0.7 else desired, rng)
         rules = rules_for(ResourceKey.of(desired0), ignore if round_number % 2 else ())
-        if compile_checker(desired, rules)(live):
-            changes = diff(desired, live, rules).changes
-            assert not changes, f"round {round_number}: fast path said in sync but {changes}"
+        check = compile_checker(desired, rules)
+        expected = diff(desired, live, rules)
+        if check(live):
+            assert not expected.changes, f"round {round_number}: fast path said in sync but {expected}"
+        assert check.drift(live) == expected, f"round {round_number}: a section proven in sync was not"
+
+
+def test_a_drifted_label_skips_the_sections_that_are_in_sync() -> None:
+    desired, live = load_pair("deployment-defaults")
+    rules = rules_for(ResourceKey.of(desired))
+    live = copy.deepcopy(live)
+    label = next(iter(desired["metadata"]["labels"]))
+    live["metadata"]["labels"][label] = "someone-else"
+    check = compile_checker(desired, rules)
+    assert not check(live)
+    assert "spec" in check.sections_in_sync(live) and "metadata" not in check.sections_in_sync(live)
+    assert check.drift(live) == diff(desired, live, rules) != diff(desired, desired, rules)
+
+
+def test_an_ownership_verdict_is_remembered_per_trie_object_and_only_when_it_passed() -> None:
+    desired, live = load_pair("deployment-defaults")
+    rules = rules_for(ResourceKey.of(desired))
+    assert compile_checker(desired, rules)(live)
+    apply_entry = next(e for e in live["metadata"]["managedFields"] if e["manager"] == "kubedrift")
+    trie = apply_entry["fieldsV1"]
+    ownership = compile_checker(desired, rules)._owned
+    assert ownership is not None
+    assert diff_compiled._OWNERSHIP_PASSED.get((ownership, id(trie))) is trie, (
+        "a checker compiled again from the same desired (say, at a new Git revision) finds the verdict"
+    )
+    # A trie owning a field desired lacks fails, is not remembered, and the object is judged by diff.
+    grabbing = copy.deepcopy(live)
+    grabbing_entry = next(e for e in grabbing["metadata"]["managedFields"] if e["manager"] == "kubedrift")
+    grabbing_entry["fieldsV1"]["f:spec"]["f:paused"] = {}
+    grabbing["spec"]["paused"] = True
+    check = compile_checker(desired, rules)
+    assert not check(grabbing)
+    assert (ownership, id(grabbing_entry["fieldsV1"])) not in diff_compiled._OWNERSHIP_PASSED
+    assert check.drift(grabbing) == diff(desired, grabbing, rules) != diff(desired, live, rules)
+
+
+def test_the_ownership_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diff_compiled, "OWNERSHIP_MEMO_LIMIT", 4)
+    desired, live = load_pair("deployment-defaults")
+    check = compile_checker(desired, rules_for(ResourceKey.of(desired)))
+    for _ in range(10):
+        assert check(copy.deepcopy(live))
+        assert len(diff_compiled._OWNERSHIP_PASSED) <= 4
