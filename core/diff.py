@@ -261,7 +261,7 @@ class _Comparer:
                     have,
                     f"{path}/{escape_segment(name)}",
                     sub_ignore,
-                    owned[trie_key],
+                    _node(owned, trie_key),
                     name,
                     steps + (trie_key,),
                 )
@@ -284,18 +284,10 @@ class _Comparer:
     ) -> None:
         plain = {k: v for k, v in desired.items() if k not in ("data", "stringData")}
         self.compare_map(plain, live, "", ignore, _without_data(owned) if owned else None, "", ())
-        live_data = live.get("data") or {}
-        wanted: dict[str, tuple[str, str]] = {}
-        for section in ("data", "stringData"):
-            values = desired.get(section) or {}
-            section_ignore = ignore.get(section, _NO_IGNORE)
-            if section_ignore is IGNORE_ALL or not isinstance(values, Mapping):
-                continue
-            for name, value in values.items():
-                if section_ignore.get(name) is IGNORE_ALL:
-                    continue
-                encoded = _b64(value) if section == "stringData" else "".join(str(value).split())
-                wanted[name] = (f"/{section}/{escape_segment(name)}", encoded)
+        live_data = live.get("data")
+        if not isinstance(live_data, Mapping):
+            live_data = {}
+        wanted = wanted_secret_data(desired, ignore)
         for name, (pointer, encoded) in wanted.items():
             have = live_data.get(name)
             if have != encoded:
@@ -310,6 +302,25 @@ class _Comparer:
                     continue
                 if not self._owned_by_others(("f:data", trie_key)):
                     self.changes.append(Change(f"/data/{escape_segment(name)}", None, SECRET_MASK, True))
+
+
+def wanted_secret_data(desired: Mapping[str, Any], ignore: IgnoreTrie) -> dict[str, tuple[str, str]]:
+    """What a sync of Secret `desired` leaves in `data`, by key: (pointer in desired, base64 value).
+
+    The server folds `stringData` into `data` (stringData wins), and base64 may be wrapped.
+    """
+    wanted: dict[str, tuple[str, str]] = {}
+    for section in ("data", "stringData"):
+        values = desired.get(section) or {}
+        section_ignore = ignore.get(section, _NO_IGNORE) if ignore else _NO_IGNORE
+        if section_ignore is IGNORE_ALL or not isinstance(values, Mapping):
+            continue
+        for name, value in values.items():
+            if section_ignore.get(name) is IGNORE_ALL:
+                continue
+            encoded = _b64(value) if section == "stringData" else "".join(str(value).split())
+            wanted[name] = (f"/{section}/{escape_segment(name)}", encoded)
+    return wanted
 
 
 @lru_cache(maxsize=4096)

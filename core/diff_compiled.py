@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from core.diff import diff
+from core.diff import diff, wanted_secret_data
 from core.diff_rules import (
     IGNORE_ALL,
     MERGE_KEYS,
@@ -147,25 +147,59 @@ Checker = CompiledCheck
 
 def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> CompiledCheck:
     """The compiled in-sync checks of `desired`; objects of one shape share the generated code."""
-    if rules.secret:
-        # Secrets compare through base64 and masking: always the full path.
-        return CompiledCheck(desired, rules)
     builder = _ShapeBuilder()
+    if rules.secret:
+        shape = _secret_shape(builder, desired, rules)
+        if shape is None:
+            return CompiledCheck(desired, rules)
+        # No sections: a drifted Secret goes through the comparator's masking path whole.
+        constants = tuple(builder.constants)
+        return CompiledCheck(
+            desired, rules, (_compile_values(shape), _ownership(shape, constants)), (), constants
+        )
     shape = builder.map_shape(desired, rules.ignore, "")
     if shape is None:
         return CompiledCheck(desired, rules)
     constants = tuple(builder.constants)
-
-    def ownership(node: tuple[Any, ...]) -> _Ownership:
-        check, reads = _compile_ownership(node)
-        return _Ownership(check, tuple(constants[index] for index in reads))
-
     sections = tuple(
-        _Section(name, _compile_values(child), ownership(child))
+        _Section(name, _compile_values(child), _ownership(child, constants))
         for name, child in shape[1]
         if child[0] == "map"
     )
-    return CompiledCheck(desired, rules, (_compile_values(shape), ownership(shape)), sections, constants)
+    return CompiledCheck(
+        desired, rules, (_compile_values(shape), _ownership(shape, constants)), sections, constants
+    )
+
+
+def _ownership(shape: tuple[Any, ...], constants: tuple[Any, ...]) -> _Ownership:
+    check, reads = _compile_ownership(shape)
+    return _Ownership(check, tuple(constants[index] for index in reads))
+
+
+def _secret_shape(
+    builder: _ShapeBuilder, desired: Mapping[str, Any], rules: DiffRules
+) -> tuple[Any, ...] | None:
+    """The shape of a Secret as the server keeps it: stringData folded into base64 `data`.
+
+    None (the comparator judges) when the data is ignored in part, or holds a value the plain
+    leaf rules would treat specially (an empty string may be absent; a quantity-named key).
+    """
+    if rules.ignore and ("data" in rules.ignore or "stringData" in rules.ignore):
+        return None
+    data = {name: encoded for name, (_, encoded) in wanted_secret_data(desired, rules.ignore).items()}
+    if any(
+        value == "" or name in QUANTITY_FIELDS or name in OMITTED_WHEN_ZERO for name, value in data.items()
+    ):
+        return None
+    stored = {name: value for name, value in desired.items() if name not in ("data", "stringData")}
+    stored["data"] = data
+    shape = builder.map_shape(stored, rules.ignore, "")
+    if shape is None or "stringData" not in desired:
+        return shape
+    # kubedrift's Apply entry lists the keys it sent as stringData under f:stringData.
+    _, children, allowed = shape
+    sent = frozenset({"."} | {"f:" + name for name in data})
+    return ("map", (*children, ("stringData", ("ownedonly", sent))), allowed | {"f:stringData"})
 
 
 # A shape is a hashable description of desired's structure. Nodes:

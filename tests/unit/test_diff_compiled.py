@@ -16,6 +16,7 @@ from core.model import IgnoreDifference, ResourceKey
 from tests.unit.test_diff_fixtures import CASES, build_case, load_pair
 
 BASES = ["deployment-defaults", "statefulset-defaults", "service-defaults", "ingress-defaults", "configmap",
+         "secret-stringdata",
          "custom-resource"]  # fmt: skip
 
 
@@ -29,9 +30,9 @@ def test_fast_path_agrees_with_every_fixture_case(case: dict[str, Any]) -> None:
     assert check.drift(live) == diff(desired, live, rules), "skipping proven sections changed the drift"
 
 
-# The configmap pair is in sync but its managedFields still name a key the live object no longer
-# has; the fast path leaves such cases to the comparator, so it is not listed here.
-@pytest.mark.parametrize("base", [b for b in BASES if b != "configmap"])
+# The configmap and secret pairs are in sync but their managedFields still name a key the live
+# object no longer has; the fast path leaves such cases to the comparator, so they are not listed.
+@pytest.mark.parametrize("base", [b for b in BASES if b not in ("configmap", "secret-stringdata")])
 def test_in_sync_objects_take_the_fast_path(base: str) -> None:
     desired, live = load_pair(base)
     rules = rules_for(ResourceKey.of(desired))
@@ -132,3 +133,17 @@ def test_the_ownership_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(10):
         assert check(copy.deepcopy(live))
         assert len(diff_compiled._OWNERSHIP_PASSED) <= 4
+
+
+def test_a_secret_in_sync_is_confirmed_by_the_fast_path_and_a_changed_key_is_not() -> None:
+    desired, live = load_pair("secret-stringdata")
+    rules = rules_for(ResourceKey.of(desired))
+    check = compile_checker(desired, rules)
+    assert not check(live), "kubedrift owns a key Git lacks (api-token): only the comparator may clear it"
+    assert not diff(desired, live, rules), "...and it does: the key is not in the cluster"
+    del live["metadata"]["managedFields"][0]["fieldsV1"]["f:data"]["f:api-token"]
+    assert check(live), "stringData folded into data, as the server does"
+    changed = copy.deepcopy(live)
+    changed["data"]["password"] = "b3RoZXI="
+    assert not check(changed)
+    assert check.drift(changed) == diff(desired, changed, rules) != diff(desired, live, rules)
