@@ -24,7 +24,7 @@ from core.runtime import AppRuntime
 from tui.actions import AppActions
 from tui.keys import binding
 from tui.resource_diff import ResourceDiff, app_summary, kind_summary, owned_summary, resource_diff
-from tui.resource_entries import TreeEntry, app_entries
+from tui.resource_entries import AppEntries, TreeEntry
 from tui.widgets.diff_view import DiffView
 from tui.widgets.engine_feed import EngineFeed, LogEntry
 from tui.widgets.event_log import EventLog
@@ -60,6 +60,7 @@ class AppDetailScreen(Screen[None]):
         self.app_name = app_name
         self._cursor_placed = False
         self._diff_inputs: tuple[object, ...] = ()
+        self._entries = AppEntries()
 
     @property
     def kubedrift(self) -> KubedriftApp:
@@ -132,7 +133,7 @@ class AppDetailScreen(Screen[None]):
             str(runtime.reconciler.health) if loaded else "Loading",
         )
         cluster = self.engine.clusters.get(runtime.context or "")
-        entries = app_entries(runtime, cluster.cache if cluster is not None else None)
+        entries = self._entries.of(runtime, cluster.cache if cluster is not None else None)
         tree.set_entries(entries)
         if not self._cursor_placed and entries:
             self._cursor_placed = True

@@ -41,7 +41,9 @@ class DiffView(RichLog):
         self._width = 0
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", self._show, init=False)
+        # The signal comes once the new theme's variables are in place; a watch on `theme` runs
+        # before, and would colour the diff with the old theme.
+        self.app.theme_changed_signal.subscribe(self, lambda _: self._show())
         self._show()
 
     def watch_content(self) -> None:

@@ -3,6 +3,13 @@
 The screen hands down `TreeEntry` values (see `tui.resource_entries`). The tree keeps one node per
 resource key and, when the entries change, relabels, adds and removes only the nodes that changed,
 so one event never rebuilds it. Only a new filter, typed by a person, rebuilds the tree.
+
+An app may hold 10,000 resources. A kind of more than OPEN_KIND_LIMIT resources starts collapsed,
+its label counting what it holds and what drifted, and its nodes are made only when it is opened
+(by a person, or to put the cursor on one of its resources); its entries still follow every
+update, so it opens on the latest state. Textual's `Tree` lays out its lines again after every node
+added, measuring every label: nodes added together are laid out once (see `BatchedTree`), siblings
+arriving in order are appended without a search, and each label's width is kept beside it.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from core.model import ResourceKey
-from tui.resource_entries import CHILD_KINDS, TreeEntry
-from tui.status_text import LOOKS, status_text, tone_style
+from tui.resource_entries import CHILD_KINDS, TreeEntry, kept_by_filter
+from tui.widgets.resource_labels import Label, ResourceLabels
+from tui.widgets.tree_batched import BatchedTree
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +40,13 @@ class KindGroup:
 
 
 NodeData = TreeEntry | KindGroup
+GroupKind = tuple[str, str]
+OPEN_KIND_LIMIT = 100
+"""A kind with more resources than this starts collapsed; its nodes are made when it is opened."""
 _CHILD_ORDER = {kind: index for index, (_, kind) in enumerate(CHILD_KINDS)}
 
 
-class ResourceTree(Tree[NodeData]):
+class ResourceTree(BatchedTree[NodeData]):
     """An app's resources by kind, with what they own in the cluster; updated node by node."""
 
     DEFAULT_CSS = """
@@ -54,16 +65,25 @@ class ResourceTree(Tree[NodeData]):
         self.namespace = namespace
         """The app's destination namespace: resources there are labelled by name alone."""
         self.entries: dict[ResourceKey, TreeEntry] = {}
-        """The latest entry of every resource and child, shown or filtered out."""
+        """The latest entry of every resource and child, shown or filtered out, parents first."""
+        self._given: list[TreeEntry] = []
         self._resource_nodes: dict[ResourceKey, TreeNode[NodeData]] = {}
-        self._kind_nodes: dict[tuple[str, str], TreeNode[NodeData]] = {}
         self._shown: dict[ResourceKey, TreeEntry] = {}
-        self._kind_labels: dict[tuple[str, str], str] = {}
+        """The entry each node in `_resource_nodes` was made or last labelled from."""
+        self._kind_nodes: dict[GroupKind, TreeNode[NodeData]] = {}
+        self._kind_labels: dict[GroupKind, str] = {}
+        self._made: set[GroupKind] = set()
+        """Kinds whose resource nodes exist; the others are collapsed and wait to be opened."""
+        self._opened: dict[GroupKind, bool] = {}
+        """Kinds a person expanded (True) or collapsed (False): kept through filters."""
         self._app_status = ("Loading", "Loading")
+        self._labels: ResourceLabels | None = None
         self.root.expand()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", self._restyle, init=False)
+        # The signal comes once the new theme's variables are in place (a watch on `theme` would
+        # run before, and colour everything with the old theme).
+        self.app.theme_changed_signal.subscribe(self, lambda _: self._restyle())
 
     # What the screen calls.
 
@@ -71,34 +91,16 @@ class ResourceTree(Tree[NodeData]):
         """Label the root with the app's own sync and health."""
         if (sync, health) != self._app_status:
             self._app_status = (sync, health)
-            self.root.set_label(self._root_label())
+            self._set_label(self.root, self.labels.root(self.app_name, sync, health))
 
     def set_entries(self, entries: Iterable[TreeEntry]) -> None:
         """Show `entries` (parents before children): only nodes whose entry changed are touched."""
-        ordered = list(entries)
-        self.entries = {entry.key: entry for entry in ordered}
-        visible = self._visible()
-        fallback: ResourceKey | KindGroup | None = None
-        for key in list(self._resource_nodes):
-            entry = self.entries.get(key)
-            shown = self._shown.get(key)
-            if key in self._resource_nodes and (
-                entry is None or key not in visible or shown is None or shown.parent != entry.parent
-            ):
-                fallback = self._drop(key) or fallback
-        for entry in ordered:
-            if entry.key not in visible:
-                continue
-            node = self._resource_nodes.get(entry.key)
-            if node is None:
-                self._add(entry)
-            elif self._shown.get(entry.key) != entry:
-                self._shown[entry.key] = entry
-                node.data = entry
-                node.set_label(self._label(entry))
-        self._tidy_kinds()
-        if fallback is not None:
-            self.call_after_refresh(self._move_to, fallback)
+        given = list(entries)
+        if len(given) == len(self._given) and all(a is b for a, b in zip(given, self._given, strict=True)):
+            return  # the very same entries: the screen looks every few seconds, mostly at no change
+        self._given = given
+        self.entries = {entry.key: entry for entry in given}
+        self._show_entries()
 
     @property
     def highlighted(self) -> NodeData | None:
@@ -112,11 +114,14 @@ class ResourceTree(Tree[NodeData]):
         return data.key if isinstance(data, TreeEntry) else None
 
     def highlight(self, key: ResourceKey) -> None:
-        """Move the cursor to `key`'s node once the tree has laid out its lines."""
+        """Move the cursor to `key`'s node once the tree has laid out its lines, opening what
+        hides it."""
         self.call_after_refresh(self._move_to, key)
 
     def visible_keys(self) -> list[ResourceKey]:
-        """The resource keys with a node now, top to bottom (what a person sees, for tests too)."""
+        """The resource keys with a node now, top to bottom (what a person sees, for tests too).
+
+        The resources of a kind not opened yet have no node, so they are not listed."""
         keys: list[ResourceKey] = []
 
         def walk(node: TreeNode[NodeData]) -> None:
@@ -137,50 +142,86 @@ class ResourceTree(Tree[NodeData]):
         self._kind_nodes.clear()
         self._shown.clear()
         self._kind_labels.clear()
-        self.set_entries(list(self.entries.values()))
-        if isinstance(keep, TreeEntry) and keep.key in self._resource_nodes:
+        self._made.clear()
+        self._show_entries()
+        if isinstance(keep, TreeEntry) and self._is_visible(keep.key):
             self.highlight(keep.key)
         else:
-            self.call_after_refresh(self._move_to, self._first_resource())
+            self.call_after_refresh(self._move_to, self._first_node())
 
-    def _visible(self) -> set[ResourceKey]:
-        wanted = self.filter_text.strip().lower()
-        if not wanted:
-            return set(self.entries)
-        children: dict[ResourceKey, list[ResourceKey]] = defaultdict(list)
-        for entry in self.entries.values():
-            if entry.parent is not None:
-                children[entry.parent].append(entry.key)
+    def _visible(self) -> set[ResourceKey] | None:
+        """The keys the filter keeps; None when there is no filter and every key is kept."""
+        return kept_by_filter(self.entries.values(), self.filter_text)
 
-        def family(key: ResourceKey) -> list[ResourceKey]:
-            found = [key]
-            for child in children.get(key, ()):
-                found.extend(family(child))
-            return found
-
-        visible: set[ResourceKey] = set()
-        for entry in self.entries.values():
-            if entry.parent is None:
-                keys = family(entry.key)
-                if any(wanted in key.name.lower() or wanted in key.kind.lower() for key in keys):
-                    visible.update(keys)
-        return visible
+    def _is_visible(self, key: ResourceKey) -> bool:
+        visible = self._visible()
+        return key in self.entries and (visible is None or key in visible)
 
     # Nodes.
 
+    def _show_entries(self) -> None:
+        """Bring the nodes in line with `entries` and the filter, touching only what changed."""
+        visible = self._visible()
+        kinds = self._kinds(visible)
+        fallback: ResourceKey | KindGroup | None = None
+        with self.one_layout():
+            for key, was in list(self._shown.items()):
+                now = self.entries.get(key)
+                if key in self._resource_nodes and (
+                    now is None or (visible is not None and key not in visible) or was.parent != now.parent
+                ):
+                    fallback = self._drop(key) or fallback
+            for group_kind in [group_kind for group_kind in self._kind_nodes if group_kind not in kinds]:
+                self._drop_kind(group_kind)
+            for group_kind, members in kinds.items():
+                self._kind_node(group_kind, len(members))
+            for entry in self.entries.values():
+                if visible is not None and entry.key not in visible:
+                    continue
+                shown = self._shown.get(entry.key)
+                if shown is None:
+                    self._add(entry)
+                elif shown is not entry and shown != entry:
+                    self._shown[entry.key] = entry
+                    node = self._resource_nodes[entry.key]
+                    node.data = entry
+                    self._set_label(node, self.labels.entry(entry))
+            for group_kind, members in kinds.items():
+                self._label_kind(group_kind, members)
+        if fallback is not None:
+            self.call_after_refresh(self._move_to, fallback)
+
+    def _kinds(self, visible: set[ResourceKey] | None) -> dict[GroupKind, list[TreeEntry]]:
+        """The resources shown (not their children), by kind."""
+        kinds: dict[GroupKind, list[TreeEntry]] = defaultdict(list)
+        for entry in self.entries.values():
+            if entry.parent is None and (visible is None or entry.key in visible):
+                kinds[(entry.key.group, entry.key.kind)].append(entry)
+        return kinds
+
     def _add(self, entry: TreeEntry) -> None:
+        """A node for `entry`, unless its kind is not made yet or its owner is not shown."""
         if entry.parent is None:
-            parent = self._kind_node(entry.key.group, entry.key.kind)
+            group_kind = (entry.key.group, entry.key.kind)
+            found = self._kind_nodes.get(group_kind) if group_kind in self._made else None
         else:
             found = self._resource_nodes.get(entry.parent)
-            if found is None:
-                return  # its owner is not shown
-            parent = found
-        # Siblings are kept in order, so the place is a binary search (10k resources: no O(n²)).
+        if found is None:
+            return
+        parent = found
+        if entry.parent is not None:
+            parent.allow_expand = True
+        # Siblings are kept in order. Entries mostly come in that order, so the last sibling is
+        # looked at first; otherwise the place is a binary search (10k resources: no O(n²)).
         children = parent.children
-        place = bisect.bisect_right(children, _order(entry), key=lambda child: _order(child.data))
-        before = children[place] if place < len(children) else None
-        node = parent.add(self._label(entry), entry, before=before, expand=True)
+        order = _order(entry)
+        place: int | None = None
+        if children and _order(children[-1].data) > order:
+            place = bisect.bisect_right(children, order, key=lambda child: _order(child.data))
+        label = self.labels.entry(entry)
+        node = self.add_node(
+            parent, label.text, label.cells, entry, before=place, expand=True, allow_expand=False
+        )
         self._resource_nodes[entry.key] = node
         self._shown[entry.key] = entry
 
@@ -195,50 +236,80 @@ class ResourceTree(Tree[NodeData]):
                 collect(child)
 
         collect(node)
+        parent = node.parent
         fallback: ResourceKey | KindGroup | None = None
         if self.cursor_node is not None and any(found is self.cursor_node for found in doomed):
-            parent = node.parent
             data = parent.data if parent is not None else None
             fallback = data.key if isinstance(data, TreeEntry) else data
             self.cursor_line = -1  # the cursor must not stay on a node that is gone
         for found in doomed:
+            self.forget_node(found)
             if isinstance(found.data, TreeEntry):
                 self._resource_nodes.pop(found.data.key, None)
                 self._shown.pop(found.data.key, None)
         node.remove()
+        if parent is not None and isinstance(parent.data, TreeEntry) and not parent.children:
+            parent.allow_expand = False
         return fallback
 
-    def _kind_node(self, group: str, kind: str) -> TreeNode[NodeData]:
-        node = self._kind_nodes.get((group, kind))
+    def _kind_node(self, group_kind: GroupKind, size: int) -> TreeNode[NodeData]:
+        """The node of a kind of `size` resources; a new one is collapsed when the kind is big."""
+        node = self._kind_nodes.get(group_kind)
         if node is None:
-            data = KindGroup(group, kind)
+            data = KindGroup(*group_kind)
             before = next(
                 (child for child in self.root.children if _order(child.data) > _order(data)),
                 None,
             )
-            node = self.root.add(kind, data, before=before, expand=True)
-            self._kind_nodes[(group, kind)] = node
+            opened = self._opened.get(group_kind, size <= OPEN_KIND_LIMIT)
+            node = self.root.add(data.kind, data, before=before, expand=opened)
+            self._kind_nodes[group_kind] = node
+            if opened:
+                self._made.add(group_kind)
         return node
 
-    def _tidy_kinds(self) -> None:
-        """Drop empty kind nodes, relabel the others, and let only nodes with children expand."""
-        for group_kind, node in list(self._kind_nodes.items()):
-            if not node.children:
-                del self._kind_nodes[group_kind]
-                self._kind_labels.pop(group_kind, None)
-                node.remove()
-                continue
-            label = self._kind_label(node)
-            if self._kind_labels.get(group_kind) != label.plain:
-                self._kind_labels[group_kind] = label.plain
-                node.set_label(label)
-        for node in self._resource_nodes.values():
-            has_children = bool(node.children)
-            if node.allow_expand != has_children:
-                node.allow_expand = has_children
+    def _drop_kind(self, group_kind: GroupKind) -> None:
+        node = self._kind_nodes.pop(group_kind)
+        self._kind_labels.pop(group_kind, None)
+        self._made.discard(group_kind)
+        self.forget_node(node)
+        if self.cursor_node is node:
+            self.cursor_line = -1
+            self.call_after_refresh(self._move_to, None)
+        node.remove()
+
+    def _make_kind(self, group_kind: GroupKind) -> None:
+        """Make the nodes of a kind that was left collapsed, from the latest entries."""
+        if group_kind in self._made or group_kind not in self._kind_nodes:
+            return
+        self._made.add(group_kind)
+        visible = self._visible()
+        with self.one_layout():
+            for entry in self.entries.values():
+                if entry.key not in self._shown and (visible is None or entry.key in visible):
+                    self._add(entry)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, KindGroup):
+            group_kind = (data.group, data.kind)
+            if self._kind_nodes.get(group_kind) is event.node:
+                self._opened[group_kind] = True
+                self._make_kind(group_kind)
+
+    def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, KindGroup) and self._kind_nodes.get((data.group, data.kind)) is event.node:
+            self._opened[(data.group, data.kind)] = False
+
+    # The cursor.
 
     def _move_to(self, target: ResourceKey | KindGroup | None) -> None:
         if isinstance(target, ResourceKey):
+            if self._reveal(target):
+                # Nodes were made or expanded: move once their lines are laid out.
+                self.call_after_refresh(self._move_to, target)
+                return
             node = self._resource_nodes.get(target)
         elif isinstance(target, KindGroup):
             node = self._kind_nodes.get((target.group, target.kind))
@@ -246,60 +317,63 @@ class ResourceTree(Tree[NodeData]):
             node = None
         self.move_cursor(node if node is not None else self.root)
 
-    def _first_resource(self) -> ResourceKey | None:
-        keys = self.visible_keys()
-        return keys[0] if keys else None
+    def _reveal(self, key: ResourceKey) -> bool:
+        """Make and expand whatever hides `key`'s node; whether anything had to be."""
+        changed = False
+        top = self.entries.get(key)
+        while top is not None and top.parent is not None:
+            top = self.entries.get(top.parent)  # an owned child: its kind is its top owner's
+        if top is not None:
+            group_kind = (top.key.group, top.key.kind)
+            if group_kind not in self._made and group_kind in self._kind_nodes:
+                self._make_kind(group_kind)
+                changed = True
+        node = self._resource_nodes.get(key)
+        parent = node.parent if node is not None else None
+        while parent is not None:
+            if not parent.is_expanded:
+                parent.expand()
+                changed = True
+            parent = parent.parent
+        return changed
+
+    def _first_node(self) -> ResourceKey | KindGroup | None:
+        """The first resource shown, or the first kind when it is collapsed."""
+        for kind_node in self.root.children:
+            if kind_node.is_expanded and kind_node.children:
+                data = kind_node.children[0].data
+                return data.key if isinstance(data, TreeEntry) else None
+            return kind_node.data if isinstance(kind_node.data, KindGroup) else None
+        return None
 
     # Labels.
 
-    def _root_label(self) -> Text:
-        variables = self.app.theme_variables
-        sync, health = self._app_status
-        return Text.assemble(
-            (self.app_name, Style(bold=True)),
-            "  ",
-            status_text(sync, variables),
-            "  ",
-            status_text(health, variables),
-        )
+    def _set_label(self, node: TreeNode[NodeData], label: Label) -> None:
+        self.set_node_label(node, label.text, label.cells)
 
-    def _label(self, entry: TreeEntry) -> Text:
+    @property
+    def labels(self) -> ResourceLabels:
+        """The label maker for the current theme."""
         variables = self.app.theme_variables
-        key = entry.key
-        if entry.owned:
-            name = Text(f"{key.kind} {key.name}")
-        else:
-            shown = key.name if key.namespace in ("", self.namespace) else f"{key.namespace}/{key.name}"
-            name = Text(shown, style=Style(bold=True))
-        parts: list[Text | str] = [name]
-        if entry.sync is not None:
-            parts += ["  ", status_text(entry.sync, variables)]
-        parts += ["  ", status_text(entry.health, variables)]
-        return Text.assemble(*parts)
+        if self._labels is None or self._labels.variables is not variables:
+            self._labels = ResourceLabels(variables, self.namespace)
+        return self._labels
 
-    def _kind_label(self, node: TreeNode[NodeData]) -> Text:
-        entries = [child.data for child in node.children if isinstance(child.data, TreeEntry)]
-        data = node.data
-        assert isinstance(data, KindGroup)
-        label = Text(f"{data.kind} ({len(entries)})", style=Style(bold=True))
-        drifted: dict[str, int] = defaultdict(int)
-        for entry in entries:
-            if entry.sync in ("OutOfSync", "Missing", "Extraneous", "Unknown"):
-                drifted[entry.sync] += 1
-        variables = self.app.theme_variables
-        for word, count in drifted.items():
-            glyph, tone = LOOKS[word]
-            label.append(f" {glyph}{count}", style=tone_style(tone, variables))
-        return label
+    def _label_kind(self, group_kind: GroupKind, members: list[TreeEntry], *, again: bool = False) -> None:
+        label = self.labels.kind(group_kind[1], members)
+        if again or self._kind_labels.get(group_kind) != label.text.plain:
+            self._kind_labels[group_kind] = label.text.plain
+            self._set_label(self._kind_nodes[group_kind], label)
 
     def _restyle(self) -> None:
-        self.root.set_label(self._root_label())
-        for key, node in self._resource_nodes.items():
-            node.set_label(self._label(self._shown[key]))
-        for group_kind, node in self._kind_nodes.items():
-            label = self._kind_label(node)
-            self._kind_labels[group_kind] = label.plain
-            node.set_label(label)
+        labels = self.labels
+        sync, health = self._app_status
+        self._set_label(self.root, labels.root(self.app_name, sync, health))
+        made = [(node, labels.entry(self._shown[key])) for key, node in self._resource_nodes.items()]
+        self.set_node_labels((node, label.text, label.cells) for node, label in made)
+        for group_kind, members in self._kinds(self._visible()).items():
+            if group_kind in self._kind_nodes:
+                self._label_kind(group_kind, members, again=True)
 
 
 def _order(data: NodeData | None) -> tuple[object, ...]:
