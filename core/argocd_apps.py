@@ -129,7 +129,8 @@ def _resolve_repo_url(repo_url: str, base: Path) -> str:
     scp_like = colon > 0 and (slash == -1 or colon < slash)
     if _URL_SCHEME.match(repo_url) or scp_like:
         return repo_url
-    return os.path.normpath(base / Path(repo_url).expanduser())
+    # os.path rather than pathlib: a config of a thousand apps resolves a thousand of these at start.
+    return os.path.normpath(os.path.join(base, os.path.expanduser(repo_url)))
 
 
 def _read_destination(destination: YamlField, *, strict: bool) -> Destination:

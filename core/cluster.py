@@ -5,6 +5,9 @@ Reads never build the client's typed models (7-15x the cost of a dict, kubernete
 bytes are parsed with orjson (`core.wire_json`). Every request has a timeout; 429 and 5xx answers
 are retried honouring Retry-After; a read-only adapter refuses every mutating call before any
 request leaves the process, so no code path above it can write.
+
+The client and urllib3 are imported where a request is made, not at the top: the engine and the
+TUI import this module for its errors, and the client costs about 0.3 s to import.
 """
 
 from __future__ import annotations
@@ -13,16 +16,16 @@ import json
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
-
-import urllib3
-from kubernetes import client as k8s_client
 
 from core import wire_json
 from core.api_resources import ApiResource, Discovery, parse_discovery
 from core.errors import KubedriftError
 from core.model import FIELD_MANAGER, ResourceKey
+
+if TYPE_CHECKING:
+    from kubernetes import client as k8s_client
 
 MUTATING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONNECT_TIMEOUT: Final = 5.0
@@ -155,6 +158,8 @@ class ClusterAdapter:
         The generator closes the connection when it is closed, so a consumer can stop any time;
         `on_open` receives a function that cuts the stream from another thread (to stop or relist).
         """
+        import urllib3
+
         query = {
             "watch": "true",
             "allowWatchBookmarks": "true",
@@ -238,6 +243,9 @@ class ClusterAdapter:
         content_type: str | None = None,
         read_timeout: float = READ_TIMEOUT,
     ) -> Any:
+        import urllib3
+        from kubernetes import client as k8s_client
+
         if self.read_only and method in MUTATING_METHODS:
             raise ReadOnlyError(
                 f"refused {method} {path}: kubedrift is read-only for context {self.context!r} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -165,10 +165,16 @@ def _read_text(path: Path, display: str) -> str:
 
 
 def _parse(text: str, display: str, path: Path, *, multi_document: bool) -> list[Any]:
+    loader = _MarkedLoader(text)
     try:
         if multi_document:
-            return list(yaml.load_all(text, Loader=_MarkedLoader))
-        return [yaml.load(text, Loader=_MarkedLoader)]
+            documents = []
+            while loader.check_node():
+                document = loader.get_node()
+                documents.append(None if document is None else _build(loader, document))
+            return documents
+        node = loader.get_single_node()
+        return [None if node is None else _build(loader, node)]
     except yaml.YAMLError as error:
         if path.suffix == ".json":
             # Tab-indented JSON is valid JSON but not valid YAML for the pure-Python parser.
@@ -177,6 +183,8 @@ def _parse(text: str, display: str, path: Path, *, multi_document: bool) -> list
         problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"invalid YAML: {problem}", file=display, line=line) from None
+    finally:
+        loader.dispose()
 
 
 def _parse_json(text: str, display: str) -> list[Any]:
@@ -209,15 +217,61 @@ class _MarkedLoader(_SafeLoader):
     """A safe loader whose mappings and lists remember their lines, and that refuses duplicate keys."""
 
 
-def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> Iterator[_MarkedMap]:
-    marked = _MarkedMap(node.start_mark.line + 1)
-    yield marked
-    own_pairs = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _build(loader: _MarkedLoader, root: yaml.Node) -> Any:
+    """The value of a composed document: what `loader.construct_document` returns, built directly.
+
+    PyYAML's constructor goes through generators and bookkeeping for every node, which for a
+    kubedrift.yaml of a thousand apps costs more than parsing it. Plain mappings, lists and strings
+    are built here; any other node (numbers, booleans, dates, explicit tags) goes to the loader.
+    Each node is built once, so anchors and aliases share one value, as PyYAML shares them.
+    """
+    built: dict[int, Any] = {}
+    building: set[int] = set()
+
+    def value_of(node: yaml.Node) -> Any:
+        if id(node) in built:
+            return built[id(node)]
+        tag = node.tag
+        if tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value
+        if id(node) in building:
+            raise yaml.constructor.ConstructorError(
+                None, None, "found unconstructable recursive node", node.start_mark
+            )
+        building.add(id(node))
+        value: Any
+        if tag == _MAP_TAG and isinstance(node, yaml.MappingNode):
+            value = _MarkedMap(node.start_mark.line + 1)
+            _fill_mapping(loader, node, value, value_of)
+        elif tag == _SEQ_TAG and isinstance(node, yaml.SequenceNode):
+            value = _MarkedList(node.start_mark.line + 1)
+            for item_node in node.value:
+                value.append(value_of(item_node))
+                value.item_lines.append(item_node.start_mark.line + 1)
+        else:
+            value = loader.construct_object(node, deep=True)
+        building.discard(id(node))
+        built[id(node)] = value
+        return value
+
+    return value_of(root)
+
+
+def _fill_mapping(
+    loader: _MarkedLoader, node: yaml.MappingNode, marked: _MarkedMap, value_of: Callable[[yaml.Node], Any]
+) -> None:
+    own_pairs = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
     loader.flatten_mapping(node)
     merged_pairs = len(node.value) - own_pairs
     own_keys: set[Any] = set()
     for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
+        key = value_of(key_node)
         if not isinstance(key, Hashable):
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark
@@ -228,9 +282,16 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> Iterato
                 problem = f"duplicate key {key!r}; a key may appear only once in a mapping"
                 raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
             own_keys.add(key)
-        marked[key] = loader.construct_object(value_node, deep=True)
+        marked[key] = value_of(value_node)
         marked.key_lines[key] = key_node.start_mark.line + 1
         marked.value_lines[key] = value_node.start_mark.line + 1
+
+
+def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> Iterator[_MarkedMap]:
+    # For maps met by PyYAML's own constructor (inside an explicitly tagged node); see `_build`.
+    marked = _MarkedMap(node.start_mark.line + 1)
+    yield marked
+    _fill_mapping(loader, node, marked, lambda child: loader.construct_object(child, deep=True))
 
 
 def _construct_list(loader: _MarkedLoader, node: yaml.SequenceNode) -> Iterator[_MarkedList]:

@@ -3,6 +3,9 @@
 This joins `core.gitsource` and `core.render`. A source that fails to load (unknown revision,
 unreachable remote) is an error of the app, and the last good revision stays in use, so one bad
 push or a network blip never empties the desired set.
+
+`core.gitsource` (GitPython, watchfiles) is imported when the first app is loaded, not with this
+module: `DesiredState` is a value the TUI needs for its first frame, long before any Git is read.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import GitSourceError
-from core.gitsource import AppSource, SourceSnapshot
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.model import App, ResourceKey
 from core.render import Renderer, RenderResult
+
+if TYPE_CHECKING:
+    from core.gitsource import AppSource, SourceSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,8 @@ class AppDesiredState:
         scope: NamespaceScope = BUILTIN_SCOPE,
         source: AppSource | None = None,
     ) -> None:
+        from core.gitsource import AppSource
+
         self.app = app
         self.source = source or AppSource(app.source, base_dir=base_dir, cache_dir=cache_dir)
         self.renderer = Renderer(

@@ -7,6 +7,10 @@ cache because of an action: results come back through the watch.
 
 `evaluate()` is the one-shot form (`check`, `diff`): list once, judge, return snapshots.
 `run()` is the live form (`watch`, the TUI).
+
+Building an Engine reads nothing and imports no client: the TUI paints its first frame from the
+apps' runtimes before `run()` connects. The kubernetes client, GitPython and watchfiles load with
+the first connection, load and source watch.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.automation import Automation, SyncRequest
 from core.cluster import ApiError, ClusterAdapter, ClusterError
 from core.config import Config
 from core.desired_state import AppDesiredState, DesiredState
 from core.errors import KubedriftError
+from core.event_routing import EventRouting
 from core.kind_watch import KindState, KindWatch, Relisted, WatchMessage
 from core.kinds import BUILTIN_SCOPE
 from core.kubeconfig import Kubeconfig
@@ -32,8 +37,11 @@ from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, Res
 from core.queue_wait import Nothing, get_or_stop
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind, app_change, resource_change
-from core.source_watch import SourceWatch
 from core.status_events import AppStatusChange, RevisionChange, StatusChange, rfc3339_now
+
+if TYPE_CHECKING:
+    from core.gitsource import AppSource, GitRepository
+    from core.source_watch import SourceWatch
 
 Publish = Callable[[list[StatusChange]], None]
 # Kinds the resource tree shows as children of what Git declares (ownerReferences).
@@ -79,6 +87,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.automation = Automation()
         self.sources: dict[str, SourceWatch] = {}
+        self._repositories: dict[str, GitRepository] = {}
+        self._routing: dict[str, EventRouting] = {}
         self._actions: set[asyncio.Task[None]] = set()
 
     # Set-up shared by both forms.
@@ -92,6 +102,7 @@ class Engine:
         for runtime in self.apps.values():
             if runtime.context is not None and runtime.context not in self.clusters:
                 self.clusters[runtime.context] = self._connect(runtime.context)
+                self._routing[runtime.context] = EventRouting(self._apps_on(runtime.context))
         for runtime in self.apps.values():
             cluster = self.clusters.get(runtime.context or "")
             scope = BUILTIN_SCOPE
@@ -99,10 +110,19 @@ class Engine:
                 scope = cluster.adapter.discover().kind_table()
             if cluster is not None and cluster.error is not None:
                 runtime.cluster_error = cluster.error
-            runtime.loader = AppDesiredState(
-                runtime.app, base_dir=self._base_dir, cache_dir=self._cache_dir, scope=scope
-            )
+            runtime.loader = AppDesiredState(runtime.app, scope=scope, source=self._source_of(runtime.app))
             self._set_desired(runtime, runtime.loader.load())
+
+    def _source_of(self, app: App) -> AppSource:
+        """The app's source; apps of one repository share its GitRepository: one clone, one pair of
+        git processes and one object cache, rather than one of each per app."""
+        from core.gitsource import AppSource
+
+        shared = self._repositories.get(app.source.repo_url)
+        source = AppSource(app.source, base_dir=self._base_dir, cache_dir=self._cache_dir, repository=shared)
+        if source.repository is not None:
+            self._repositories.setdefault(app.source.repo_url, source.repository)
+        return source
 
     def _connect(self, context: str) -> ClusterRuntime:
         cluster = ClusterRuntime(context)
@@ -196,14 +216,21 @@ class Engine:
         publish(self._initial_changes())
         for context in self.clusters:
             self._ensure_watches(context)
+        from core.file_watch import FileWatch
+        from core.source_watch import SourceWatch, reload_moved
+
+        files = FileWatch()
         self.sources = {
-            name: SourceWatch(runtime.loader, poll_seconds=self._git_poll_seconds)
+            name: SourceWatch(runtime.loader, files, poll_seconds=self._git_poll_seconds)
             for name, runtime in self.apps.items()
             if runtime.loader is not None
         }
         tasks = [
             asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in self.sources.values()
         ]
+        # After the source tasks: each follows its folder as it starts, so one watcher covers them all.
+        tasks.append(asyncio.create_task(files.run(stop)))
+        tasks.append(asyncio.create_task(reload_moved(self.sources.values(), files)))
         # Self-heal waits out its backoff even when nothing happens, so automated apps need a tick.
         tick = 1.0 if any(r.app.sync_policy.automated for r in self.apps.values()) else None
         try:
@@ -302,15 +329,16 @@ class Engine:
             for watch in cluster.watches.values():
                 watch.stop()
 
-    def _ensure_watches(self, context: str) -> None:
-        """Watch every needed kind: from its start-up list where there was one, else list first."""
+    def _ensure_watches(self, context: str, kinds: Iterable[GroupKind] | None = None) -> None:
+        """Watch every needed kind (or only `kinds`, those one new desired state holds): from its
+        start-up list where there was one, else list first."""
         cluster = self.clusters[context]
         if cluster.adapter is None or cluster.error is not None:
             return
         for (group, kind, namespace), version in cluster.listed.items():
             if (group, kind, namespace) not in cluster.watches:
                 self._start_watch(cluster, group, kind, namespace, version)
-        for group, kind in sorted(self.needed_kinds(context)):
+        for group, kind in sorted(self.needed_kinds(context) if kinds is None else set(kinds)):
             if not any(existing[:2] == (group, kind) for existing in cluster.watches):
                 self._start_watch(cluster, group, kind, None)
 
@@ -338,11 +366,12 @@ class Engine:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, (context, message))
 
     async def _follow_source(self, watch: SourceWatch, publish: Publish, stop: asyncio.Event) -> None:
-        async for state in watch.updates(stop):
-            runtime = self.apps[watch.loader.app.name]
+        runtime = self.apps[watch.loader.app.name]
+        async for state in watch.updates(stop, known=runtime.desired):
             changes = self._set_desired(runtime, state)
             if runtime.context in self.clusters:
-                self._ensure_watches(runtime.context)
+                # Only this app's kinds: all of every app's would cost a fleet O(apps x objects) per save.
+                self._ensure_watches(runtime.context, {(key.group, key.kind) for key in state.objects})
             if changes:
                 publish(changes)
 
@@ -382,13 +411,16 @@ class Engine:
         return resource is not None and resource.namespaced
 
     def _route(self, context: str, events: list[LiveEvent]) -> list[StatusChange]:
+        """Hand each event to the apps it concerns (see core.event_routing), app by app."""
+        routing = self._routing[context]
         changes: list[StatusChange] = []
         now = rfc3339_now()
-        for runtime in self._apps_on(context):
+        for runtime, app_events in routing.route(events):
             before = (runtime.reconciler.sync, runtime.reconciler.health)
-            for event in events:
+            for event in app_events:
                 previous = runtime.reconciler.results.get(event.key)
                 updated = runtime.reconciler.live_changed(event.key, event.obj)
+                routing.note(runtime, (event.key,))
                 if updated is not None or (
                     previous is not None and event.key not in runtime.reconciler.results
                 ):
@@ -418,6 +450,7 @@ class Engine:
         before = (runtime.reconciler.sync, runtime.reconciler.health)
         previous = dict(runtime.reconciler.results)
         previous_revision = runtime.desired.revision
+        previous_keys = set(runtime.reconciler.desired)
         runtime.desired = state
         cluster = self.clusters.get(runtime.context or "")
         changed = runtime.reconciler.set_desired(state.objects, render_ok=state.render_ok)
@@ -428,6 +461,7 @@ class Engine:
                     obj = cluster.cache.get(key)
                     if obj is not None and runtime.reconciler.live_changed(key, obj) is not None:
                         changed.add(key)
+            self._routing[cluster.context].note(runtime, previous_keys | state.objects.keys())
         changes: list[StatusChange] = [
             resource_change(
                 now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)

@@ -13,7 +13,8 @@ import os
 import posixpath
 import re
 import threading
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +35,9 @@ WATCH_DEBOUNCE_MS = 70
 """A long burst of events is cut after this long, so a save shows within step + debounce < 100 ms."""
 WATCH_POLL_DELAY_MS = 50
 """Used only where watchfiles must poll instead of being notified (network mounts, some VMs)."""
+TIMESTAMP_SLACK_NS = 2_000_000_000
+"""File times may lag the clock (coarse kernel clocks, 2 s on FAT): a file written this long before
+a read began may still have been written after it."""
 _EDITOR_SCRATCH = re.compile(r"(~$|\.sw.$|^#.*#$|^flycheck_|\.___jb_...___$)")
 _IGNORED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
@@ -97,6 +101,26 @@ class FolderSource:
             digest.update(files[key])
         return SourceSnapshot(f"folder:{digest.hexdigest()}", MappingProxyType(files), ".")
 
+    def changed_since(self, when_ns: int) -> bool:
+        """Whether a file or folder of this one was written at or after `when_ns` (a `time.time_ns()`),
+        or may have been; a folder that is gone has changed. Reads file times only, no contents."""
+        since = when_ns - TIMESTAMP_SLACK_NS
+        try:
+            if self.folder.stat().st_mtime_ns >= since:
+                return True
+            for current, folders, names in os.walk(self.folder):
+                folders[:] = [f for f in folders if _FolderFilter.wanted_name(f)]
+                for name in [*folders, *(n for n in names if _FolderFilter.wanted_name(n))]:
+                    if os.stat(os.path.join(current, name)).st_mtime_ns >= since:
+                        return True
+        except OSError:
+            return True
+        return False
+
+    def watch_filter(self) -> Callable[[watchfiles.Change, str], bool]:
+        """Whether a change (at an absolute path) is to one of this folder's files."""
+        return _FolderFilter(self.folder.resolve())
+
     async def changes(
         self, stop_event: asyncio.Event | threading.Event | None = None
     ) -> AsyncIterator[set[str]]:
@@ -136,6 +160,8 @@ class AppSource:
         self.source = source
         self.last_good: SourceSnapshot | None = None
         """The newest snapshot of the target revision that loaded; a later failure leaves it as is."""
+        self._read_at = 0
+        """When the folder was last read for `last_good` (time.time_ns())."""
         self._path = source.path or "."
         self.repository: GitRepository | None = None
         self.folder: FolderSource | None = None
@@ -173,7 +199,10 @@ class AppSource:
         """
         if self.folder is not None:
             root = normalize_repo_path(self._path)
+            read_at = time.time_ns()
             snapshot = self.folder.load()
+            if revision is None:
+                self._read_at = read_at
             if self.last_good is not None and self.last_good.revision == snapshot.revision:
                 return self.last_good  # same contents: hand back the same object, cheap to compare
             snapshot = replace(snapshot, root=root)
@@ -187,6 +216,19 @@ class AppSource:
         if revision is None:
             self.last_good = snapshot
         return snapshot
+
+    def may_have_changed(self) -> bool:
+        """Whether the target revision may render differently from `last_good`: its ref moved, or a
+        file of the folder was written since it was read. Cheap: a ref lookup, or file times."""
+        if self.last_good is None:
+            return True
+        if self.folder is not None:
+            return self.folder.changed_since(self._read_at)
+        assert self.repository is not None
+        try:
+            return self.repository.resolve(self.source.target_revision) != self.last_good.revision
+        except GitSourceError:
+            return True  # the load that follows reports it
 
     def refresh(self) -> None:
         """Fetch new commits of a remote repository; nothing to do for local ones and folders."""

@@ -4,6 +4,8 @@ Drift itself uses the hand-written comparator in `core.diff` (desired-subset sem
 path). Here both sides are complete objects of the same kind of thing: one Git revision against
 another (the history screen), and a live object against the server's dry-run of a sync. These run
 for one app or one object at a time, on request, so DeepDiff's thoroughness is worth its cost.
+DeepDiff is imported on the first comparison: it takes about 0.2 s, and the TUI and the engine
+import this module (through the sync path) long before anyone asks for a comparison.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from deepdiff import DeepDiff
 
 from core.diff_rules import escape_segment
 from core.model import SECRET_MASK, Change, ResourceKey
@@ -85,6 +85,8 @@ def object_changes(
     exclude: tuple[str, ...] = (),
 ) -> tuple[Change, ...]:
     """Every difference between two whole objects, as Changes with RFC 6901 paths (live is t1)."""
+    from deepdiff import DeepDiff
+
     found = DeepDiff(dict(live), dict(desired), view="tree", exclude_paths=list(exclude), verbose_level=2)
     changes: list[Change] = []
     for report in _REPORTS:

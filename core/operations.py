@@ -7,16 +7,19 @@ apply and the same audit line. They block (Git, HTTP): the TUI runs them on a wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.actions import Progress
 from core.cluster import ClusterAdapter, ReadOnlyError
 from core.desired_state import DesiredState
 from core.engine import Engine
 from core.errors import KubedriftError
-from core.gitsource import Commit
 from core.model import ResourceKey, SyncResult, SyncStatus
 from core.object_compare import ObjectDelta, compare_revisions
 from core.runtime import AppRuntime
+
+if TYPE_CHECKING:
+    from core.gitsource import Commit
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,12 @@
 """Following an app's source: new desired states as Git moves or files are saved.
 
-- A plain folder is watched with watchfiles (a save shows within 100 ms).
+- A plain folder is watched for saves (a save shows within 100 ms).
 - A local repository is watched the same way, on its refs: a commit or a branch switch moves a
   ref, and the load that follows re-renders only the files that changed.
 - A remote repository is fetched every `poll_seconds`, and at once on `request_refresh()`.
+Folders and refs are watched through the engine's one `FileWatch`, shared by every app. Once it
+watches, `reload_moved` loads again the sources that may have moved since their first load (a ref
+lookup, or file times), so a save or commit made while the engine was starting is not missed.
 Loads run on a worker thread, since Git and rendering block.
 """
 
@@ -11,22 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import watchfiles
 
 from core.desired_state import AppDesiredState, DesiredState
 from core.errors import KubedriftError
-from core.gitsource import WATCH_DEBOUNCE_MS, WATCH_STEP_MS
+from core.file_watch import FileWatch, Wanted
 from core.queue_wait import Nothing, get_or_stop
 
 
 class SourceWatch:
     """Yields a new DesiredState whenever an app's source changes what it renders to."""
 
-    def __init__(self, loader: AppDesiredState, *, poll_seconds: float = 30.0) -> None:
+    def __init__(self, loader: AppDesiredState, files: FileWatch, *, poll_seconds: float = 30.0) -> None:
         self.loader = loader
+        self.files = files
+        """The watcher of local folders and repositories, shared with the engine's other apps."""
         self.poll_seconds = poll_seconds
         self._refresh = asyncio.Event()
 
@@ -34,17 +39,23 @@ class SourceWatch:
         """Fetch and reload now (the `r` key, or `kubedrift watch` on SIGHUP)."""
         self._refresh.set()
 
-    async def updates(self, stop: asyncio.Event) -> AsyncIterator[DesiredState]:
+    async def updates(
+        self, stop: asyncio.Event, *, known: DesiredState | None = None
+    ) -> AsyncIterator[DesiredState]:
+        """Each new desired state until `stop` is set; `known` is the one the caller has already
+        (a load that renders the same is not yielded)."""
         current = self.loader.source.last_good
         triggers: asyncio.Queue[bool] = asyncio.Queue()
         tasks = [asyncio.create_task(self._on_refresh_requests(triggers, stop))]
+        unfollow: Callable[[], None] | None = None
         watched = self._watched_path()
         if watched is not None:
-            tasks.append(asyncio.create_task(self._on_file_changes(watched, triggers, stop)))
+            path, wanted = watched
+            unfollow = self.files.follow(path, wanted, lambda: triggers.put_nowait(False))
         elif self.loader.source.repository is not None:
             tasks.append(asyncio.create_task(self._on_timer(triggers, stop)))
         try:
-            previous: DesiredState | None = None
+            previous = known
             while not stop.is_set():
                 fetch = await _next(triggers, stop)
                 if fetch is None:
@@ -56,6 +67,8 @@ class SourceWatch:
                 previous, current = state, snapshot
                 yield state
         finally:
+            if unfollow is not None:
+                unfollow()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -69,29 +82,24 @@ class SourceWatch:
                 self.loader.source.refresh()
         return self.loader.load()
 
-    def _watched_path(self) -> Path | None:
+    @property
+    def watched(self) -> bool:
+        """Whether saves and commits reach this source through the file watch (not by polling)."""
+        repository = self.loader.source.repository
+        return repository is None or not repository.is_remote
+
+    def _watched_path(self) -> tuple[Path, Wanted] | None:
+        """The folder to watch for this app, and which changes in it count; None for a remote."""
         source = self.loader.source
         if source.folder is not None:
-            return source.folder.folder
+            return source.folder.folder, source.folder.watch_filter()
         repository = source.repository
         if repository is not None and not repository.is_remote:
             try:
-                return Path(repository.open().git_dir)
+                return Path(repository.open().git_dir), _moves_a_ref
             except KubedriftError:
                 return None
         return None
-
-    async def _on_file_changes(self, path: Path, triggers: asyncio.Queue[bool], stop: asyncio.Event) -> None:
-        folder = self.loader.source.folder
-        if folder is not None:
-            async for _ in folder.changes(stop):
-                triggers.put_nowait(False)
-            return
-        # watchfiles' default filter skips .git, which is exactly what a repository is watched through.
-        async for _ in watchfiles.awatch(
-            path, stop_event=stop, step=WATCH_STEP_MS, debounce=WATCH_DEBOUNCE_MS, watch_filter=_moves_a_ref
-        ):
-            triggers.put_nowait(False)
 
     async def _on_timer(self, triggers: asyncio.Queue[bool], stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -104,6 +112,17 @@ class SourceWatch:
             await self._refresh.wait()
             self._refresh.clear()
             triggers.put_nowait(True)
+
+
+async def reload_moved(sources: Iterable[SourceWatch], files: FileWatch) -> None:
+    """Once `files` watches, have the watched sources that moved since their last load (a save
+    or commit made while the engine started) load again. One thread checks them all in turn: a
+    thousand checks at once on a thread each would spend more on the GIL than on the checks."""
+    await files.watching.wait()
+    watched = [source for source in sources if source.watched]
+    moved = await asyncio.to_thread(lambda: [s for s in watched if s.loader.source.may_have_changed()])
+    for source in moved:
+        source.request_refresh()
 
 
 def _moves_a_ref(change: watchfiles.Change, path: str) -> bool:

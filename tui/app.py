@@ -56,6 +56,8 @@ class KubedriftApp(App[int]):
         if self.themes.problems:
             self.notify(problems_message(self.themes.problems), title="themes", severity="error", timeout=15)
         self.push_screen(DashboardScreen())
+        # The dashboard shows every app as Loading first; the engine starts once that is on screen.
+        self.call_after_refresh(self.feed.start)
 
     def action_next_theme(self) -> None:
         """Switch to the next theme (shipped ones first, then the user's)."""

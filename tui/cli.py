@@ -9,6 +9,7 @@ with exit code 2, and only `--debug` shows a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -55,6 +56,9 @@ def _run_tui(args: argparse.Namespace) -> int:
     from tui.commands.setup import load_settings
     from tui.settings import TuiSettings
 
+    # What is imported by now lives as long as the process: frozen, the collector's full passes
+    # (several during start-up, while config, rows and widgets are built) no longer walk it.
+    gc.freeze()
     settings = TuiSettings(
         load_settings(args),
         kubeconfig=getattr(args, "kubeconfig", None),

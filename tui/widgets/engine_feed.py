@@ -115,9 +115,14 @@ class EngineFeed(Widget):
         self._reported_syncs: dict[str, SyncResult | None] = {}
         self._reported_errors: dict[str, str | None] = {}
         self._syncs_in_hand: set[str] = set()
+        self._started = False
 
-    def on_mount(self) -> None:
-        self._run_engine()
+    def start(self) -> None:
+        """Start the engine (once). The App calls this after the dashboard's first frame: connecting,
+        listing and loading Git take a while and, on threads, compete with painting for the GIL."""
+        if not self._started:
+            self._started = True
+            self._run_engine()
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -71,14 +71,20 @@ def cluster_states(engine: Engine) -> list[ClusterState]:
 
 def last_git_read(engine: Engine) -> float | None:
     """When a remote repository was last fetched (its FETCH_HEAD), across the apps; None if never."""
+    # Apps of one repository share it (and its clone): each clone is looked at once.
+    clones = {
+        repository.path
+        for runtime in engine.apps.values()
+        if runtime.loader is not None
+        and (repository := runtime.loader.source.repository) is not None
+        and repository.is_remote
+    }
     times = []
-    for runtime in engine.apps.values():
-        repository = runtime.loader.source.repository if runtime.loader is not None else None
-        if repository is not None and repository.is_remote:
-            try:
-                times.append((repository.path / "FETCH_HEAD").stat().st_mtime)
-            except OSError:
-                continue
+    for clone in clones:
+        try:
+            times.append((clone / "FETCH_HEAD").stat().st_mtime)
+        except OSError:
+            continue
     return max(times, default=None)
 
 
