@@ -3,10 +3,10 @@
 The precedence is kubectl's: `--kubeconfig`, then `$KUBECONFIG` (a path list), then
 `~/.kube/config`, and in-cluster service-account config when none of those exists.
 
-The contexts are read here with PyYAML, merged across a path list as the official client merges
-them (the first file naming a context or cluster wins). The official client itself is imported
-only when a client is built (`Kubeconfig.api_client`): importing it takes about 0.3 s, which the
-TUI would otherwise spend before its first frame.
+The contexts are read here with PyYAML, merged across a path list as kubectl merges them (the
+first file naming a context or cluster, or setting current-context, wins). The official client
+itself is imported only when a client is built (`Kubeconfig.api_client`): importing it takes about
+0.3 s, which the TUI would otherwise spend before its first frame.
 """
 
 from __future__ import annotations
@@ -137,9 +137,10 @@ def load_kubeconfig(explicit: str | None = None, environ: Mapping[str, str] | No
             context = entry.get("context") or {}
             cluster_name = context.get("cluster") if isinstance(context, dict) else None
             contexts.setdefault(str(entry["name"]), str(cluster_name or ""))
-        if "current-context" in document:
-            # As the official client merges a path list: a later file's current-context wins.
-            current = str(document["current-context"] or "") or None
+        if current is None and document.get("current-context"):
+            # As kubectl merges a path list: the first file that sets a current-context wins (the
+            # Python client lets a later one replace it, but users check with kubectl).
+            current = str(document["current-context"])
     servers = {name: clusters.get(cluster, "") for name, cluster in contexts.items()}
     return Kubeconfig(source, servers, current, source)
 

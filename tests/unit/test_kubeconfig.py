@@ -58,16 +58,17 @@ def test_contexts_map_to_their_cluster_servers(tmp_path: Path) -> None:
     assert kubeconfig.context_for(Destination(server="https://prod.example/")) == "prod"
 
 
-def test_a_path_list_merges_as_the_official_client_does(tmp_path: Path) -> None:
+def test_a_path_list_merges_as_kubectl_does(tmp_path: Path) -> None:
     paths = os.pathsep.join([write(tmp_path / "a", DEV), write(tmp_path / "b", STAGING)])
     kubeconfig = load_kubeconfig(None, environ={"KUBECONFIG": paths})
-    # The first file naming a context or a cluster wins; a later current-context replaces an earlier one.
+    # The first file naming a context or a cluster, or setting current-context, wins (checked against
+    # `KUBECONFIG=a:b kubectl.1.31 config current-context`, which prints the first file's).
     assert kubeconfig.contexts == {
         "dev": "https://dev.example",
         "prod": "https://prod.example",
         "staging": "https://staging.example",
     }
-    assert kubeconfig.current_context == "staging"
+    assert kubeconfig.current_context == "dev"
     assert kubeconfig.source == paths
 
 
