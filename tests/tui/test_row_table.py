@@ -16,7 +16,7 @@ class NumberTable(RowTable):
     """Rows `r0`, `r1`... whose cells are their name and a word; counts which rows were asked to paint."""
 
     def __init__(self) -> None:
-        super().__init__([Column("name", "NAME"), Column("word", "WORD")])
+        super().__init__([Column("name", "NAME"), Column("word", "WORD")], self)
         self.words: dict[str, str] = {}
         self.painted: list[str] = []
 

@@ -135,7 +135,7 @@ class AppTable(RowTable):
     """Only rows whose app name or context contains this (case-insensitive) are shown."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__([Column(key, _header(key, label)) for key, label in COLUMNS], id=id)
+        super().__init__([Column(key, _header(key, label)) for key, label in COLUMNS], self, id=id)
         self.rows_by_app: dict[str, AppRow] = {}
         """The latest row of every app, shown or filtered out, in the order apps were added."""
         self._shown: dict[str, tuple[str, ...]] = {}
@@ -193,14 +193,6 @@ class AppTable(RowTable):
 
     def _texts(self, row: AppRow) -> tuple[str, ...]:
         """The plain text of each cell: what the widths are measured from and repaints decided on."""
-        drift = "".join(
-            f"{LOOKS[word][0]}{count} "
-            for word, count in (
-                ("OutOfSync", row.out_of_sync),
-                ("Missing", row.missing),
-                ("Extraneous", row.extraneous),
-            )
-        )
         if row.error:
             revision = f"⚠ {row.error}"
         else:
@@ -212,21 +204,17 @@ class AppTable(RowTable):
             f"{row.context} ",
             f"{status_label(row.sync)} ",
             f"{status_label(row.health)} ",
-            drift,
+            "".join(part for part, _ in _drift_parts(row)),
             f"{_policy(row)} ",
             f"{self._age(row)} ",
             revision,
         )
 
-    def _drift(self, row: AppRow, variables: Mapping[str, str]) -> Text:
+    @staticmethod
+    def _drift(row: AppRow, variables: Mapping[str, str]) -> Text:
         text = Text(no_wrap=True)
-        for word, count in (
-            ("OutOfSync", row.out_of_sync),
-            ("Missing", row.missing),
-            ("Extraneous", row.extraneous),
-        ):
-            glyph, tone = LOOKS[word]
-            text.append(f"{glyph}{count} ", style=tone_style(tone if count else Tone.QUIET, variables))
+        for part, tone in _drift_parts(row):
+            text.append(part, style=tone_style(tone, variables))
         return text
 
     @staticmethod
@@ -289,6 +277,16 @@ def _policy(row: AppRow) -> str:
 
 def _header(key: str, label: str) -> str:
     return f" {label} " if key == "app" else f"{label} "
+
+
+def _drift_parts(row: AppRow) -> list[tuple[str, Tone]]:
+    """`≠1 `, `∅0 `, `+0 `: each count with its glyph, toned when it is not zero."""
+    parts = []
+    counts = (("OutOfSync", row.out_of_sync), ("Missing", row.missing), ("Extraneous", row.extraneous))
+    for word, count in counts:
+        glyph, tone = LOOKS[word]
+        parts.append((f"{glyph}{count} ", tone if count else Tone.QUIET))
+    return parts
 
 
 def _tone(word: str) -> Tone:

@@ -6,19 +6,19 @@ line-API widget: it renders only the lines on screen, keeps each rendered row un
 a column's width, the theme, the width of the screen) changes, and on a cell update refreshes the
 one line that row occupies, if it is on screen at all.
 
-Rows are one line of styled cells under a fixed header. A subclass says what a row's cells are
-(`row_cells`, asked only for the rows being painted) and how wide (`row_widths`, asked for every
-row). Columns are as wide as their widest cell since the rows were last set (they grow, never
+Rows are one line of styled cells under a fixed header. The table's `RowSource` says what a row's
+cells are (`row_cells`, asked only for the rows being painted) and how wide (`row_widths`, asked
+for every row). Columns are as wide as their widest cell since the rows were last set (they grow, never
 shrink, so one row's update never shifts the others back and forth); the last column takes what
-the others leave and is cut with an ellipsis. Keys: arrows, page up/down,
-home/end move the cursor; enter (or a click on the highlighted row) selects it.
+the others leave and is cut with an ellipsis. Keys: arrows, page up/down, home/end move the
+cursor; enter (or a click on the highlighted row) selects it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -39,6 +39,16 @@ HEADER_LINES = 1
 class Column:
     key: str
     label: str
+
+
+class RowSource(Protocol):
+    """What the rows of a RowTable read, by row key."""
+
+    def row_cells(self, key: str) -> Sequence[Text]:
+        """The cells of row `key`, one per column: asked only for rows being painted."""
+
+    def row_widths(self, key: str) -> Sequence[int]:
+        """The cell widths of row `key` (asked for every row, so cheaper than building the cells)."""
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -96,9 +106,10 @@ class RowTable(ScrollView, can_focus=True):
         def control(self) -> RowTable:
             return self.table
 
-    def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[Column], source: RowSource, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = tuple(columns)
+        self.source = source
         self._order: list[str] = []
         self._index: dict[str, int] = {}
         self._widths = [cell_len(column.label) for column in self.columns]
@@ -107,16 +118,6 @@ class RowTable(ScrollView, can_focus=True):
         """Rendered rows, full width, by (key, is the cursor row); cleared as a whole on any change of
         the columns' widths, the screen's width or the styles."""
         self._lines_width = 0
-
-    # What a table of some kind of row says.
-
-    def row_cells(self, key: str) -> Sequence[Text]:
-        """The cells of row `key`, one per column: asked only for rows being painted."""
-        raise NotImplementedError
-
-    def row_widths(self, key: str) -> Sequence[int]:
-        """The cell widths of row `key` (asked for every row, so worth making cheaper than the cells)."""
-        return [cell.cell_len for cell in self.row_cells(key)]
 
     # Contents.
 
@@ -135,7 +136,7 @@ class RowTable(ScrollView, can_focus=True):
         return self._index[key]
 
     def get_cell(self, row_key: str, column_key: str) -> Text:
-        return self.row_cells(row_key)[self._column_index[column_key]]
+        return self.source.row_cells(row_key)[self._column_index[column_key]]
 
     @property
     def highlighted_key(self) -> str | None:
@@ -148,7 +149,7 @@ class RowTable(ScrollView, can_focus=True):
         self._index = {key: number for number, key in enumerate(self._order)}
         self._widths = [cell_len(column.label) for column in self.columns]
         for key in self._order:
-            self._widen(self.row_widths(key))
+            self._widen(self.source.row_widths(key))
         self._lines.clear()
         self._update_size()
         self.refresh()
@@ -162,7 +163,7 @@ class RowTable(ScrollView, can_focus=True):
         a column)."""
         self._lines.pop((key, False), None)
         self._lines.pop((key, True), None)
-        if self._widen(self.row_widths(key)):
+        if self._widen(self.source.row_widths(key)):
             self.refresh_all()
         else:
             self._refresh_row(self._index[key])
@@ -283,7 +284,7 @@ class RowTable(ScrollView, can_focus=True):
     def _render_row(self, key: str, cursor: bool, width: int) -> Strip:
         # The cursor's colours go over the cells' own, so a green word stays readable on it.
         over = self.get_component_rich_style("row-table--cursor") if cursor else None
-        strip = self._strip(self.row_cells(key), self.rich_style, width, over)
+        strip = self._strip(self.source.row_cells(key), self.rich_style, width, over)
         self._lines[(key, cursor)] = strip
         return strip
 
