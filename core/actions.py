@@ -57,6 +57,7 @@ def sync_app(
     keys: Iterable[ResourceKey] | None = None,
     prune: bool = False,
     dry_run: bool = False,
+    force: bool = False,
     progress: Progress | None = None,
     now: Callable[[], str] = rfc3339_now,
     sleep: Callable[[float], None] = time.sleep,
@@ -65,6 +66,7 @@ def sync_app(
 
     Raises ReadOnlyError on a read-only adapter and PruneRefused when `prune` is refused by its
     guards, both before any request; any other failure is the outcome of the resource it hit.
+    `force` lets the prune delete a Namespace that holds objects the app does not track.
     """
     started_at = now()
     if adapter.read_only:
@@ -85,7 +87,7 @@ def sync_app(
     strays = sorted((wanted or set()) - desired.objects.keys() - pruning)
     total = len(ordered) + len(to_prune)
 
-    run = _ApplyRun(adapter, app, desired, live, dry_run=dry_run, sleep=sleep)
+    run = _ApplyRun(adapter, app, desired, live, dry_run=dry_run, force=force, sleep=sleep)
     outcomes: list[ResourceOutcome] = []
     for done, key in enumerate(ordered, start=1):
         outcomes.append(run.apply(key))
@@ -112,6 +114,7 @@ class _ApplyRun:
         live: Mapping[ResourceKey, Mapping[str, Any]],
         *,
         dry_run: bool,
+        force: bool = False,
         sleep: Callable[[float], None],
     ) -> None:
         self.adapter = adapter
@@ -119,6 +122,7 @@ class _ApplyRun:
         self.desired = desired
         self.live = live
         self.dry_run = dry_run
+        self.force = force
         self.sleep = sleep
         self.unreachable: str | None = None
         """Set once the cluster stops answering: the remaining resources are not attempted."""
@@ -158,7 +162,9 @@ class _ApplyRun:
                     f"would be created in namespace {key.namespace}, which this sync creates "
                     "(the server cannot check it before)",
                 )
-            return ResourceOutcome(key, ResourceAction.FAILED, self._scrub(error.message or str(error)))
+            status = f"{error.code} {error.reason}".strip()
+            message = self._scrub(error.message or str(error), status)
+            return ResourceOutcome(key, ResourceAction.FAILED, message)
         except ClusterError as error:
             self.unreachable = self._scrub(str(error))
             return ResourceOutcome(key, ResourceAction.FAILED, self.unreachable)
@@ -188,6 +194,7 @@ class _ApplyRun:
             dry_run=self.dry_run,
             keys=wanted,
             progress=report,
+            force=self.force,
         )
 
     def _namespace_created_here(self, key: ResourceKey) -> bool:
@@ -234,8 +241,13 @@ class _ApplyRun:
         verb = "would change" if self.dry_run else "changed"
         return ResourceOutcome(key, ResourceAction.CONFIGURED, f"{verb} {shown}")
 
-    def _scrub(self, message: str) -> str:
-        return scrub_secret_values(message, self.secrets) if self.secrets else message
+    def _scrub(self, message: str, status: str = "") -> str:
+        """`message`, or when it quotes a Secret value a sentence saying it was hidden, with `status`.
+
+        Hidden whole, never masked in place: `namespaces "***" not found` tells that the value is
+        the namespace's name.
+        """
+        return scrub_secret_values(message, self.secrets, status=status) if self.secrets else message
 
 
 def _offset_progress(progress: Progress, offset: int, total: int) -> Progress:

@@ -1,18 +1,34 @@
 """The audit trail: one JSON line per sync or prune, under the XDG state folder, and never a Secret value.
 
-Lines are appended with O_APPEND in a single write, so two kubedrift processes (a TUI and a CI job
-on one bastion host) never interleave half-lines. The file is private to its user (0600): it
-names apps, objects and who touched them.
+The audit line comes first. A sync that changes the cluster asks `ensure_audit_writable` before it
+sends anything: the folder must exist or be creatable, the file must open for appending, and its
+disk must have room for the line. A sync the trail could not record is refused, not run.
+
+Each line is written whole:
+- one `write` of the complete line under an exclusive `flock`, so two kubedrift processes (a TUI
+  and a CI job on one bastion host) never interleave, then `fsync`;
+- a file whose last byte is not a newline (a crash cut an earlier line short) gets a newline
+  first, so the torn fragment stays a line of its own, which `read_audit` skips, and the new
+  record is never glued onto it;
+- a write cut short (a full disk) is cut back off the file, when nothing but our own bytes follows
+  the old end, before AuditError is raised.
+The file is private to its user (0600): it names apps, objects and who touched them.
 
 Outcome messages come from API server Status messages, and those can quote a value (a 422 on a
-Secret says `Invalid value: "..."`). `secret_values` and `scrub_secret_values` let whoever holds
-the Secrets mask their values before a message is kept anywhere.
+Secret says `Invalid value: "..."`). A message that quotes a Secret value is hidden whole, never
+masked in place: `namespaces "***" not found` would tell that the value is the namespace's name.
+`secret_values`, `scrub_secret_values` and `mask_outcomes` let whoever holds the Secrets hide such
+messages before they are kept anywhere.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import dataclasses
+import errno
+import fcntl
 import getpass
 import json
 import os
@@ -23,18 +39,48 @@ from pathlib import Path
 from typing import Any, Final
 
 from core.errors import KubedriftError
-from core.model import SECRET_MASK, SyncResult
+from core.model import SyncResult
+from core.redact import redact_text
 
 OPERATIONS: Final = frozenset({"sync", "prune", "self-heal", "auto-sync"})
 FILE_MODE: Final = 0o600
 FOLDER_MODE: Final = 0o700
 SHORT_SECRET: Final = 4
-"""Values shorter than this are masked only where a message quotes them whole: masking every "ab"
-inside other words would make messages unreadable without hiding anything more."""
+"""Values shorter than this count only where a message quotes them whole: hiding every message
+with an "ab" inside some other word would hide nearly all of them."""
+SPACE_MARGIN: Final = 64 * 1024
+"""Free bytes the audit file's disk must keep, beyond the line itself, before a sync may write."""
+BYTES_PER_RESOURCE: Final = 512
+"""Room counted per resource a sync may touch: one result in the line, with its message."""
+AUDIT_FIX: Final = "free some space or fix its permissions, or set XDG_STATE_HOME to a writable folder"
+HIDDEN_MESSAGE: Final = "the server's message was hidden because it quoted a Secret value"
 
 
 class AuditError(KubedriftError):
-    """The audit file cannot be written."""
+    """The audit file cannot take a line; `problem` is the what-and-where half of the sentence, for
+    callers that word their own around it (a refused sync, a paused self-heal)."""
+
+    def __init__(self, path: Path, reason: str, message: str | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(message or f"{self.problem}; {AUDIT_FIX}")
+
+    @property
+    def problem(self) -> str:
+        return f"cannot append to the audit file {self.path} ({self.reason})"
+
+
+class AuditWriteError(AuditError):
+    """A sync ran, but its audit line could not be appended; `result` is what the sync did, so the
+    results are still shown before this error."""
+
+    def __init__(self, result: SyncResult, error: AuditError, *, app: str, operation: str) -> None:
+        self.result = result
+        if result.dry_run:
+            what = f"the dry run of {app} wrote nothing to the cluster but was not audited"
+        else:
+            what = f"the {operation} of {app} reached the cluster but its audit line was not written"
+        super().__init__(error.path, error.reason, f"{what}: {error.problem}; {AUDIT_FIX}")
 
 
 def audit_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -65,10 +111,10 @@ def audit_record(
     user: str,
     secret_values: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The JSON object of one audit line; outcome messages are scrubbed of `secret_values`."""
+    """The JSON object of one audit line; a message that quotes one of `secret_values` is hidden."""
     if operation not in OPERATIONS:
         raise ValueError(f"unknown audit operation {operation!r}; expected one of {sorted(OPERATIONS)}")
-    masked = sorted(set(secret_values), key=len, reverse=True)
+    masked = _longest_first(secret_values)
     return {
         "time": result.started_at,
         "user": user,
@@ -83,11 +129,27 @@ def audit_record(
                 "namespace": outcome.key.namespace,
                 "name": outcome.key.name,
                 "action": str(outcome.action),
-                "message": _scrub(outcome.message, masked),
+                # Messages can quote a server or webhook URL, with whatever credential it carries.
+                "message": redact_text(_hidden_if_quoting(outcome.message, masked)),
             }
             for outcome in result.outcomes
         ],
     }
+
+
+def ensure_audit_writable(path: Path | None = None, *, resources: int = 0) -> None:
+    """Raise AuditError unless the audit file can take a line for a sync of `resources` objects now:
+    its folder exists or is created, it opens for appending, and its disk has room to spare."""
+    target = path or audit_path()
+    try:
+        os.close(_open_for_append(target))
+        space = os.statvfs(target.parent)
+    except OSError as error:
+        raise AuditError(target, _reason(error)) from None
+    free = space.f_bavail * space.f_frsize
+    needed = SPACE_MARGIN + resources * BYTES_PER_RESOURCE
+    if free < needed:
+        raise AuditError(target, f"{free // 1024} KiB free on its disk, {needed // 1024} KiB needed")
 
 
 def append_audit(
@@ -99,28 +161,86 @@ def append_audit(
     path: Path | None = None,
     secret_values: Iterable[str] = (),
 ) -> None:
-    """Append one line for `result` to the audit file (created 0600, folders as needed)."""
+    """Append one whole line for `result` to the audit file (created 0600, folders as needed)."""
     record = audit_record(
         result, app=app, operation=operation, user=user or current_user(), secret_values=secret_values
     )
     line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
     target = path or audit_path()
     try:
-        target.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-        descriptor = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        descriptor = _open_for_append(target)
         try:
+            # The tail judged below is the tail written after. Where locks are not supported (some
+            # network filesystems), O_APPEND's single write still keeps two writers' lines apart.
+            with contextlib.suppress(OSError):
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
             if stat.S_IMODE(os.fstat(descriptor).st_mode) & 0o077:
                 os.fchmod(descriptor, FILE_MODE)  # a file someone loosened must not stay readable
-            written = os.write(descriptor, line)
-            while written < len(line):  # only a full disk or a signal splits a write; keep the rest
-                written += os.write(descriptor, line[written:])
+            _write_whole(descriptor, line)
+            os.fsync(descriptor)
         finally:
-            os.close(descriptor)
+            os.close(descriptor)  # closing releases the lock
     except OSError as error:
-        raise AuditError(
-            f"cannot append to the audit file {target}: {error.strerror or error}; "
-            "check its permissions, or set XDG_STATE_HOME to a writable folder"
-        ) from None
+        raise AuditError(target, _reason(error)) from None
+
+
+def read_audit(path: Path | None = None) -> list[dict[str, Any]]:
+    """The records of the audit file, oldest first; torn lines (a write cut short) are skipped."""
+    target = path or audit_path()
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        return []
+    records: list[dict[str, Any]] = []
+    for line in data.split(b"\n"):
+        try:
+            record = json.loads(line)
+        except ValueError:  # a torn fragment, or an empty line left by the repair of one
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _open_for_append(target: Path) -> int:
+    target.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    # Read as well as append: the last byte tells whether an earlier line was torn.
+    descriptor = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a device or a pipe: no line could be kept
+        os.close(descriptor)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return descriptor
+
+
+def _write_whole(descriptor: int, line: bytes) -> None:
+    """One write of `line` at the end; a torn tail gets its newline first; a short write is undone."""
+    start = os.fstat(descriptor).st_size
+    if start and os.pread(descriptor, 1, start - 1) != b"\n":
+        line = b"\n" + line
+    try:
+        written = os.write(descriptor, line)
+        if written != len(line):
+            raise OSError(errno.ENOSPC, f"the disk took only {written} of {len(line)} bytes")
+    except OSError:
+        _cut_back(descriptor, start, line)
+        raise
+
+
+def _cut_back(descriptor: int, start: int, line: bytes) -> None:
+    """Truncate the file to `start` when what follows it is a prefix of `line` (nobody else wrote)."""
+    try:
+        end = os.fstat(descriptor).st_size
+        if (
+            start < end <= start + len(line)
+            and os.pread(descriptor, end - start, start) == line[: end - start]
+        ):
+            os.ftruncate(descriptor, start)
+    except OSError:
+        pass  # the next append starts with a newline, so the fragment still stays a line of its own
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 # Secret values.
@@ -146,23 +266,42 @@ def secret_values(objects: Iterable[Mapping[str, Any] | None]) -> frozenset[str]
     return frozenset(found)
 
 
-def scrub_secret_values(text: str, values: Iterable[str]) -> str:
-    """`text` with every one of `values` replaced by `***`."""
-    return _scrub(text, sorted(set(values), key=len, reverse=True))
+def scrub_secret_values(text: str, values: Iterable[str], *, status: str = "") -> str:
+    """`text`, or when it quotes one of `values` a sentence saying it was hidden, with `status` (the
+    HTTP code and reason, which quote nothing) kept."""
+    return _hidden_if_quoting(text, _longest_first(values), status)
 
 
-def _scrub(text: str, longest_first: list[str]) -> str:
-    if not text:
+def mask_outcomes(result: SyncResult, values: Iterable[str]) -> SyncResult:
+    """`result` with every outcome message that quotes one of `values` hidden."""
+    masked = _longest_first(values)
+    if not masked:
+        return result
+    outcomes = tuple(
+        dataclasses.replace(outcome, message=_hidden_if_quoting(outcome.message, masked))
+        for outcome in result.outcomes
+    )
+    return dataclasses.replace(result, outcomes=outcomes)
+
+
+def _longest_first(values: Iterable[str]) -> list[str]:
+    return sorted({value for value in values if value}, key=len, reverse=True)
+
+
+def _hidden_if_quoting(text: str, values: list[str], status: str = "") -> str:
+    if not text or text.startswith(HIDDEN_MESSAGE) or not _quotes_any(text, values):
         return text
-    for value in longest_first:
-        if not value:
-            continue
+    return f"{HIDDEN_MESSAGE} ({status})" if status else HIDDEN_MESSAGE
+
+
+def _quotes_any(text: str, values: list[str]) -> bool:
+    for value in values:
         if len(value) >= SHORT_SECRET:
-            text = text.replace(value, SECRET_MASK)
-        else:
-            text = text.replace(f'"{value}"', f'"{SECRET_MASK}"')
-            text = re.sub(rf"(Invalid value: ){re.escape(value)}(?!\w)", rf"\g<1>{SECRET_MASK}", text)
-    return text
+            if value in text:
+                return True
+        elif f'"{value}"' in text or re.search(rf"Invalid value: {re.escape(value)}(?!\w)", text):
+            return True
+    return False
 
 
 def _section(obj: Mapping[str, Any], name: str) -> list[str]:

@@ -6,6 +6,11 @@ bytes are parsed with orjson (`core.wire_json`). Every request has a timeout; 42
 are retried honouring Retry-After; a read-only adapter refuses every mutating call before any
 request leaves the process, so no code path above it can write.
 
+A one-shot command (`check`, `diff`, `sync`) builds its adapters with `give_up_seconds`: once the
+cluster has answered nothing for that long, every further request fails at once with the same
+sentence, so an unreachable or silent server ends the command in under 20 s however many kinds
+are still to be listed. The live engine never gives up: it keeps reconnecting.
+
 The client and urllib3 are imported where a request is made, not at the top: the engine and the
 TUI import this module for its errors, and the client costs about 0.3 s to import.
 """
@@ -29,10 +34,18 @@ if TYPE_CHECKING:
 
 MUTATING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONNECT_TIMEOUT: Final = 5.0
-READ_TIMEOUT: Final = 30.0
-RETRY_BUDGET_SECONDS: Final = 20.0
-"""Retries of 429/5xx stop once this much time has passed, so a sick cluster fails in under 30 s."""
+"""Per connection attempt; urllib3 makes at most two (core.kubeconfig), so a blackholed server costs 10 s."""
+READ_TIMEOUT: Final = 10.0
+"""Longest silence within an answer; list pages are small (LIST_PAGE_SIZE): a live server never nears it."""
+RETRY_BUDGET_SECONDS: Final = 10.0
+"""Retries of 429/5xx stop once this much time has passed, so one sick request fails within it."""
+GIVE_UP_SECONDS: Final = 15.0
+"""One-shot commands: how long a cluster may go without answering before every request fails at once."""
 LIST_PAGE_SIZE: Final = 500
+KEEPALIVE_IDLE_SECONDS: Final = 15
+KEEPALIVE_INTERVAL_SECONDS: Final = 5
+KEEPALIVE_PROBES: Final = 3
+"""TCP keepalive: a peer that vanished (no FIN) is found 15 + 3 x 5 = 30 s after the last byte."""
 
 
 class ReadOnlyError(KubedriftError):
@@ -41,6 +54,10 @@ class ReadOnlyError(KubedriftError):
 
 class ClusterError(KubedriftError):
     """A cluster that cannot be reached or that answered with an error."""
+
+
+class WatchBroken(ClusterError):
+    """A watch stream that was open and broke or went silent (not a request that failed): resume it."""
 
 
 class ApiError(ClusterError):
@@ -58,6 +75,14 @@ class ApiError(ClusterError):
             f"{self.message} ({self.code} {self.reason})" if self.reason else f"{self.message} ({self.code})"
         )
 
+    @property
+    def version_too_large(self) -> bool:
+        """A watch from a resourceVersion the server has not reached (its cache lags, or it restarted
+        without its state): the server's answer is 504 "Too large resource version"; relist."""
+        return "too large resource version" in self.message.lower() or (
+            self.code == 504 and self.reason == "Timeout" and "resource version" in self.message.lower()
+        )
+
 
 class ClusterAdapter:
     """Discovery, list, watch, server-side apply and delete against one context."""
@@ -69,13 +94,20 @@ class ClusterAdapter:
         context: str,
         read_only: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        give_up_seconds: float | None = None,
     ) -> None:
+        """`give_up_seconds`: for one-shot commands, see the module docstring; None never gives up."""
         self.api_client = api_client
         self.context = context
         self.read_only = read_only
         self.server = str(api_client.configuration.host)
+        self.give_up_seconds = give_up_seconds
         self._sleep = sleep
         self._discovery: Discovery | None = None
+        self._silent_since: float | None = None
+        """When the current run of unanswered requests began; any answer ends it."""
+        self._last_unreachable: ClusterError | None = None
+        self._retry_waited = 0.0
 
     # Discovery.
 
@@ -135,6 +167,17 @@ class ClusterAdapter:
                 return items, str(metadata.get("resourceVersion") or "")
             query["continue"] = token
 
+    def resource_version_now(
+        self, resource: ApiResource, namespace: str | None = None, *, read_timeout: float = READ_TIMEOUT
+    ) -> str:
+        """The server's current resourceVersion, from a one-item list: cheap, and always current
+        (a list without resourceVersion is a quorum read), so it tells whether the server went back."""
+        query = {"limit": "1"}
+        page = _json_of(
+            self._request("GET", resource.path(namespace), query=query, read_timeout=read_timeout)
+        )
+        return str((page.get("metadata") or {}).get("resourceVersion") or "")
+
     def get(self, resource: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
             return self._get_json(resource.path(namespace, name))
@@ -152,11 +195,14 @@ class ClusterAdapter:
         timeout_seconds: int = 300,
         label_selector: str | None = None,
         on_open: Callable[[Callable[[], None]], None] | None = None,
+        idle_timeout: float | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """Raw watch events from `resource_version`, BOOKMARKs included; an expired one raises ApiError 410.
 
         The generator closes the connection when it is closed, so a consumer can stop any time;
         `on_open` receives a function that cuts the stream from another thread (to stop or relist).
+        With `idle_timeout`, a stream that carries no byte for that long raises WatchBroken, as does
+        one that breaks; failing to open it raises ClusterError (or ApiError).
         """
         import urllib3
 
@@ -168,8 +214,11 @@ class ClusterAdapter:
         }
         if label_selector:
             query["labelSelector"] = label_selector
+        # The read timeout is the longest silence allowed between two chunks: a dead connection
+        # that sent no FIN is noticed after it rather than after the server-side timeout.
+        read_timeout = idle_timeout if idle_timeout is not None else timeout_seconds + READ_TIMEOUT
         response = self._request(
-            "GET", resource.path(namespace), query=query, read_timeout=timeout_seconds + READ_TIMEOUT
+            "GET", resource.path(namespace), query=query, read_timeout=read_timeout, stream=True
         )
         raw = response.response
         if on_open is not None:
@@ -186,7 +235,9 @@ class ClusterAdapter:
                     )
                 yield event
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise ClusterError(f"the watch of {resource.plural} on {self.context} broke: {error}") from None
+            raise WatchBroken(
+                f"the watch of {resource.plural} on {self.context} broke: {_root_cause(error, read_timeout)}"
+            ) from None
         finally:
             raw.release_conn()
 
@@ -242,6 +293,7 @@ class ClusterAdapter:
         body: Any = None,
         content_type: str | None = None,
         read_timeout: float = READ_TIMEOUT,
+        stream: bool = False,
     ) -> Any:
         import urllib3
         from kubernetes import client as k8s_client
@@ -264,6 +316,8 @@ class ClusterAdapter:
         attempt = 0
         while True:
             attempt += 1
+            connect_timeout, read_timeout = self._timeouts(read_timeout)
+            started = time.monotonic()
             try:
                 method_, url, header_params, _, _ = self.api_client.param_serialize(
                     method=method,
@@ -273,29 +327,64 @@ class ClusterAdapter:
                 )
                 response = self.api_client.call_api(
                     method_, url, header_params=header_params, body=payload,
-                    _request_timeout=(CONNECT_TIMEOUT, read_timeout),
+                    _request_timeout=(connect_timeout, read_timeout),
                 )  # fmt: skip
+                if not stream:
+                    response.response.data  # noqa: B018 - read the body here, where a timeout is caught
             except (urllib3.exceptions.HTTPError, OSError) as error:
-                raise ClusterError(
-                    f"cannot reach the cluster of context {self.context!r} at {self.server}: "
-                    f"{_root_cause(error)}; check that it is running and that the kubeconfig points at it"
+                raise self._unanswered(
+                    started,
+                    ClusterError(
+                        f"cannot reach the cluster of context {self.context!r} at {self.server}: "
+                        f"{_root_cause(error, read_timeout, connect_timeout)}; "
+                        "check that it is running and that the kubeconfig points at it"
+                    ),
                 ) from None
             except k8s_client.ApiException as error:  # raised for TLS failures, with status 0
                 raise ClusterError(
                     f"cannot talk to the cluster of context {self.context!r} at {self.server}: {error.reason}"
                 ) from None
+            self._silent_since = None
             status = int(response.status)
             if 200 <= status < 300:
                 return response
             failure = _api_error(response, status)
-            retryable = status == 429 or status >= 500
+            retryable = (status == 429 or status >= 500) and not failure.version_too_large
             if failure.retry_after is not None:
                 wait = failure.retry_after
             else:
                 wait = min(8.0, 0.25 * 2**attempt) * random.uniform(0.8, 1.2)  # jitter spreads clients out
-            if not retryable or time.monotonic() + wait > deadline:
+            if not retryable or time.monotonic() + wait > deadline or not self._may_wait(wait):
                 raise failure
             self._sleep(wait)
+
+    def _timeouts(self, read_timeout: float) -> tuple[float, float]:
+        """This attempt's (connect, read) timeouts; a one-shot adapter whose cluster has been silent
+        fails at once, or waits only what is left of its give-up time."""
+        if self.give_up_seconds is None or self._silent_since is None:
+            return CONNECT_TIMEOUT, read_timeout
+        left = self._silent_since + self.give_up_seconds - time.monotonic()
+        if left <= 0 and self._last_unreachable is not None:
+            raise ClusterError(str(self._last_unreachable))
+        left = max(left, 0.5)
+        return min(CONNECT_TIMEOUT, left), min(read_timeout, left)
+
+    def _unanswered(self, started: float, error: ClusterError) -> ClusterError:
+        """Note a request the cluster did not answer (see `_timeouts`); returns `error` to raise."""
+        if self._silent_since is None:
+            self._silent_since = started
+        self._last_unreachable = error
+        return error
+
+    def _may_wait(self, wait: float) -> bool:
+        """Whether a retry may wait `wait` s: a one-shot adapter spends at most its give-up time
+        waiting on 429/5xx answers in all, not that much per request and kind."""
+        if self.give_up_seconds is None:
+            return True
+        if self._retry_waited + wait > self.give_up_seconds:
+            return False
+        self._retry_waited += wait
+        return True
 
 
 def _api_error(response: Any, status: int) -> ApiError:
@@ -326,6 +415,16 @@ def _json_of(response: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def keepalive_socket_options() -> list[tuple[int, int, int]]:
+    """urllib3 socket options with TCP keepalive (see KEEPALIVE_*), for the client's Configuration."""
+    from kubernetes.utils.keepalive import tcp_keepalive_socket_options
+
+    options: list[tuple[int, int, int]] = tcp_keepalive_socket_options(
+        idle=KEEPALIVE_IDLE_SECONDS, interval=KEEPALIVE_INTERVAL_SECONDS, count=KEEPALIVE_PROBES
+    )
+    return options
+
+
 def _lines(raw: Any) -> Iterator[bytes]:
     """JSON lines of a chunked watch stream, however the chunks split them."""
     pending = b""
@@ -339,10 +438,19 @@ def _lines(raw: Any) -> Iterator[bytes]:
         yield pending
 
 
-def _root_cause(error: BaseException) -> str:
-    reason: Any = getattr(error, "reason", None)
-    while isinstance(reason, BaseException) and getattr(reason, "reason", None) is not None:
-        reason = getattr(reason, "reason", None)
-    text = str(reason or error)
+def _root_cause(error: BaseException, read_timeout: float, connect_timeout: float = CONNECT_TIMEOUT) -> str:
+    import urllib3
+
+    reason: Any = error
+    while isinstance(getattr(reason, "reason", None), BaseException):
+        reason = reason.reason
+    # NewConnectionError derives from ConnectTimeoutError, and means refused or unresolvable.
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    ):
+        return f"no answer to connecting within {connect_timeout:g} s"
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return f"it accepted the connection but sent nothing for {read_timeout:g} s"
+    text = str(reason)
     # urllib3 wraps the socket error in "<urllib3.connection.HTTPConnection object at 0x..>: Failed to ..."
     return text.split(">: ", 1)[-1]

@@ -55,7 +55,11 @@ class Config:
     """The file loaded; None in zero-config mode."""
 
     def is_read_only(self, context: str | None) -> bool:
-        """Whether writes are refused, globally or for this kubeconfig context."""
+        """What kubedrift.yaml says for this context name alone, or globally.
+
+        Not the decision to write: that is `core.read_only.read_only_reason`, which also makes a
+        context read-only when it reaches the same cluster as a read-only one.
+        """
         settings = self.contexts.get(context) if context is not None else None
         return self.read_only or (settings is not None and settings.read_only)
 

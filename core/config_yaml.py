@@ -1,8 +1,10 @@
 """Reads YAML settings files so that every mistake names its file, line and field.
 
 The loader builds mappings and lists that remember the line of each key, value and item, and it
-refuses duplicate keys. `YamlField` wraps a value with the file, line and field path it came from,
-and its typed readers turn a wrong value into one ConfigError that names all three.
+refuses duplicate keys, and documents that nest or expand their aliases past the bounds of
+`core.yaml_limits` (an alias bomb is refused, not built). `YamlField` wraps a value with the file,
+line and field path it came from, and its typed readers turn a wrong value into one ConfigError
+that names all three.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError
+from core.yaml_limits import MAX_NESTING, RefusedDocument, check_shape, may_have_aliases, too_deep
 
 try:
     from yaml import CSafeLoader as _SafeLoader
@@ -166,15 +169,22 @@ def _read_text(path: Path, display: str) -> str:
 
 def _parse(text: str, display: str, path: Path, *, multi_document: bool) -> list[Any]:
     loader = _MarkedLoader(text)
+    aliases_possible = may_have_aliases(text)
     try:
         if multi_document:
             documents = []
             while loader.check_node():
                 document = loader.get_node()
-                documents.append(None if document is None else _build(loader, document))
+                documents.append(None if document is None else _build(loader, document, aliases_possible))
             return documents
         node = loader.get_single_node()
-        return [None if node is None else _build(loader, node)]
+        return [None if node is None else _build(loader, node, aliases_possible)]
+    except RefusedDocument as refused:
+        # Checked before the JSON fallback below, which would take a duplicate key silently.
+        line = refused.problem_mark.line + 1 if refused.problem_mark is not None else None
+        raise ConfigError(f"invalid YAML: {refused.problem}", file=display, line=line) from None
+    except RecursionError:  # a tagged node PyYAML builds itself, or its pure-Python composer
+        raise ConfigError(f"invalid YAML: the file {too_deep(None).predicate}", file=display) from None
     except yaml.YAMLError as error:
         if path.suffix == ".json":
             # Tab-indented JSON is valid JSON but not valid YAML for the pure-Python parser.
@@ -223,18 +233,24 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _build(loader: _MarkedLoader, root: yaml.Node) -> Any:
+def _build(loader: _MarkedLoader, root: yaml.Node, aliases_possible: bool = True) -> Any:
     """The value of a composed document: what `loader.construct_document` returns, built directly.
 
     PyYAML's constructor goes through generators and bookkeeping for every node, which for a
     kubedrift.yaml of a thousand apps costs more than parsing it. Plain mappings, lists and strings
     are built here; any other node (numbers, booleans, dates, explicit tags) goes to the loader.
-    Each node is built once, so anchors and aliases share one value, as PyYAML shares them.
+    Each node is built once, so anchors and aliases share one value, as PyYAML shares them; when
+    the text may hold aliases, `check_shape` first refuses a document they would blow up (a value
+    shared a billion times is still a billion values to whatever walks it). Without aliases, only
+    the nesting needs bounding, which is counted here for free.
     """
+    if aliases_possible:
+        check_shape(root)
     built: dict[int, Any] = {}
     building: set[int] = set()
 
-    def value_of(node: yaml.Node) -> Any:
+    def value_of(node: yaml.Node, depth: int) -> Any:
+        """`depth` counts the collections around `node`."""
         if id(node) in built:
             return built[id(node)]
         tag = node.tag
@@ -244,23 +260,27 @@ def _build(loader: _MarkedLoader, root: yaml.Node) -> Any:
             raise yaml.constructor.ConstructorError(
                 None, None, "found unconstructable recursive node", node.start_mark
             )
+        if depth >= MAX_NESTING and isinstance(node, yaml.CollectionNode):
+            raise too_deep(node.start_mark)
         building.add(id(node))
         value: Any
         if tag == _MAP_TAG and isinstance(node, yaml.MappingNode):
             value = _MarkedMap(node.start_mark.line + 1)
-            _fill_mapping(loader, node, value, value_of)
+            _fill_mapping(loader, node, value, lambda child: value_of(child, depth + 1))
         elif tag == _SEQ_TAG and isinstance(node, yaml.SequenceNode):
             value = _MarkedList(node.start_mark.line + 1)
             for item_node in node.value:
-                value.append(value_of(item_node))
+                value.append(value_of(item_node, depth + 1))
                 value.item_lines.append(item_node.start_mark.line + 1)
         else:
+            if isinstance(node, yaml.CollectionNode):
+                check_shape(node, depth)  # PyYAML's recursive constructor builds this one
             value = loader.construct_object(node, deep=True)
         building.discard(id(node))
         built[id(node)] = value
         return value
 
-    return value_of(root)
+    return value_of(root, 0)
 
 
 def _fill_mapping(

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from core.errors import GitSourceError
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.model import App, ResourceKey
 from core.render import Renderer, RenderResult
+from core.unreadable_file import UnreadableFile
 
 if TYPE_CHECKING:
     from core.gitsource import AppSource, SourceSnapshot
@@ -35,6 +37,68 @@ class DesiredState:
     errors: tuple[str, ...] = ()
     render_ok: bool = False
     """True when every file rendered: only then may anything be judged Extraneous or pruned."""
+    pending: Mapping[ResourceKey, str] = field(default_factory=dict)
+    """Objects a working tree declared until its last read, not confirmed gone yet, with the reason.
+
+    A file being saved can read as empty or missing for a moment; these keys are Unknown, never
+    Extraneous, until a later read confirms them gone (see `VanishedKeys`).
+    """
+
+
+VANISH_CONFIRM_SECONDS = 2.0
+"""How long an object missing from a working tree stays pending before a read may confirm it gone."""
+
+
+class VanishedKeys:
+    """Keys that left a working tree's render, held as pending until a later read agrees.
+
+    An editor that truncates a file and writes it again, or a save caught half-way, makes a file's
+    objects vanish from one read. Pruning on that read would delete live objects Git still holds.
+    A vanished key is therefore pending until a read at least `confirm_seconds` after the first one
+    that missed it still misses it; a key that comes back is simply desired again.
+    """
+
+    def __init__(
+        self, *, confirm_seconds: float = VANISH_CONFIRM_SECONDS, clock: Callable[[], float]
+    ) -> None:
+        self.confirm_seconds = confirm_seconds
+        self._clock = clock
+        self._files: dict[ResourceKey, str] = {}
+        """Every key the last read declared, with its file."""
+        self._missing_since: dict[ResourceKey, tuple[float, str]] = {}
+
+    def update(
+        self, declared: Mapping[ResourceKey, str], files_read: Iterable[str], unreadable: Iterable[str] = ()
+    ) -> dict[ResourceKey, str]:
+        """Record a read's keys (key -> file); returns the pending keys with the reason for each."""
+        now = self._clock()
+        present, broken = set(files_read), set(unreadable)
+        for key in self._files.keys() - declared.keys():
+            self._missing_since.setdefault(key, (now, self._files[key]))
+        pending: dict[ResourceKey, str] = {}
+        for key, (since, file) in list(self._missing_since.items()):
+            if key in declared or now - since >= self.confirm_seconds:
+                del self._missing_since[key]
+                continue
+            how = "disappeared"
+            if file in present:
+                how = "no longer declares it"
+            elif file in broken:
+                how = "could not be read"
+            pending[key] = (
+                f"{file} {how} in the last read of the working tree; waiting "
+                f"{self.confirm_seconds:g} s for the files to settle before calling it gone"
+            )
+        self._files = dict(declared)
+        return pending
+
+    @property
+    def next_check(self) -> float | None:
+        """Seconds until a pending key may be confirmed gone; None when none is pending."""
+        if not self._missing_since:
+            return None
+        first = min(since for since, _ in self._missing_since.values())
+        return max(0.0, first + self.confirm_seconds - self._clock())
 
 
 class AppDesiredState:
@@ -48,6 +112,7 @@ class AppDesiredState:
         cache_dir: Path | None = None,
         scope: NamespaceScope = BUILTIN_SCOPE,
         source: AppSource | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         from core.gitsource import AppSource
 
@@ -56,6 +121,9 @@ class AppDesiredState:
         self.renderer = Renderer(
             default_namespace=app.destination.namespace, scope=scope, app_path=app.source.path
         )
+        self._last_render = RenderResult({}, ())
+        self.vanished = VanishedKeys(clock=clock)
+        """Only a working tree's loads feed it: a commit is atomic, a save on disk is not."""
 
     def load(self, revision: str | None = None) -> DesiredState:
         """Render the app at `revision` (None: its target revision, falling back to the last good one)."""
@@ -67,11 +135,19 @@ class AppDesiredState:
                 return DesiredState(revision=None, errors=(str(error),))
             note = f"{error} (still showing revision {fallback.revision[:12]})"
             return self._render(fallback, extra_errors=(note,))
-        return self._render(snapshot)
+        state = self._render(snapshot)
+        if revision is None and self.source.is_folder:
+            declared = {key: desired.file for key, desired in self._last_render.objects.items()}
+            broken = [path for path, content in snapshot.files.items() if isinstance(content, UnreadableFile)]
+            pending = self.vanished.update(declared, snapshot.files, broken)
+            if pending:
+                state = replace(state, pending=pending)
+        return state
 
     def _render(self, snapshot: SourceSnapshot, extra_errors: tuple[str, ...] = ()) -> DesiredState:
         with _Materializer(self.source, snapshot) as materialize:
             result: RenderResult = self.renderer.render(snapshot.files, materialize=materialize)
+        self._last_render = result
         errors = extra_errors + tuple(str(error) for error in result.errors)
         objects = {key: desired.obj for key, desired in result.objects.items()}
         return DesiredState(snapshot.revision, objects, errors, render_ok=result.ok and not extra_errors)

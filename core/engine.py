@@ -8,6 +8,12 @@ cache because of an action: results come back through the watch.
 `evaluate()` is the one-shot form (`check`, `diff`): list once, judge, return snapshots.
 `run()` is the live form (`watch`, the TUI).
 
+When the cluster cannot tell (unreachable, a list failing, a kind it does not serve), the
+resources are Unknown with the reason, never Missing; automation never acts on what it cannot
+see. The live form keeps trying: clusters unreachable at start are retried with backoff, kinds not
+served are looked for again, and a server that comes back without its state pauses automation on
+it until a person syncs (see core.cluster_liveness).
+
 Building an Engine reads nothing and imports no client: the TUI paints its first frame from the
 apps' runtimes before `run()` connects. The kubernetes client, GitPython and watchfiles load with
 the first connection, load and source watch.
@@ -23,18 +29,28 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.audit import AuditError, AuditWriteError
 from core.automation import Automation, SyncRequest
-from core.cluster import ApiError, ClusterAdapter, ClusterError
+from core.cluster import GIVE_UP_SECONDS, ApiError, ClusterAdapter, ClusterError
+from core.cluster_liveness import (
+    VANISHED_MINIMUM,
+    Liveness,
+    backoff,
+    lost_by_relist,
+    lost_by_version,
+    unusable,
+)
 from core.config import Config
 from core.desired_state import AppDesiredState, DesiredState
 from core.errors import KubedriftError
 from core.event_routing import EventRouting
-from core.kind_watch import KindState, KindWatch, Relisted, WatchMessage
-from core.kinds import BUILTIN_SCOPE
+from core.kind_watch import KindState, KindWatch, Relisted, StateLost, WatchMessage
+from core.kinds import BUILTIN_SCOPE, KindTable
 from core.kubeconfig import Kubeconfig
 from core.live_cache import LiveEvent
 from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey
 from core.queue_wait import Nothing, get_or_stop
+from core.read_only import read_only_reason
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind, app_change, resource_change
 from core.status_events import AppStatusChange, RevisionChange, StatusChange, rfc3339_now
@@ -63,6 +79,7 @@ class Engine:
         cache_dir: Path | None = None,
         git_poll_seconds: float = 30.0,
         watch_tree: bool = True,
+        liveness: Liveness | None = None,
     ) -> None:
         self.config = config
         self.kubeconfig = kubeconfig
@@ -72,6 +89,8 @@ class Engine:
         self._cache_dir = cache_dir
         self._git_poll_seconds = git_poll_seconds
         self._watch_tree = watch_tree
+        self.liveness = liveness or Liveness()
+        self._one_shot = False
         self.clusters: dict[str, ClusterRuntime] = {}
         self.apps: dict[str, AppRuntime] = {}
         for app in config.apps:
@@ -82,6 +101,7 @@ class Engine:
                 runtime.context = kubeconfig.context_for(app.destination, context)
             except KubedriftError as error:
                 runtime.cluster_error = str(error)
+                runtime.reconciler.set_cluster_unknown(unusable(None))  # nothing to ask: Unknown, not Missing
             self.apps[app.name] = runtime
         self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -95,7 +115,11 @@ class Engine:
 
     def _default_adapter(self, context: str, read_only: bool) -> ClusterAdapter:
         assert self.kubeconfig is not None
-        return ClusterAdapter(self.kubeconfig.api_client(context), context=context, read_only=read_only)
+        # A one-shot command gives up on a silent cluster; the live form keeps reconnecting.
+        give_up = GIVE_UP_SECONDS if self._one_shot else None
+        return ClusterAdapter(
+            self.kubeconfig.api_client(context), context=context, read_only=read_only, give_up_seconds=give_up
+        )
 
     def connect(self) -> None:
         """Build an adapter per context, discover what each serves, and load every app's desired state."""
@@ -110,6 +134,7 @@ class Engine:
                 scope = cluster.adapter.discover().kind_table()
             if cluster is not None and cluster.error is not None:
                 runtime.cluster_error = cluster.error
+                runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
             runtime.loader = AppDesiredState(runtime.app, scope=scope, source=self._source_of(runtime.app))
             self._set_desired(runtime, runtime.loader.load())
 
@@ -126,7 +151,8 @@ class Engine:
 
     def _connect(self, context: str) -> ClusterRuntime:
         cluster = ClusterRuntime(context)
-        read_only = self.read_only or self.config.is_read_only(context)
+        # Decided per cluster, not per name: a context on the same server as a read-only one is read-only.
+        read_only = read_only_reason(self.config, self.kubeconfig, context, forced=self.read_only) is not None
         try:
             cluster.adapter = self._adapter_factory(context, read_only)
             discovery = cluster.adapter.discover()
@@ -163,6 +189,7 @@ class Engine:
 
     def evaluate(self) -> list[AppStatus]:
         """Connect, list every needed kind once, and judge every app."""
+        self._one_shot = True
         self.connect()
         self._list_all()
         return self.statuses()
@@ -173,15 +200,19 @@ class Engine:
             if cluster.adapter is None or cluster.error is not None:
                 continue
             for group, kind in sorted(self.needed_kinds(context)):
-                self._list_kind(cluster, group, kind)
+                for message in self._list_kind(cluster, group, kind):
+                    self._handle(context, message)
 
-    def _list_kind(self, cluster: ClusterRuntime, group: str, kind: str) -> None:
+    def _list_kind(self, cluster: ClusterRuntime, group: str, kind: str) -> list[WatchMessage]:
+        """List one kind (per namespace where only that is allowed), as messages for `_handle`; the
+        lists' versions go to `cluster.listed`, so its watches start where the lists ended.
+        Blocking I/O only: it may run on a worker thread."""
         assert cluster.adapter is not None
+        messages: list[WatchMessage] = []
         try:
             resource = cluster.adapter.resource_for(group, kind)
         except ApiError as error:
-            self._handle(cluster.context, KindState(group, kind, None, str(error)))
-            return
+            return [KindState(group, kind, None, str(error))]
         namespaces: list[str | None] = [None]
         while namespaces:
             namespace = namespaces.pop()
@@ -193,10 +224,11 @@ class Engine:
                     namespaces.extend(self._namespaces_of(cluster.context))
                     continue
                 state = KindState(group, kind, namespace, str(error), forbidden=error.code in (401, 403))
-                self._handle(cluster.context, state)
+                messages.append(state)
                 continue
             cluster.listed[(group, kind, namespace)] = version
-            self._handle(cluster.context, Relisted(group, kind, namespace, objects))
+            messages.append(Relisted(group, kind, namespace, objects))
+        return messages
 
     def _namespaces_of(self, context: str) -> list[str]:
         namespaces = {
@@ -231,6 +263,12 @@ class Engine:
         # After the source tasks: each follows its folder as it starts, so one watcher covers them all.
         tasks.append(asyncio.create_task(files.run(stop)))
         tasks.append(asyncio.create_task(reload_moved(self.sources.values(), files)))
+        tasks += [
+            asyncio.create_task(self._keep_connecting(context, publish, stop))
+            for context, cluster in self.clusters.items()
+            if cluster.error is not None
+        ]
+        tasks.append(asyncio.create_task(self._retry_kinds(stop)))
         # Self-heal waits out its backoff even when nothing happens, so automated apps need a tick.
         tick = 1.0 if any(r.app.sync_policy.automated for r in self.apps.values()) else None
         try:
@@ -270,12 +308,22 @@ class Engine:
             cluster = self.clusters.get(runtime.context or "")
             if cluster is None or cluster.adapter is None or cluster.adapter.read_only:
                 continue
+            if cluster.automation_paused:  # unreachable, or back without its state: never act blind
+                continue
+            # The audit line comes first: while the file cannot take one, automation sends nothing.
+            paused, runtime.automation_error = self.automation.audit_pause(
+                runtime.app, runtime.automation_error, now
+            )
+            # A working tree with objects pending (a save in flight) is not a revision to act on yet.
+            settled = runtime.desired.revision if not runtime.desired.pending else None
             request = self.automation.next_action(
                 runtime.app,
-                runtime.desired.revision,
+                settled,
                 runtime.desired.render_ok,
                 runtime.reconciler.results,
                 now,
+                paused=paused,
+                blind=runtime.reconciler.blind,
             )
             if request is not None:
                 self.automation.started(request)
@@ -284,6 +332,7 @@ class Engine:
                 action.add_done_callback(self._actions.discard)
 
     async def _run_sync(self, runtime: AppRuntime, adapter: ClusterAdapter, request: SyncRequest) -> None:
+        refused = False
         try:
             await asyncio.to_thread(
                 runtime.sync,
@@ -294,10 +343,18 @@ class Engine:
                 prune=request.prune,
             )
             runtime.automation_error = None
+        except AuditWriteError as error:  # it ran, unrecorded: say so, and pause
+            note = self.automation.unaudited(request, runtime.app, error, time.monotonic())
+            runtime.automation_error = note
+        except AuditError as error:  # refused before any request: it stays due, and automation pauses
+            refused = True
+            note = self.automation.refused(request, runtime.app, error, time.monotonic())
+            runtime.automation_error = note
         except KubedriftError as error:
             runtime.automation_error = f"{request.operation} failed: {error}"
         finally:
-            self.automation.finished(request)
+            if not refused:
+                self.automation.finished(request)
 
     # Requests from a person, for the session only.
 
@@ -356,7 +413,15 @@ class Engine:
         def sink(message: WatchMessage) -> None:
             self._post(context, message)
 
-        watch = KindWatch(cluster.adapter, resource, sink, namespace=namespace, resource_version=version)
+        watch = KindWatch(
+            cluster.adapter,
+            resource,
+            sink,
+            namespace=namespace,
+            resource_version=version,
+            watch_timeout=self.liveness.watch_timeout,
+            idle_timeout=self.liveness.watch_idle,
+        )
         cluster.watches[(group, kind, namespace)] = watch
         watch.start()
 
@@ -375,6 +440,126 @@ class Engine:
             if changes:
                 publish(changes)
 
+    # Liveness: clusters unreachable at start, kinds not served yet, servers back without their state.
+
+    async def _keep_connecting(self, context: str, publish: Publish, stop: asyncio.Event) -> None:
+        """Try a cluster that could not be reached at start again (1 s doubling to 30 s, jittered)
+        until it answers; then list and watch it as at start, and render its apps again with the
+        kinds it serves. Its resources stay Unknown, with the reason, until then."""
+        cluster = self.clusters[context]
+        failures = 0
+        while cluster.error is not None:
+            failures += 1
+            wait = backoff(failures, self.liveness.connect_initial, self.liveness.connect_max)
+            if await _stopped_within(stop, wait):
+                return
+            fresh = await asyncio.to_thread(self._connect, context)
+            messages: list[WatchMessage] = []
+            if fresh.error is None and fresh.adapter is not None:
+                cluster.tracked_kinds = fresh.tracked_kinds
+                kinds = sorted(self.needed_kinds(context))
+                try:
+                    messages = await asyncio.to_thread(self._list_kinds, fresh, kinds)
+                except KubedriftError as error:  # it went away again between discovery and the lists
+                    fresh.error = str(error)
+            if fresh.error is not None:
+                cluster.error = fresh.error  # the sentence may change (refused, then timing out)
+                self._show_cluster_error(context)
+                continue
+            publish(self._adopt(cluster, fresh, messages))
+            self._ensure_watches(context)
+
+    def _list_kinds(self, cluster: ClusterRuntime, kinds: Iterable[GroupKind]) -> list[WatchMessage]:
+        return [message for group, kind in kinds for message in self._list_kind(cluster, group, kind)]
+
+    def _adopt(
+        self, cluster: ClusterRuntime, fresh: ClusterRuntime, messages: list[WatchMessage]
+    ) -> list[StatusChange]:
+        """A connection made after start-up replaces the failed one: its lists are applied while the
+        apps are still Unknown, and only then judged, so nothing shows Missing for a moment."""
+        assert fresh.adapter is not None
+        context = cluster.context
+        cluster.adapter = fresh.adapter
+        cluster.listed.update(fresh.listed)
+        changes: list[StatusChange] = []
+        for message in messages:
+            changes.extend(self._handle(context, message))
+        cluster.error = None
+        changes.extend(self._judge_cluster_again(context))
+        self._rescope(context, fresh.adapter.discover().kind_table())
+        return changes
+
+    async def _retry_kinds(self, stop: asyncio.Event) -> None:
+        """Every `liveness.kind_retry` seconds, look again for the needed kinds that have no watch
+        (the cluster did not serve them: a CRD not applied yet), and watch those it serves now."""
+        while not await _stopped_within(stop, self.liveness.kind_retry):
+            for context, cluster in list(self.clusters.items()):
+                adapter = cluster.adapter
+                if adapter is None or cluster.error is not None:
+                    continue
+                missing = {
+                    needed
+                    for needed in self.needed_kinds(context)
+                    if not any(where[:2] == needed for where in cluster.watches)
+                }
+                if not missing:
+                    continue
+                try:
+                    discovery = await asyncio.to_thread(adapter.discover, refresh=True)
+                except KubedriftError:
+                    continue  # unreachable: the running watches say so, and this is tried again
+                served = {needed for needed in missing if needed in discovery.by_kind}
+                if served:
+                    self._rescope(context, discovery.kind_table())
+                    self._ensure_watches(context, served)
+
+    def _rescope(self, context: str, scope: KindTable) -> None:
+        """Render the cluster's apps again with the kinds it serves, which decide what is namespaced."""
+        for runtime in self._apps_on(context):
+            if runtime.loader is not None:
+                runtime.loader.renderer.scope = scope
+                source = self.sources.get(runtime.app.name)
+                if source is not None:
+                    source.request_refresh()
+
+    def _state_lost(self, context: str, reason: str, noticed_by: tuple[str, str, str | None]) -> None:
+        """The server came back without its state: say so on its apps, pause automation on it, and
+        list every kind again (they are all as stale as the one that noticed)."""
+        cluster = self.clusters[context]
+        if cluster.state_lost is not None:
+            return
+        cluster.state_lost = reason
+        self._show_cluster_error(context)
+        for where, watch in cluster.watches.items():
+            if where != noticed_by:
+                watch.relist()
+
+    def confirm_cluster(self, context: str | None) -> None:
+        """A person synced an app of this cluster, so they have seen its lost state: automation resumes."""
+        cluster = self.clusters.get(context or "")
+        if cluster is not None and cluster.state_lost is not None:
+            cluster.state_lost = None
+            self._show_cluster_error(cluster.context)
+
+    def _show_cluster_error(self, context: str) -> None:
+        cluster = self.clusters[context]
+        for runtime in self._apps_on(context):
+            runtime.cluster_error = cluster.error or cluster.state_lost
+
+    def _judge_cluster_again(self, context: str) -> list[StatusChange]:
+        """The cluster can be used again: its apps' resources are judged on what it holds."""
+        self._show_cluster_error(context)
+        changes: list[StatusChange] = []
+        now = rfc3339_now()
+        for runtime in self._apps_on(context):
+            before = (runtime.reconciler.sync, runtime.reconciler.health)
+            previous = dict(runtime.reconciler.results)
+            for key in sorted(runtime.reconciler.set_cluster_unknown(None)):
+                current = runtime.reconciler.results.get(key)
+                changes.append(resource_change(now, runtime.app.name, key, previous.get(key), current))
+            changes.extend(app_change(now, runtime, before))
+        return changes
+
     # Applying messages: the only place the cache and the reconcilers change.
 
     def _handle(self, context: str, message: WatchMessage) -> list[StatusChange]:
@@ -383,12 +568,24 @@ class Engine:
             if not cluster.cache.apply(message):
                 return []
             return self._route(context, [message])
+        if isinstance(message, StateLost):
+            where = (message.group, message.kind, message.namespace)
+            self._state_lost(context, lost_by_version(context, message.newest, message.version), where)
+            return []  # the relists that follow bring the status changes
         if isinstance(message, Relisted):
+            where = (message.group, message.kind, message.namespace)
+            held = cluster.cache.count(message.group, message.kind, message.namespace)
+            if message.recovering and not message.objects and held >= VANISHED_MINIMUM:
+                self._state_lost(context, lost_by_relist(context, message.kind, held), where)
+            for failing in [w for w in cluster.watch_errors if w[:2] == where[:2]]:
+                if message.namespace is None or failing == where:
+                    del cluster.watch_errors[failing]
             events = cluster.cache.replace_kind(
                 message.group, message.kind, message.objects, message.namespace
             )
-            changes = self._set_kind_state(context, message.group, message.kind, None)
-            return changes + self._route(context, events)
+            # The objects first, then the kind known again: the other order would flash Missing.
+            changes = self._route(context, events)
+            return changes + self._set_kind_state(context, message.group, message.kind, None)
         if message.forbidden and message.namespace is None and self._is_namespaced(cluster, message):
             # Not allowed cluster-wide: watch just the apps' namespaces, as a namespaced user can.
             watch = cluster.watches.pop((message.group, message.kind, None), None)
@@ -400,10 +597,17 @@ class Engine:
         where = (message.group, message.kind, message.namespace)
         if message.error is None:
             cluster.watch_errors.pop(where, None)
+            # The server answers again: watches still waiting out a backoff retry now.
+            for failing in cluster.watch_errors:
+                if (watch := cluster.watches.get(failing)) is not None:
+                    watch.wake()
         else:
             cluster.watch_errors[where] = message.error
-        reason = message.error if message.forbidden else None
-        return self._set_kind_state(context, message.group, message.kind, reason)
+        # Any error makes the kind Unknown: a list that fails, or a kind not served, must not read as
+        # Missing. A stream that merely drops is resumed by the watch and never reported.
+        return self._set_kind_state(
+            context, message.group, message.kind, message.error, forbidden=message.forbidden
+        )
 
     def _is_namespaced(self, cluster: ClusterRuntime, message: KindState) -> bool:
         assert cluster.adapter is not None
@@ -428,15 +632,17 @@ class Engine:
             changes.extend(app_change(now, runtime, before))
         return changes
 
-    def _set_kind_state(self, context: str, group: str, kind: str, reason: str | None) -> list[StatusChange]:
+    def _set_kind_state(
+        self, context: str, group: str, kind: str, reason: str | None, *, forbidden: bool = False
+    ) -> list[StatusChange]:
         changes: list[StatusChange] = []
         now = rfc3339_now()
         for runtime in self._apps_on(context):
-            if reason is None and (group, kind) not in runtime.reconciler.unknown_kinds:
+            if reason is None and not runtime.reconciler.kind_unknown(group, kind):
                 continue
             before = (runtime.reconciler.sync, runtime.reconciler.health)
             previous = dict(runtime.reconciler.results)
-            for key in runtime.reconciler.set_kind_unknown(group, kind, reason):
+            for key in runtime.reconciler.set_kind_unknown(group, kind, reason, forbidden=forbidden):
                 changes.append(
                     resource_change(
                         now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
@@ -453,7 +659,9 @@ class Engine:
         previous_keys = set(runtime.reconciler.desired)
         runtime.desired = state
         cluster = self.clusters.get(runtime.context or "")
-        changed = runtime.reconciler.set_desired(state.objects, render_ok=state.render_ok)
+        changed = runtime.reconciler.set_desired(
+            state.objects, render_ok=state.render_ok, pending=state.pending
+        )
         if cluster is not None:
             # Newly desired keys may already be live: hand the reconciler what the cache holds.
             for key in state.objects:
@@ -492,6 +700,13 @@ class Engine:
         runtime = self.apps[app]
         cluster = self.clusters.get(runtime.context or "")
         return None if cluster is None else cluster.cache.get(key)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or until `stop` is set; True when it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 __all__ = ["AppRuntime", "ClusterError", "ClusterRuntime", "Engine"]

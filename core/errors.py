@@ -6,6 +6,8 @@ user as a traceback.
 
 from __future__ import annotations
 
+from core.redact import redact_text
+
 
 class KubedriftError(Exception):
     """Base of every error that kubedrift reports to the user as one sentence."""
@@ -31,7 +33,14 @@ class ConfigError(KubedriftError):
 
 
 class GitSourceError(KubedriftError):
-    """A repository, revision or path that cannot be read."""
+    """A repository, revision or path that cannot be read.
+
+    Its message often quotes a repoURL, and git quotes it with any token in it: every URL in the
+    message is redacted here, so no caller can let a credential through to a screen or a file.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
 
 
 class RenderError(KubedriftError):

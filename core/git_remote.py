@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.errors import GitSourceError
+from core.redact import redact_url
 
 NETWORK_TIMEOUT_SECONDS = 120.0
 """A clone or fetch that takes longer is killed."""
@@ -63,19 +64,6 @@ def is_remote_url(repo_url: str) -> bool:
     return True
 
 
-def redact_url(url: str) -> str:
-    """The URL fit for messages: http(s) user info (often a token) and any password become `***`."""
-    if not _URL_SCHEME.match(url) or "@" not in urlsplit(url).netloc:
-        return url
-    parts = urlsplit(url)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    if parts.scheme.lower() in ("http", "https"):
-        userinfo = "***"
-    elif ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    return parts._replace(netloc=f"{userinfo}@{host}").geturl()
-
-
 def _credential_free(url: str) -> str:
     if not _URL_SCHEME.match(url):
         return url
@@ -85,8 +73,9 @@ def _credential_free(url: str) -> str:
 
 def clone_folder_name(repo_url: str) -> str:
     """A folder name a person can recognise, made unique by a hash of the credential-free URL,
-    so that rotating a token in the URL keeps the same clone."""
-    plain = _credential_free(repo_url)
+    so that rotating a token in the URL keeps the same clone, and no token is written to disk as a
+    folder name (a query token such as `?private_token=` included)."""
+    plain = redact_url(_credential_free(repo_url))
     readable = _URL_SCHEME.sub("", plain).rpartition("@")[2].removesuffix(".git")
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", readable).strip("._-")[:60]
     return f"{readable or 'repo'}-{hashlib.sha256(plain.encode()).hexdigest()[:12]}"

@@ -38,9 +38,9 @@ from core.git_remote import (
     is_remote_url,
     network_failure,
     non_interactive_env,
-    redact_url,
 )
 from core.git_tree import TreeReader, inside_repository
+from core.redact import redact_url
 
 _HEADS_AND_TAGS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 _T = TypeVar("_T")

@@ -3,6 +3,11 @@
 Git objects never change once written, so the trees and blobs read are kept by id. After a
 commit, only the folders on the way to a changed file and that file are read again: a subtree
 with the same id as before is the same subtree, so it is neither reopened nor compared.
+
+Symlinks are followed as a checkout would follow them, but only inside the repository. A link that
+loops, leaves the repository or leads to nothing is not skipped: its path holds an `UnreadableFile`
+saying so, which the renderer reports as that file's error, so the objects it was meant to hold
+are never taken for objects Git dropped (and pruned).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import Generic, TypeVar
 from git.objects.fun import tree_entries_from_data
 
 from core.errors import GitSourceError
+from core.unreadable_file import UnreadableFile
 
 BLOB_CACHE_BYTES = 64 * 1024 * 1024
 TREE_CACHE_COUNT = 20_000
-_MAX_LINK_HOPS = 8
+_MAX_LINK_HOPS = 40
+"""Symlinks followed for one path before giving up, as Linux does (MAXSYMLINKS)."""
 
 Entry = tuple[int, bytes]
 """A tree entry: (mode, binary object id). Modes are Unix modes; submodules match neither S_ISDIR,
@@ -129,22 +136,61 @@ class TreeReader:
             elif _is_file(mode):
                 yield f"{prefix}{name}", mode, sha
 
-    def _link_target(self, root_tree: bytes, link_path: str, link_sha: bytes) -> bytes | None:
-        """The blob a symlink leads to, as a checkout would follow it; None when the link leaves
-        the repository, dangles or leads to a folder."""
-        for _ in range(_MAX_LINK_HOPS):
-            target = self.blob(link_sha).decode("utf-8", "surrogateescape")
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
-            entry = self.lookup(root_tree, resolved) if inside_repository(resolved) else None
-            if entry is None or not _is_file(entry[0]):
-                return None
-            if stat.S_ISREG(entry[0]):
-                return entry[1]
-            link_path, link_sha = resolved, entry[1]
-        return None
+    def _link_text(self, link_sha: bytes) -> str:
+        return self.blob(link_sha).decode("utf-8", "surrogateescape")
+
+    def _follow(self, root_tree: bytes, link_path: str, link_sha: bytes) -> bytes | str | None:
+        """Where the symlink at `link_path` leads, resolved one name at a time as the kernel does
+        (so links on the way, to folders too, are followed): the blob id of a file; None for a
+        folder, which a walk of a checkout does not list as a file; or, when it leads nowhere, why,
+        as the rest of a sentence that begins with the link's path."""
+        written = self._link_text(link_sha)
+        outside = f"is a symlink to {written}, outside the repository; kubedrift reads only files inside it"
+        missing = f"is a symlink to {written}, which does not exist at this commit; fix or remove the link"
+        parent = posixpath.dirname(link_path)
+        where = parent.split("/") if parent else []
+        current = self.lookup(root_tree, parent or ".")
+        todo = list(reversed(written.split("/")))
+        # (a link, the names left to resolve after it): meeting one twice means going round for ever.
+        seen: set[tuple[str, tuple[str, ...]]] = {(link_path, ())}
+        if written.startswith("/"):
+            return outside
+        while todo:
+            name = todo.pop()
+            if name in ("", "."):
+                continue
+            if current is None or not stat.S_ISDIR(current[0]):
+                return missing
+            if name == "..":
+                if not where:
+                    return outside
+                where.pop()
+                current = self.lookup(root_tree, "/".join(where) or ".")
+                continue
+            child = self._tree(current[1]).get(name)
+            if child is None or not stat.S_ISLNK(child[0]):
+                where.append(name)
+                current = child
+                continue
+            state = ("/".join([*where, name]), tuple(todo))
+            if state in seen:
+                return f"is a symlink loop ({written}); fix or remove the link"
+            if len(seen) > _MAX_LINK_HOPS:
+                return (
+                    f"is a symlink through more than {_MAX_LINK_HOPS} links ({written}); link the file itself"
+                )
+            seen.add(state)
+            text = self._link_text(child[1])
+            if text.startswith("/"):
+                return outside
+            todo.extend(reversed(text.split("/")))  # relative to `where`, the folder of that link
+        if current is None:
+            return missing
+        return current[1] if stat.S_ISREG(current[0]) else None
 
     def files(self, commit_sha: str, path: str) -> dict[str, bytes]:
-        """Every file under `path`, keyed relative to it; symlinks read as the file they lead to."""
+        """Every file under `path`, keyed relative to it; symlinks read as the file they lead to,
+        and one that leads nowhere as an `UnreadableFile` saying why."""
         root_tree = self.root_tree(commit_sha)
         entry = self.lookup(root_tree, path)
         if entry is None:
@@ -158,9 +204,11 @@ class TreeReader:
         base = "" if path == "." else f"{path}/"
         files: dict[str, bytes] = {}
         for rel, mode, sha in self.walk(entry[1]):
-            blob = self._link_target(root_tree, base + rel, sha) if stat.S_ISLNK(mode) else sha
-            if blob is not None:
-                files[rel] = self.blob(blob)
+            end = self._follow(root_tree, base + rel, sha) if stat.S_ISLNK(mode) else sha
+            if isinstance(end, str):
+                files[rel] = UnreadableFile(end)
+            elif end is not None:
+                files[rel] = self.blob(end)
         return files
 
     def changed(self, old_commit: str, new_commit: str, path: str) -> set[str]:
@@ -173,8 +221,8 @@ class TreeReader:
         base = "" if path == "." else f"{path}/"
         for rel, mode, link in self.walk(new_tree) if new_tree is not None else ():
             if stat.S_ISLNK(mode) and rel not in changed:
-                before = self._link_target(old_root, base + rel, link)
-                if before != self._link_target(new_root, base + rel, link):
+                before = self._follow(old_root, base + rel, link)
+                if before != self._follow(new_root, base + rel, link):
                     changed.add(rel)
         return changed
 

@@ -8,13 +8,14 @@ This is the module the rest of kubedrift imports. `AppSource` binds one app's `S
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import posixpath
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from core.errors import GitSourceError
 from core.git_remote import default_cache_dir, is_remote_url
 from core.git_repository import Commit, GitRepository, inside_git_repository, normalize_repo_path
 from core.model import Source
+from core.unreadable_file import UnreadableFile
 
 __all__ = ["AppSource", "Commit", "FolderSource", "GitRepository", "SourceSnapshot", "default_cache_dir"]
 
@@ -38,6 +40,10 @@ WATCH_POLL_DELAY_MS = 50
 TIMESTAMP_SLACK_NS = 2_000_000_000
 """File times may lag the clock (coarse kernel clocks, 2 s on FAT): a file written this long before
 a read began may still have been written after it."""
+SETTLE_SECONDS = 0.05
+"""How long a folder must stay unchanged after a read for the read to count (the second look)."""
+SETTLE_ATTEMPTS = 40
+"""Reads of a folder that keeps changing before the load gives up (about 2 s of constant writes)."""
 _EDITOR_SCRATCH = re.compile(r"(~$|\.sw.$|^#.*#$|^flycheck_|\.___jb_...___$)")
 _IGNORED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 
@@ -72,29 +78,84 @@ class _FolderFilter:
 
 
 class FolderSource:
-    """A plain folder of manifests on disk (zero-config mode)."""
+    """A plain folder of manifests on disk (zero-config mode, or `targetRevision: ""`).
 
-    def __init__(self, folder: Path) -> None:
+    Files on disk are not committed atomically: an editor may truncate a file and write it again,
+    and a save may land while the folder is read. A load therefore reads only a folder that has
+    settled: after reading, it checks every file's size, time and inode again a little later, and
+    reads once more if anything moved. A file that cannot be read (a broken or looping symlink, a
+    link leaving the folder, no permission) is kept as an `UnreadableFile` rather than skipped, as
+    Git mode keeps it (core.git_tree), so its objects are never mistaken for objects Git dropped.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        boundary: Path | None = None,
+        settle_seconds: float = SETTLE_SECONDS,
+        settle_attempts: int = SETTLE_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`boundary` is the folder symlinks may not leave (the working tree); `folder` by default."""
         self.folder = folder
+        self.boundary = boundary if boundary is not None else folder
+        self.settle_seconds = settle_seconds
+        self.settle_attempts = settle_attempts
+        self._sleep = sleep
 
     def load(self) -> SourceSnapshot:
-        """Every file in the folder, with a digest of their names and contents as the revision."""
+        """Every file of the folder once it has settled; a digest of names and contents is the revision."""
         if not self.folder.is_dir():
             raise GitSourceError(f"folder {self.folder} does not exist or is not a folder: check the path")
-        files: dict[str, bytes] = {}
+        for _ in range(self.settle_attempts):
+            files, stamps = self._read()
+            self._sleep(self.settle_seconds)
+            if self._stamps() == stamps:
+                return self._snapshot(files)
+        raise GitSourceError(
+            f"files in {self.folder} kept changing for {self.settle_attempts * self.settle_seconds:.1f} s; "
+            "kubedrift reads the folder again once they settle"
+        )
+
+    def _walk(self) -> Iterator[tuple[str, Path]]:
+        """(relative key, path) of every wanted file, in a stable order."""
         for current, folders, names in os.walk(self.folder):
             folders[:] = sorted(f for f in folders if _FolderFilter.wanted_name(f))
             for name in sorted(n for n in names if _FolderFilter.wanted_name(n)):
                 file = Path(current, name)
-                key = file.relative_to(self.folder).as_posix()
-                try:
-                    files[key] = file.read_bytes()
-                except FileNotFoundError:
-                    continue  # deleted while we walked; the watcher reports it next
-                except OSError as error:
-                    raise GitSourceError(
-                        f"cannot read {file} ({error.strerror}): check its permissions"
-                    ) from error
+                yield file.relative_to(self.folder).as_posix(), file
+
+    def _stamps(self) -> dict[str, tuple[int, int, int] | None]:
+        """What tells a file changed without reading it: size, modification time and inode."""
+        stamps: dict[str, tuple[int, int, int] | None] = {}
+        for key, file in self._walk():
+            stamps[key] = _stamp(file)
+        return stamps
+
+    def _read(self) -> tuple[dict[str, bytes], dict[str, tuple[int, int, int] | None]]:
+        files: dict[str, bytes] = {}
+        stamps: dict[str, tuple[int, int, int] | None] = {}
+        boundary = os.path.realpath(self.boundary)
+        for key, file in self._walk():
+            stamps[key] = _stamp(file)
+            problem = _link_problem(file, boundary)
+            if problem is not None:
+                files[key] = UnreadableFile(problem)
+                continue
+            try:
+                files[key] = file.read_bytes()
+            except FileNotFoundError:
+                # Gone between the walk and the read: the settle check sees the folder moved.
+                stamps[key] = None
+            except OSError as error:
+                files[key] = UnreadableFile(
+                    f"cannot be read ({error.strerror or error}); check its permissions"
+                )
+        return files, stamps
+
+    @staticmethod
+    def _snapshot(files: dict[str, bytes]) -> SourceSnapshot:
         digest = hashlib.blake2b(digest_size=20)
         for key in sorted(files):
             digest.update(f"{key}\0{len(files[key])}\0".encode())
@@ -145,6 +206,32 @@ class FolderSource:
                 yield changed
 
 
+def _stamp(file: Path) -> tuple[int, int, int] | None:
+    try:
+        found = file.stat()
+    except OSError:
+        return None
+    return (found.st_size, found.st_mtime_ns, found.st_ino)
+
+
+def _link_problem(file: Path, boundary: str) -> str | None:
+    """Why a symlink cannot stand for a manifest (it loops, dangles or leaves `boundary`), or None."""
+    if not file.is_symlink():
+        return None
+    target = os.readlink(file)
+    try:
+        resolved = os.path.realpath(file, strict=True)
+    except FileNotFoundError:
+        return f"is a symlink to {target}, which does not exist; fix or remove the link"
+    except OSError as error:
+        if error.errno == errno.ELOOP or "loop" in str(error).lower():
+            return f"is a symlink loop ({target}); fix or remove the link"
+        return f"is a symlink that cannot be followed ({error.strerror or error}); fix or remove the link"
+    if os.path.commonpath([resolved, boundary]) != boundary:
+        return f"is a symlink to {target}, outside the repository; kubedrift reads only files inside it"
+    return None
+
+
 class AppSource:
     """One app's `Source` bound to its repository or folder, keeping the last snapshot that loaded."""
 
@@ -171,7 +258,7 @@ class AppSource:
         if local is not None and (
             source.target_revision == "" or (local.is_dir() and not inside_git_repository(local))
         ):
-            self.folder = FolderSource(local / self._path)
+            self.folder = FolderSource(local / self._path, boundary=local)
         else:
             self.repository = repository or GitRepository(
                 source.repo_url, base_dir=base_dir, cache_dir=cache_dir

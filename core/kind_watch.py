@@ -1,7 +1,14 @@
 """List-then-watch of one kind, on its own thread, resilient to everything a real API server does.
 
 - Resumes from the last resourceVersion it saw (bookmarks included) when a stream ends or drops.
-- Relists on 410 Gone; the relist is reported whole so the cache can find deletions it missed.
+  A stream that drops is resumed at once and reported to nobody: only a failure to reconnect or
+  to list is (KindState with the reason), so normal operation never blinks.
+- A stream silent for `idle_timeout` is dropped and resumed: a dead connection that sent no FIN
+  would otherwise hang until its read timeout.
+- Before resuming, it asks the server for its current resourceVersion (a one-item list): one that
+  went back means the server restarted without its state (StateLost), and the kind is relisted.
+- Relists on 410 Gone and on 504 "Too large resource version"; the relist is reported whole so the
+  cache can find deletions it missed.
 - Reconnects with jittered exponential backoff when the cluster is unreachable.
 - A 403 reports the kind as unknowable with the server's reason, and retries later; every other
   kind keeps its own watch, so one forbidden kind never blinds the rest.
@@ -12,21 +19,28 @@ It knows nothing of apps or the UI: it hands plain messages to a sink (thread-sa
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from core.api_resources import ApiResource
-from core.cluster import ApiError, ClusterAdapter, ClusterError
+from core.cluster import READ_TIMEOUT, ApiError, ClusterAdapter, ClusterError, WatchBroken
+from core.cluster_liveness import (
+    WATCH_IDLE_SECONDS,
+    WATCH_TIMEOUT_SECONDS,
+    as_version_number,
+    backoff,
+    went_back,
+)
 from core.live_cache import LiveEvent
 from core.model import ResourceKey
 
-WATCH_TIMEOUT_SECONDS: Final = 290
-"""Server-side timeout of one watch request; the loop resumes from the last version after it."""
 FORBIDDEN_RETRY_SECONDS: Final = 60.0
 MAX_BACKOFF_SECONDS: Final = 30.0
+QUICK_BREAK_SECONDS: Final = 1.0
+"""A stream that breaks sooner than this after opening is not resumed at once again: it waits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,20 @@ class Relisted:
     kind: str
     namespace: str | None
     objects: list[dict[str, Any]]
+    recovering: bool = False
+    """The list follows an error (a failure, a dropped stream, 410): one that finds none of what was
+    cached may mean the server lost its state."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateLost:
+    """The server's resourceVersion went back from `newest` to `version`: it lost its state."""
+
+    group: str
+    kind: str
+    namespace: str | None
+    newest: int
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +78,7 @@ class KindState:
     forbidden: bool = False
 
 
-WatchMessage = LiveEvent | Relisted | KindState
+WatchMessage = LiveEvent | Relisted | KindState | StateLost
 Sink = Callable[[WatchMessage], None]
 
 
@@ -67,6 +95,7 @@ class KindWatch:
         resource_version: str = "",
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
         forbidden_retry: float = FORBIDDEN_RETRY_SECONDS,
+        idle_timeout: float = WATCH_IDLE_SECONDS,
     ) -> None:
         """`resource_version` is that of a list the caller already handled; empty: list first."""
         self.adapter = adapter
@@ -75,10 +104,18 @@ class KindWatch:
         self._sink = sink
         self._watch_timeout = watch_timeout
         self._forbidden_retry = forbidden_retry
+        self._idle_timeout = idle_timeout
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.resource_version = resource_version
-        """The newest version seen; the watch resumes from it."""
+        """The version the watch resumes from (the last seen, bookmarks included)."""
+        self._newest = as_version_number(resource_version)
+        """The highest version seen from this server, to tell whether it went back."""
+        self._verified = bool(resource_version)
+        """Whether `resource_version` is known to be current (just listed, or checked since)."""
+        self._troubled = False
+        """Something went wrong since the last list (see Relisted.recovering)."""
         self._failing = False
         self._cut_stream: Callable[[], None] | None = None
         self._relist_requested = False
@@ -91,12 +128,18 @@ class KindWatch:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._cut()
 
     def relist(self) -> None:
         """List again now, as the `r` key asks: cut the open stream and start over from a list."""
         self._relist_requested = True
+        self._wake.set()
         self._cut()
+
+    def wake(self) -> None:
+        """Retry now if waiting out a backoff (the cluster answers again, say)."""
+        self._wake.set()
 
     def _cut(self) -> None:
         cut = self._cut_stream
@@ -111,51 +154,101 @@ class KindWatch:
     def run(self) -> None:
         """The loop: list, then watch until told to stop; never raises."""
         failures = 0
+        quick_breaks = 0
         while not self._stop.is_set():
+            self._wake.clear()  # a wake-up that came before this attempt is this attempt
+            opened = time.monotonic()
             try:
                 if self._relist_requested:
                     self._relist_requested = False
                     self.resource_version = ""
                 if not self.resource_version:
                     self._relist()
+                elif not self._verified:
+                    self._verify_version()
+                    if not self.resource_version:
+                        continue  # the server went back: list again
+                opened = time.monotonic()
                 self._watch_until_closed()
                 failures = 0
+            except WatchBroken:
+                if self._relist_requested or self._stop.is_set():
+                    continue  # we cut the stream ourselves
+                # Opened, then dropped (a restarting server, a proxy, the idle timeout): resume at
+                # once and tell no one; only a stream that keeps breaking right away waits.
+                self._troubled = True
+                quick_breaks = quick_breaks + 1 if time.monotonic() - opened < QUICK_BREAK_SECONDS else 0
+                if quick_breaks:
+                    self._sleep(backoff(quick_breaks, 0.5, MAX_BACKOFF_SECONDS))
             except ApiError as error:
-                if error.code == 410:  # our version was compacted away: start over from a list
-                    self.resource_version = ""
-                    continue
+                self._troubled = True
                 if error.code in (401, 403):
                     self._report(str(error), forbidden=True)
-                    self._stop.wait(self._forbidden_retry)
+                    self._sleep(self._forbidden_retry)
                     continue
                 failures += 1
                 self._report(str(error))
-                self._stop.wait(_backoff(failures))
+                self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
             except ClusterError as error:
                 if self._relist_requested or self._stop.is_set():
                     continue  # we cut the stream ourselves
+                self._troubled = True
                 failures += 1
                 self._report(str(error))
-                self._stop.wait(_backoff(failures))
+                self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
             except Exception as error:  # the watch thread must never die silently
+                self._troubled = True
                 failures += 1
                 self._report(f"watching {self.resource.plural} failed unexpectedly: {error!r}")
-                self._stop.wait(_backoff(failures))
+                self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or less if stopped, asked to relist, or woken."""
+        self._wake.wait(seconds)
 
     def _relist(self) -> None:
         objects, version = self.adapter.list(self.resource, self.namespace)
+        if went_back(self._newest, version):
+            assert self._newest is not None
+            self._sink(
+                StateLost(self.resource.group, self.resource.kind, self.namespace, self._newest, version)
+            )
         self.resource_version = version
-        self._recovered()
+        self._newest = as_version_number(version)
+        self._verified = True
+        recovering, self._troubled = self._troubled, False
+        # No KindState(None) here: the Relisted itself tells the engine the kind is known again,
+        # and sending it first would show the stale cache for a moment.
+        self._failing = False
         if not self._stop.is_set():
-            self._sink(Relisted(self.resource.group, self.resource.kind, self.namespace, objects))
+            self._sink(Relisted(self.resource.group, self.resource.kind, self.namespace, objects, recovering))
+
+    def _verify_version(self) -> None:
+        """Before resuming a watch: has the server gone back since? Then it lost its state: relist."""
+        version = self.adapter.resource_version_now(
+            self.resource, self.namespace, read_timeout=min(READ_TIMEOUT, self._idle_timeout)
+        )
+        if went_back(self._newest, version):
+            assert self._newest is not None
+            self._sink(
+                StateLost(self.resource.group, self.resource.kind, self.namespace, self._newest, version)
+            )
+            self._newest = as_version_number(version)  # the relist that follows must not report it again
+            self._troubled = True
+            self.resource_version = ""
+            return
+        self._verified = True
+        self._troubled = False
 
     def _watch_until_closed(self) -> None:
+        self._verified = False  # whatever ends this stream, the server may have moved on without us
         events = self.adapter.watch(
             self.resource,
             self.resource_version,
             namespace=self.namespace,
             timeout_seconds=self._watch_timeout,
             on_open=self._opened,
+            idle_timeout=self._idle_timeout,
         )
         try:
             for event in events:
@@ -171,12 +264,24 @@ class KindWatch:
                     self._sink(LiveEvent(key, None if kind == "DELETED" else obj))
                 if version:
                     self.resource_version = version
-                self._recovered()
+                    number = as_version_number(version)
+                    if number is not None and (self._newest is None or number > self._newest):
+                        self._newest = number
+        except ApiError as error:
+            if error.code == 410 or error.version_too_large:
+                # Compacted away (410), or a version the server has not reached (504: its cache
+                # lags, or it restarted without its state): start over from a list.
+                self.resource_version = ""
+                self._troubled = True
+                return
+            raise
         finally:
             events.close()
 
     def _opened(self, cut: Callable[[], None]) -> None:
         self._cut_stream = cut
+        # The server answered: a kind reported failing is known again (the watch replays what it missed).
+        self._recovered()
         if self._stop.is_set() or self._relist_requested:
             cut()
 
@@ -193,8 +298,3 @@ class KindWatch:
 def _version_of(obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata")
     return str(metadata.get("resourceVersion") or "") if isinstance(metadata, Mapping) else ""
-
-
-def _backoff(failures: int) -> float:
-    """0.5 s doubling to 30 s, with jitter so many watches do not reconnect in lockstep."""
-    return float(min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(failures - 1, 10)) * random.uniform(0.5, 1.0))

@@ -83,24 +83,54 @@ class Kubeconfig:
         from kubernetes import config as k8s_config
         from kubernetes.config.config_exception import ConfigException
 
+        from core.cluster import keepalive_socket_options
+
         configuration = k8s_client.Configuration()
         # urllib3 would otherwise retry 429/503 on its own, sleeping past kubedrift's retry budget.
+        # One connect retry: two attempts of CONNECT_TIMEOUT keep a blackholed server under 20 s.
         configuration.retries = urllib3.Retry(
-            total=2, connect=2, read=False, status=0, redirect=0, respect_retry_after_header=False
+            total=1, connect=1, read=False, status=0, redirect=0, respect_retry_after_header=False
         )
+        configuration.socket_options = keepalive_socket_options()  # a vanished peer is found in 30 s
         if self.config_file == IN_CLUSTER:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             return k8s_client.ApiClient(configuration)
+        from core import kube_credentials
+
+        unusable = f"cannot use context {context!r} from {self.source}"
         try:
-            api_client: k8s_client.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=self.config_file,
-                context=context,
-                persist_config=False,
-                client_configuration=configuration,
-            )
-            return api_client
+            # The client logs a failed credential plugin instead of raising: keep it to say so below.
+            with kube_credentials.client_logs_kept() as client_said:
+                api_client: k8s_client.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=self.config_file,
+                    context=context,
+                    persist_config=False,
+                    client_configuration=configuration,
+                )
         except (ConfigException, OSError, ValueError, TypeError) as error:
-            raise ClusterConfigError(f"cannot use context {context!r} from {self.source}: {error}") from None
+            settings = kube_credentials.context_settings(self.config_file, context)
+            reason = kube_credentials.explain_config_error(str(error), settings)
+            raise ClusterConfigError(f"{unusable}: {reason}") from None
+        settings = kube_credentials.context_settings(self.config_file, context)
+        if client_said and settings.has_plugin:
+            raise ClusterConfigError(f"{unusable}: {kube_credentials.plugin_failure(client_said, settings)}")
+        problem = kube_credentials.settings_problem(settings)
+        if problem is not None:
+            raise ClusterConfigError(f"{unusable}: {problem}")
+        tls = kube_credentials.tls_problem(
+            configuration.cert_file, configuration.key_file, configuration.ssl_ca_cert
+        )
+        if tls is not None:
+            raise ClusterConfigError(f"{unusable}: {tls}")
+        refresh = configuration.refresh_api_key_hook
+        if refresh is not None:
+            # A token from a plugin is fetched again when it expires, inside a request: keep that quiet too.
+            def refresh_quietly(client_configuration: k8s_client.Configuration) -> None:
+                with kube_credentials.client_logs_kept():
+                    refresh(client_configuration)
+
+            configuration.refresh_api_key_hook = refresh_quietly
+        return api_client
 
 
 def load_kubeconfig(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Kubeconfig:

@@ -43,6 +43,13 @@ class LiveCache:
     def kinds(self) -> Iterable[GroupKind]:
         return self._kinds.keys()
 
+    def count(self, group: str, kind: str, namespace: str | None = None) -> int:
+        """How many objects of a kind are cached (in one namespace, or everywhere)."""
+        objects = self._kinds.get((group, kind), {})
+        if namespace is None:
+            return len(objects)
+        return sum(1 for key in objects if key.namespace == namespace)
+
     def __len__(self) -> int:
         return sum(len(objects) for objects in self._kinds.values())
 

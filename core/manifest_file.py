@@ -3,6 +3,10 @@
 YAML goes through libyaml's loader where PyYAML has it; JSON through `json.loads`. A file that fails
 to parse is one error and yields no objects; a document that fails validation is one error and the
 file's other documents still count.
+
+Beyond what the parsers check, a document is refused, as kubectl or the API server would refuse it,
+when it sets a key twice in one mapping, nests or expands past the bounds of `core.yaml_limits`
+(alias bombs), or names its object in a way the server rejects (`core.object_names`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import yaml
 
 from core.errors import RenderError
 from core.kustomize import KUSTOMIZATION_FILES
+from core.object_names import name_rule_broken, namespace_rule_broken
+from core.unreadable_file import UnreadableFile
+from core.yaml_limits import MAX_NESTING, RefusedDocument, check_shape, may_have_aliases, too_deep
 
 if TYPE_CHECKING:
     from core.render import DesiredObject
@@ -29,7 +36,12 @@ _CRD_GROUP_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
 
 class _ManifestLoader(_BaseLoader):
-    """The safe loader, except that timestamps stay strings, as kubectl's YAML-to-JSON keeps them."""
+    """The safe loader, except that timestamps stay strings, as kubectl's YAML-to-JSON keeps them,
+    and that a key written twice in a mapping is refused, as kubectl's strict YAML reader refuses it."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        _refuse_duplicate_keys(node)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _timestamp_as_string(loader: _ManifestLoader, node: yaml.Node) -> str:
@@ -40,37 +52,70 @@ _ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_str
 
 _STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null"))
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
-def _plain_data(loader: _ManifestLoader, node: yaml.Node) -> Any:
+def _plain_data(loader: _ManifestLoader, node: yaml.Node, depth: int) -> Any:
     """The node as Python data, as the loader would construct it, but faster.
 
     PyYAML's constructor costs more than libyaml's parsing; manifests are nearly all plain maps,
     lists, strings and small numbers, which are converted here directly. Anything else (merge keys,
     non-string keys, floats, timestamps) goes through the loader unchanged. An alias is copied
-    rather than shared, which a read-only manifest cannot tell apart.
+    rather than shared, which a read-only manifest cannot tell apart; `check_shape` has bounded
+    the copies already when the file may hold aliases. `depth` counts the collections around `node`.
     """
     tag = node.tag
     if tag == _STR:
         return node.value
     if isinstance(node, yaml.MappingNode):
-        if tag != _MAP:
-            return loader.construct_object(node, deep=True)
+        if tag != _MAP or depth >= MAX_NESTING:
+            return _constructed(loader, node, depth)
+        depth += 1
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag != _STR:
-                return loader.construct_object(node, deep=True)
-            mapping[key_node.value] = _plain_data(loader, value_node)
+                return _constructed(loader, node, depth - 1)
+            mapping[key_node.value] = _plain_data(loader, value_node, depth)
+        if len(mapping) != len(node.value):  # a key was written twice; costs nothing when none was
+            _refuse_duplicate_keys(node)
         return mapping
-    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
-        return [_plain_data(loader, item) for item in node.value]
+    if isinstance(node, yaml.SequenceNode) and tag == _SEQ and depth < MAX_NESTING:
+        depth += 1
+        return [_plain_data(loader, item, depth) for item in node.value]
     if tag == _INT and node.value.isdigit() and (node.value[0] != "0" or node.value == "0"):
         return int(node.value)
     if tag == _NULL:
         return None
     if tag == _BOOL:
         return loader.bool_values[node.value.lower()]
+    return _constructed(loader, node, depth)
+
+
+def _constructed(loader: _ManifestLoader, node: yaml.Node, depth: int) -> Any:
+    """A node the fast path leaves to PyYAML, whose recursive constructor gets no deeper than allowed."""
+    if isinstance(node, yaml.CollectionNode):
+        check_shape(node, depth)
     return loader.construct_object(node, deep=True)
+
+
+def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
+    """Raises RefusedDocument at the second of two equal keys; keys brought in by a `<<` merge may
+    be overridden, as YAML means them to be."""
+    seen: dict[tuple[str, str], int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+            continue
+        key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+        first = seen.get(key)
+        if first is None:
+            seen[key] = line
+        else:
+            lines = f"both on line {line}" if first == line else f"on lines {first} and {line}"
+            raise RefusedDocument(
+                f"sets the key {key_node.value!r} twice in one mapping ({lines}); "
+                "kubectl refuses duplicate keys, so keep one",
+                key_node.start_mark,
+            )
 
 
 @dataclass(slots=True)
@@ -123,6 +168,8 @@ def parse_manifest_file(file: str, content: bytes, *, lines_known: bool = True) 
 
     `lines_known` is False for generated streams (a kustomize build), whose lines mean nothing to a user.
     """
+    if isinstance(content, UnreadableFile):
+        return ParsedFile(content, errors=(RenderError(content.problem, file=file),))
     reader = _FileReader(file, lines_known)
     if file.endswith(".json"):
         reader.read_json(content)
@@ -143,6 +190,7 @@ class _FileReader:
 
     def read_yaml(self, content: bytes) -> None:
         loader = _ManifestLoader(content)
+        aliases_possible = may_have_aliases(content)
         index = 0
         try:
             while loader.check_node():
@@ -150,31 +198,54 @@ class _FileReader:
                 if node is None:
                     break
                 index += 1
-                document = _plain_data(loader, node)
-                self.add(document, f"document {index}", node.start_mark.line + 1, node)
+                where = f"document {index}"
+                try:
+                    if aliases_possible:
+                        check_shape(node)
+                    document = _plain_data(loader, node, 0)
+                except RefusedDocument as refused:
+                    # The document parsed, so the file's other documents still count.
+                    self.fail(f"{where} {refused.predicate}", self._line(refused.problem_mark))
+                    continue
+                self.add(document, where, node.start_mark.line + 1, node)
         except yaml.YAMLError as exc:
             # A file that breaks half-way is dropped whole: half a file is easy to mistake for all of it.
             self.manifests.clear()
             self.errors = [self._syntax_error(exc)]
-        except RecursionError:
+        except RecursionError:  # only PyYAML's pure-Python composer, which has no nesting bound
             self.manifests.clear()
-            self.errors = [
-                RenderError("bad YAML: an alias refers to itself; remove the cycle", file=self.file)
-            ]
+            self.errors = [RenderError(f"bad YAML: the file {too_deep(None).predicate}", file=self.file)]
         finally:
             loader.dispose()
 
     def read_json(self, content: bytes) -> None:
         try:
-            document = json.loads(content)
+            document = json.loads(content, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             self.fail(f"bad JSON: {exc.msg}; fix the syntax", exc.lineno)
             return
         except UnicodeDecodeError:
             self.fail("the file is not UTF-8 text; save it as UTF-8", None)
             return
+        except RecursionError:
+            self.fail(f"document 1 {too_deep(None).predicate}", None)
+            return
+        except _DuplicateJsonKey as duplicate:
+            line = _duplicate_key_line(content) if self.lines_known else None
+            self.fail(
+                f"document 1 sets the key {duplicate.key!r} twice in one object; "
+                "kubectl refuses duplicate keys, so keep one",
+                line,
+            )
+            return
+        if _nests_too_deep(document):
+            self.fail(f"document 1 {too_deep(None).predicate}", None)
+            return
         leading_blank = content[: len(content) - len(content.lstrip())]
         self.add(document, "document 1", leading_blank.count(b"\n") + 1, None)
+
+    def _line(self, mark: yaml.Mark | None) -> int | None:
+        return mark.line + 1 if mark is not None and self.lines_known else None
 
     def add(self, document: Any, where: str, line: int | None, node: yaml.Node | None) -> None:
         """Validates one document, expanding a `List` into its items as kubectl does."""
@@ -208,6 +279,14 @@ class _FileReader:
             self.fail(f"{shown} has a metadata.name that is not a string; quote it", line)
         elif namespace is not None and not isinstance(namespace, str):
             self.fail(f"{shown} has a metadata.namespace that is not a string; quote it", line)
+        elif rule := name_rule_broken(group, kind, name):
+            refused = f"{shown} is named {name!r}, which the API server refuses: a {kind} name must be {rule}"
+            self.fail(f"{refused}; rename it", line)
+        elif namespace and (rule := namespace_rule_broken(group, kind, namespace)):
+            refused = (
+                f"{shown} has namespace {namespace!r}, which the API server refuses: a namespace must be"
+            )
+            self.fail(f"{refused} {rule}; fix the namespace", line)
         else:
             manifest = Manifest(group, kind, version, name, namespace or "", document, self.file, line)
             self.manifests.append(manifest)
@@ -235,6 +314,55 @@ class _FileReader:
         if isinstance(exc, yaml.reader.ReaderError):
             return RenderError("the file is not UTF-8 text; save it as UTF-8", file=self.file)
         return RenderError(f"bad YAML: {exc}; fix the syntax", file=self.file)
+
+
+class _DuplicateJsonKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as `json.loads` builds it, refusing a key written twice as kubectl does."""
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateJsonKey(key)
+            seen.add(key)
+    return mapping
+
+
+def _duplicate_key_line(content: bytes) -> int | None:
+    """The line of the first key written twice in a JSON file, found by reading it again as YAML
+    (JSON is YAML, and libyaml keeps the lines json.loads does not report); None when it does not read."""
+    loader = _ManifestLoader(content)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                check_shape(node)
+                loader.construct_object(node, deep=True)
+    except RefusedDocument as refused:
+        return refused.problem_mark.line + 1 if refused.problem_mark is not None else None
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _nests_too_deep(document: Any) -> bool:
+    """Whether a parsed JSON document nests collections more than `MAX_NESTING` levels deep."""
+    pending: list[tuple[Any, int]] = [(document, 1)] if isinstance(document, (dict, list)) else []
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:

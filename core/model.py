@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.redact import redact_text
+
 TRACKING_LABEL = "app.kubernetes.io/managed-by"
 TRACKING_LABEL_VALUE = "kubedrift"
 TRACKING_ANNOTATION = "kubedrift.io/tracking-id"
@@ -292,6 +294,6 @@ class AppStatus:
             "revision": self.revision,
             "sync": str(self.sync),
             "health": str(self.health),
-            "errors": list(self.errors),
+            "errors": [redact_text(error) for error in self.errors],  # JSON leaves the host: no credential
             "resources": [resource.to_json() for resource in self.resources],
         }

@@ -16,6 +16,7 @@ from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import ResourceKey, SyncResult, SyncStatus
 from core.object_compare import ObjectDelta, compare_revisions
+from core.read_only import ReadOnlyReason, read_only_reason
 from core.runtime import AppRuntime
 
 if TYPE_CHECKING:
@@ -41,10 +42,21 @@ def adapter_for(engine: Engine, app: str) -> ClusterAdapter:
     return cluster.adapter
 
 
+def read_only_reason_for(engine: Engine, app: str) -> ReadOnlyReason | None:
+    """Why nothing may be written to the app's cluster, or None when writes are allowed."""
+    context = engine.apps[app].context
+    return read_only_reason(engine.config, engine.kubeconfig, context, forced=engine.read_only)
+
+
 def is_read_only(engine: Engine, app: str) -> bool:
-    runtime = engine.apps[app]
-    context = runtime.context
-    return engine.read_only or (context is not None and engine.config.is_read_only(context))
+    return read_only_reason_for(engine, app) is not None
+
+
+def refuse_if_read_only(engine: Engine, app: str) -> None:
+    """Raise ReadOnlyError, naming why, before a sync sends anything to a read-only cluster."""
+    reason = read_only_reason_for(engine, app)
+    if reason is not None:
+        raise ReadOnlyError(f"refusing to sync {app}: {reason}; nothing was sent to the cluster")
 
 
 def plan_sync(runtime: AppRuntime, *, prune: bool, whole_app: bool = False) -> list[PlannedChange]:
@@ -83,18 +95,23 @@ def sync_now(
     revision: str | None = None,
     progress: Progress | None = None,
     operation: str = "sync",
+    force: bool = False,
 ) -> SyncResult:
-    """Sync one app now (optionally at another revision), audit it, and remember it as the last sync."""
-    if is_read_only(engine, app):
-        raise ReadOnlyError(f"refusing to sync {app}: kubedrift is read-only for this cluster")
+    """Sync one app now (optionally at another revision), audit it, and remember it as the last sync.
+
+    `force` lets a prune delete a Namespace that holds objects the app does not track."""
+    refuse_if_read_only(engine, app)
     adapter = adapter_for(engine, app)
     runtime = engine.apps[app]
     desired = desired_at(engine, app, revision)
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {app} did not render")
-    return runtime.sync(
-        adapter, desired, operation=operation, prune=prune, dry_run=dry_run, progress=progress
+    result = runtime.sync(
+        adapter, desired, operation=operation, prune=prune, dry_run=dry_run, force=force, progress=progress
     )
+    if not dry_run:
+        engine.confirm_cluster(runtime.context)  # a person acted on what the cluster shows now
+    return result
 
 
 def app_history(engine: Engine, app: str, max_count: int = 200) -> list[Commit]:

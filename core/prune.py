@@ -6,7 +6,10 @@ The guards come first, because a prune that goes wrong deletes production:
 - `kubedrift.io/prune: "false"` and Argo CD's `Prune=false` sync option keep an object;
 - a failed render or an empty desired set refuses the whole prune (one bad file, a wrong path or an
   emptied branch must not read as "delete everything");
-- deletes carry a uid precondition, so an object re-created since it was seen is left alone.
+- deletes carry a uid precondition, so an object re-created since it was seen is left alone;
+- a Namespace is deleted only when it holds nothing else than this app's leftovers (or `force`),
+  since deleting it deletes everything in it (see core.namespace_contents);
+- objects a working tree dropped in its last read are pending, not pruned, until a later read agrees.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from core.model import (
     ResourceKey,
     ResourceOutcome,
 )
+from core.namespace_contents import namespace_contents
 from core.sync_plan import prune_order
 
 PROPAGATION = "Foreground"
@@ -45,7 +49,7 @@ def prune_candidates(
         if key in desired.objects or not is_tracked(app, key, obj):
             continue
         metadata = obj.get("metadata") or {}
-        reason = _kept_because(metadata.get("annotations") or {})
+        reason = desired.pending.get(key) or _kept_because(metadata.get("annotations") or {})
         if reason is None and metadata.get("deletionTimestamp"):
             reason = "already being deleted"
         if reason is None:
@@ -85,9 +89,11 @@ def prune_app(
     dry_run: bool = False,
     keys: Iterable[ResourceKey] | None = None,
     progress: Callable[[int, int, ResourceKey], None] | None = None,
+    force: bool = False,
 ) -> list[ResourceOutcome]:
     """Delete the app's extraneous objects (only those in `keys` when given); `pruned`, `skipped` or `failed`.
 
+    A Namespace that holds anything this app does not track is skipped unless `force`.
     Raises PruneRefused before any request when the guards refuse, and ReadOnlyError on a
     read-only adapter.
     """
@@ -109,7 +115,11 @@ def prune_app(
             outcomes.append(ResourceOutcome(key, ResourceAction.FAILED, f"not attempted: {unreachable}"))
         else:
             try:
-                outcomes.append(delete_one(adapter, key, live[key], dry_run=dry_run))
+                held = None if force else _namespace_holds_others(adapter, app, desired, key)
+                if held is not None:
+                    outcomes.append(ResourceOutcome(key, ResourceAction.SKIPPED, held))
+                else:
+                    outcomes.append(delete_one(adapter, key, live[key], dry_run=dry_run))
             except ReadOnlyError:
                 raise
             except ApiError as error:
@@ -120,6 +130,21 @@ def prune_app(
         if progress is not None:
             progress(done, len(candidates), key)
     return outcomes + kept
+
+
+def _namespace_holds_others(
+    adapter: ClusterAdapter, app: App, desired: DesiredState, key: ResourceKey
+) -> str | None:
+    """Why deleting Namespace `key` would lose objects that are not this app's leftovers, or None."""
+    if (key.group, key.kind) != ("", "Namespace"):
+        return None
+
+    def is_ours(inside: ResourceKey, obj: Mapping[str, Any]) -> bool:
+        # An object Git still declares is not ours to lose, even when this app applied it.
+        return inside not in desired.objects and is_tracked(app, inside, obj)
+
+    contents = namespace_contents(adapter, key.name, is_ours)
+    return None if contents.clear else contents.describe(key.name)
 
 
 def delete_one(

@@ -83,8 +83,14 @@ class AppReconciler:
         """Live objects that matter to this app: desired ones, and those tracked for it."""
         self.results: dict[ResourceKey, ResourceResult] = {}
         self.render_ok = True
+        self.pending: dict[ResourceKey, str] = {}
+        """Keys a working tree dropped in its last read, not yet confirmed gone: Unknown, with why."""
         self.unknown_kinds: dict[tuple[str, str], str] = {}
         """(group, kind) -> why its live state cannot be known (a 403, say)."""
+        self.failing_kinds: dict[tuple[str, str], str] = {}
+        """(group, kind) -> why its live state cannot be known now (its list fails, it is not served)."""
+        self.cluster_unknown: str | None = None
+        """Why nothing of the cluster can be known (it cannot be reached): every resource is Unknown."""
         self._sync_counts: Counter[SyncStatus] = Counter()
         self._health_counts: Counter[Health] = Counter()
         self._rules: dict[ResourceKey, DiffRules] = {}
@@ -93,16 +99,27 @@ class AppReconciler:
     # Inputs.
 
     def set_desired(
-        self, desired: Mapping[ResourceKey, Mapping[str, Any]], *, render_ok: bool
+        self,
+        desired: Mapping[ResourceKey, Mapping[str, Any]],
+        *,
+        render_ok: bool,
+        pending: Mapping[ResourceKey, str] | None = None,
     ) -> set[ResourceKey]:
-        """Replace the desired set; only keys whose desired object changed are diffed again."""
+        """Replace the desired set; only keys whose desired object changed are diffed again.
+
+        `pending` keys left a working tree in its last read and are not confirmed gone yet: they
+        are Unknown with the reason, never Extraneous (see core.desired_state.VanishedKeys).
+        """
         old = self.desired
         touched = {key for key in desired.keys() | old.keys() if desired.get(key) is not old.get(key)}
         touched = {key for key in touched if desired.get(key) != old.get(key)}
         if render_ok != self.render_ok:
             touched |= {key for key in self.live if key not in desired}
+        new_pending = dict(pending or {})
+        touched |= {key for key in self.pending.keys() | new_pending.keys() if key not in desired}
         self.desired = dict(desired)
         self.render_ok = render_ok
+        self.pending = new_pending
         return {key for key in touched if self._recompute(key)}
 
     def live_changed(self, key: ResourceKey, obj: Mapping[str, Any] | None) -> ResourceResult | None:
@@ -118,16 +135,32 @@ class AppReconciler:
             return None
         return self.results.get(key) if self._recompute(key) else None
 
-    def set_kind_unknown(self, group: str, kind: str, reason: str | None) -> set[ResourceKey]:
-        """Mark a kind unknowable (reason) or knowable again (None); returns the keys whose result changed."""
-        if reason is None:
-            self.unknown_kinds.pop((group, kind), None)
-        else:
-            self.unknown_kinds[(group, kind)] = reason
+    def set_kind_unknown(
+        self, group: str, kind: str, reason: str | None, *, forbidden: bool = True
+    ) -> set[ResourceKey]:
+        """Mark a kind unknowable (reason) or knowable again (None); returns the keys whose result changed.
+
+        `forbidden` tells a refusal (kept in `unknown_kinds`) from a failure that may pass (`failing_kinds`).
+        """
+        self.unknown_kinds.pop((group, kind), None)
+        self.failing_kinds.pop((group, kind), None)
+        if reason is not None:
+            (self.unknown_kinds if forbidden else self.failing_kinds)[(group, kind)] = reason
         keys = {
             key for key in self.desired.keys() | self.live.keys() if key.group == group and key.kind == kind
         }
         return {key for key in keys if self._recompute(key)}
+
+    def kind_unknown(self, group: str, kind: str) -> bool:
+        return (group, kind) in self.unknown_kinds or (group, kind) in self.failing_kinds
+
+    def set_cluster_unknown(self, reason: str | None) -> set[ResourceKey]:
+        """Mark the whole cluster unknowable (reason) or knowable again (None); returns the keys whose
+        result changed."""
+        if reason == self.cluster_unknown:
+            return set()
+        self.cluster_unknown = reason
+        return {key for key in self.desired.keys() | self.live.keys() if self._recompute(key)}
 
     # Outputs.
 
@@ -138,6 +171,12 @@ class AppReconciler:
         if self._sync_counts[SyncStatus.UNKNOWN] or not self.render_ok:
             return AppSync.UNKNOWN
         return AppSync.SYNCED
+
+    @property
+    def blind(self) -> bool:
+        """Whether the cluster cannot show this app right now: unreachable, or a kind failing to list
+        or not served. A kind forbidden for good is not blindness: everything else is still seen."""
+        return self.cluster_unknown is not None or bool(self.failing_kinds)
 
     @property
     def health(self) -> Health:
@@ -167,7 +206,11 @@ class AppReconciler:
     def _judge(self, key: ResourceKey) -> ResourceResult | None:
         desired = self.desired.get(key)
         live = self.live.get(key)
-        unknown = self.unknown_kinds.get((key.group, key.kind))
+        unknown = (
+            self.cluster_unknown
+            or self.unknown_kinds.get((key.group, key.kind))
+            or self.failing_kinds.get((key.group, key.kind))
+        )
         if unknown is not None and (desired is not None or live is not None):
             version = version_of(desired if desired is not None else live or {})
             return ResourceResult(
@@ -177,6 +220,9 @@ class AppReconciler:
             if live is None or not self._tracked(key, live):
                 return None
             health = health_of(live)
+            vanishing = self.pending.get(key)
+            if vanishing is not None:
+                return ResourceResult(key, version_of(live), SyncStatus.UNKNOWN, health, (), vanishing)
             if not self.render_ok:
                 reason = "not judged: the app's manifests failed to render"
                 return ResourceResult(key, version_of(live), SyncStatus.UNKNOWN, health, (), reason)

@@ -65,6 +65,10 @@ class SourceWatch:
                 if state == previous and snapshot is current:
                     continue
                 previous, current = state, snapshot
+                confirm_in = self.loader.vanished.next_check
+                if confirm_in is not None:
+                    # Objects that left the working tree stay pending until a later read agrees.
+                    asyncio.get_running_loop().call_later(confirm_in, triggers.put_nowait, False)
                 yield state
         finally:
             if unfollow is not None:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
+from core.audit import AuditWriteError
 from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import SyncResult
-from core.operations import PlannedChange, is_read_only, plan_sync, sync_now
+from core.operations import PlannedChange, plan_sync, read_only_reason_for, sync_now
+from core.redact import redact_text
 from core.status_events import rfc3339_now
 from tui.status_text import describe_sync, short_revision
 from tui.widgets.engine_feed import EngineFeed, LogEntry, LogLevel
@@ -59,12 +61,11 @@ class AppActions(Widget):
 
     def refused(self, app: str, doing: str) -> bool:
         """True, after telling the user why, when `app` is on a read-only cluster."""
-        if not is_read_only(self.engine, app):
+        reason = read_only_reason_for(self.engine, app)
+        if reason is None:
             return False
-        context = self.engine.apps[app].context or "its cluster"
         self.notify(
-            f"Read-only: {doing} refused for {app}; kubedrift is read-only for {context}, "
-            "so nothing was sent.",
+            f"Read-only: {doing} refused for {app}; {reason}, so nothing was sent.",
             title="read-only",
             severity="warning",
         )
@@ -116,18 +117,24 @@ class AppActions(Widget):
         return self.run_worker(work, name=request.verb, group="sync", thread=True, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a sync's outcome, success or failure, becomes a log line and a notification."""
+        """The one place a sync's outcome, success or failure, becomes a log line and a notification.
+
+        A sync whose audit line failed still shows its results, then the audit error after them.
+        """
         request = self._syncs.get(event.worker)
         if request is None or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         del self._syncs[event.worker]
+        error = event.worker.error
         if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, SyncResult):
             result = event.worker.result
             text = f"{request.verb}: {describe_sync(result)}"
             failed = result.failed
+        elif isinstance(error, AuditWriteError):
+            self._report_unaudited(request, error)
+            return
         else:
-            error = event.worker.error
-            text = (
+            text = redact_text(
                 str(error)
                 if isinstance(error, KubedriftError)
                 else f"{request.verb} of {request.app} failed unexpectedly: {error!r}"
@@ -141,6 +148,14 @@ class AppActions(Widget):
             severity="error" if failed else "information",
             timeout=10 if failed else 5,
         )
+
+    def _report_unaudited(self, request: SyncRequest, error: AuditWriteError) -> None:
+        """The results of a sync that ran, then the audit error that followed them."""
+        results = f"{request.verb}: {describe_sync(error.result)}"
+        level = LogLevel.ERROR if error.result.failed else LogLevel.SUCCESS
+        self.feed.log_entry(LogEntry(rfc3339_now(), request.app, results, level))
+        self.feed.sync_ended(request.app, LogEntry(rfc3339_now(), request.app, str(error), LogLevel.ERROR))
+        self.notify(f"{results}\n{error}", title=request.app, severity="error", timeout=10)
 
     @property
     def syncs_running(self) -> int:

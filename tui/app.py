@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from core.engine import Engine
+from core.operations import read_only_reason_for
 from tui.actions import AppActions
 from tui.keys import binding, keymap_problems
 from tui.screens.dashboard import DashboardScreen
@@ -78,13 +79,16 @@ class KubedriftApp(App[int]):
     def _read_only_title(self) -> str:
         if self.read_only:
             return "READ-ONLY"
-        contexts = sorted(
-            {
-                runtime.context
-                for runtime in self.engine.apps.values()
-                if runtime.context and self.settings.config.is_read_only(runtime.context)
-            }
-        )
+        # Each read-only context once, with why when it is not marked itself: `admin (same cluster as prod)`.
+        reasons = {
+            runtime.context: reason
+            for name, runtime in self.engine.apps.items()
+            if runtime.context and (reason := read_only_reason_for(self.engine, name)) is not None
+        }
+        contexts = [
+            f"{context} ({reasons[context].note})" if reasons[context].note else context
+            for context in sorted(reasons)
+        ]
         return f"READ-ONLY: {', '.join(contexts)}" if contexts else ""
 
 

@@ -16,10 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KubedriftError
+from core.redact import redact_text
 from tui.commands import check, demo, diff, sync, watch
 from tui.commands.setup import add_cluster_options
 
 EXIT_ERROR = 2
+EXIT_BUG = 1
+"""What Python itself exits with for an unhandled exception."""
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -116,8 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args)
     except KubedriftError as error:
         if args.debug:
-            traceback.print_exc()
-        print(f"kubedrift: {error}", file=sys.stderr)
+            _print_traceback()
+        print(f"kubedrift: {redact_text(str(error))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -125,6 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`kubedrift check | head`): not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except Exception:
+        # A bug: the traceback is still shown, as Python would, but never with a credential in it.
+        _print_traceback()
+        return EXIT_BUG
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, with every URL in it redacted.
+
+    Chained causes print too, and GitPython's errors quote the git command line and git's stderr,
+    which mask a URL's user info but not a token in its query (`?private_token=...`).
+    """
+    print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
 
 
 if __name__ == "__main__":

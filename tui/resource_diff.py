@@ -19,6 +19,7 @@ from core.diff_rules import pointer_segments, rules_for
 from core.diff_text import drift_text, removal_text
 from core.health.live_fields import int_at, mapping_at, mappings_at, str_at
 from core.model import SECRET_MASK, Change, Drift, ResourceKey, SyncStatus
+from core.redact import redact_text, redact_url
 from core.runtime import AppRuntime
 from tui.resource_entries import TreeEntry
 from tui.status_text import describe_sync, short_revision
@@ -117,7 +118,7 @@ def app_summary(runtime: AppRuntime, *, read_only: bool) -> ResourceDiff:
     if read_only:
         policy += " (read-only)"
     details = [
-        f"source: {app.source.repo_url} {app.source.target_revision} {app.source.path}",
+        f"source: {redact_url(app.source.repo_url)} {app.source.target_revision} {app.source.path}",
         f"revision: {short_revision(runtime.desired.revision)}",
         f"destination: {runtime.context or '-'} / {app.destination.namespace}",
         f"policy: {policy}",
@@ -126,7 +127,7 @@ def app_summary(runtime: AppRuntime, *, read_only: bool) -> ResourceDiff:
     if runtime.last_sync is not None:
         details.append(f"last sync: {describe_sync(runtime.last_sync)}")
     errors = [*runtime.desired.errors, runtime.cluster_error, runtime.automation_error]
-    notes = tuple(f"Error: {error}" for error in errors if error)
+    notes = tuple(f"Error: {redact_text(error)}" for error in errors if error)
     if runtime.desired.revision is None and not notes:
         notes = ("Loading the app from Git and the cluster…",)
     return ResourceDiff(

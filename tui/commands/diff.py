@@ -9,6 +9,7 @@ from core.diff_rules import rules_for
 from core.diff_text import drift_text, removal_text
 from core.engine import Engine
 from core.model import Change, Drift, SyncStatus
+from core.redact import redact_text
 from tui.commands.report import exit_code
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     style = Style()
     blocks = [text for status in statuses for text in _app_diffs(engine, status.name, style)]
     for status in statuses:
-        blocks.extend(f"{status.name}: {style('error', 'red')}: {error}" for error in status.errors)
+        blocks.extend(f"{status.name}: {style('error', 'red')}: {redact_text(e)}" for e in status.errors)
     if blocks:
         print("\n".join(blocks))
     return exit_code(statuses)

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from core.model import AppStatus, AppSync, SyncStatus
+from core.redact import redact_text
 from tui.commands.terminal import Style, table
 
 EXIT_IN_SYNC = 0
@@ -41,7 +42,7 @@ def details_text(statuses: list[AppStatus], style: Style) -> str:
     lines: list[str] = []
     for status in statuses:
         for error in status.errors:
-            lines.append(f"{status.name}: {style('error', 'red')}: {error}")
+            lines.append(f"{status.name}: {style('error', 'red')}: {redact_text(error)}")
         for resource in status.resources:
             if resource.status is SyncStatus.SYNCED:
                 continue

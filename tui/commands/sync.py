@@ -1,4 +1,9 @@
-"""`kubedrift sync APP [--prune] [--dry-run] [--revision REV] [--yes]`: bring one app back to Git."""
+"""`kubedrift sync APP [--prune [--force]] [--dry-run] [--revision REV] [--yes]`: bring one app back to Git.
+
+The results table is always printed: when the sync ran but its audit line failed, the table
+comes first, then the one-sentence audit error on stderr, and the exit code is 2. A sync refused
+because the audit file cannot take a line sends nothing and prints only that sentence.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import argparse
 import sys
 from typing import Any
 
-from core.cluster import ReadOnlyError
+from core.audit import AuditWriteError
 from core.errors import KubedriftError
 from core.model import ResourceAction, ResourceKey, SyncResult
-from core.operations import PlannedChange, adapter_for, desired_at, is_read_only, plan_sync, sync_now
+from core.operations import PlannedChange, adapter_for, desired_at, plan_sync, refuse_if_read_only, sync_now
 from tui.commands.report import EXIT_ERROR, EXIT_IN_SYNC
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style, table
@@ -27,14 +32,18 @@ def register(commands: Any) -> None:
         "--revision", metavar="REV", help="sync this branch, tag or commit instead (a rollback)"
     )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --prune: also delete a Namespace that holds objects the app does not track",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = only_app(load_settings(args), args.app)
     engine = build_engine(args, config)
-    if is_read_only(engine, args.app):
-        raise ReadOnlyError(f"refusing to sync {args.app}: kubedrift is read-only for this cluster")
+    refuse_if_read_only(engine, args.app)  # before any request: not even a read reaches the cluster
     engine.evaluate()
     adapter_for(engine, args.app)  # an unusable cluster is one sentence before anything is asked
     desired = desired_at(engine, args.app, args.revision)
@@ -46,14 +55,20 @@ def run(args: argparse.Namespace) -> int:
     if asked and not _confirm(args.app, desired.revision, plan, style):
         print("Nothing done.")
         return EXIT_IN_SYNC
-    result = sync_now(
-        engine,
-        args.app,
-        prune=args.prune,
-        dry_run=args.dry_run,
-        revision=args.revision,
-        progress=_progress_line() if sys.stderr.isatty() else None,
-    )
+    try:
+        result = sync_now(
+            engine,
+            args.app,
+            prune=args.prune,
+            dry_run=args.dry_run,
+            revision=args.revision,
+            force=args.force,
+            progress=_progress_line() if sys.stderr.isatty() else None,
+        )
+    except AuditWriteError as error:
+        print(_outcomes(error.result, style), flush=True)  # what reached the cluster, before the error
+        print(f"kubedrift: {error}", file=sys.stderr)
+        return EXIT_ERROR
     print(_outcomes(result, style))
     return EXIT_ERROR if result.failed else EXIT_IN_SYNC
 

@@ -23,6 +23,7 @@ from core.gitsource import Commit
 from core.model import ResourceKey, SyncStatus
 from core.object_compare import DeltaKind, ObjectDelta
 from core.operations import PlannedChange, app_history, revision_changes
+from core.redact import redact_text
 from core.runtime import AppRuntime
 from tui.keys import binding
 from tui.status_text import short_revision
@@ -138,6 +139,7 @@ class HistoryScreen(Screen[None]):
             error = worker.error
             what = "the Git history" if worker.group == "history" else "that revision"
             text = str(error) if isinstance(error, KubedriftError) else f"cannot read {what}: {error!r}"
+            text = redact_text(text)  # an unexpected Git error quotes the command line, repoURL included
             self._rollback_wanted = self._reading = None
             self.query_one(RevisionDelta).show_sentence(text)
             self.notify(text, title=self.app_name, severity="error", timeout=10)

@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 
 from core.model import SyncStatus
+from core.redact import redact_text
 from core.runtime import AppRuntime
 from tui.keys import binding
 from tui.status_text import LOOKS, Tone, short_revision, status_label, tone_style
@@ -72,7 +73,7 @@ class AppRow:
             auto_sync=policy.automated,
             self_heal=policy.self_heal,
             read_only=read_only,
-            error=runtime.cluster_error,
+            error=redact_text(runtime.cluster_error) if runtime.cluster_error else None,
         )
 
     @classmethod
@@ -97,7 +98,7 @@ class AppRow:
             policy.automated,
             policy.self_heal,
             read_only,
-            next((error for error in errors if error), None),
+            next((redact_text(error) for error in errors if error), None),
             last_event,
         )
 

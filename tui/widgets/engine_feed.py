@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import AppSync, Health, ResourceKey, SyncResult, SyncStatus
+from core.redact import redact_text
 from core.status_events import (
     AppStatusChange,
     ResourceStatusChange,
@@ -137,6 +138,7 @@ class EngineFeed(Widget):
             return
         error = event.worker.error
         text = str(error) if isinstance(error, KubedriftError) else f"the engine stopped: {error!r}"
+        text = redact_text(text)  # an unexpected error's repr may quote a repoURL with its token
         self.log_entry(LogEntry(rfc3339_now(), "", text, LogLevel.ERROR))
         self.notify(text, title="kubedrift", severity="error", timeout=15)
 
@@ -213,7 +215,7 @@ class EngineFeed(Widget):
             if error != self._reported_errors.get(app):
                 self._reported_errors[app] = error
                 if error is not None:
-                    self._add(LogEntry(rfc3339_now(), app, error, LogLevel.ERROR))
+                    self._add(LogEntry(rfc3339_now(), app, redact_text(error), LogLevel.ERROR))
 
     def _self_heals(self, app: str) -> bool:
         runtime = self.engine.apps.get(app)

@@ -16,6 +16,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from core.engine import Engine
+from core.read_only import ReadOnlyReason, read_only_reason
 
 POLL_SECONDS = 2.0
 wall_clock: Callable[[], float] = time.time
@@ -38,7 +39,8 @@ class ClusterState:
     reconnecting_kinds: int = 0
     forbidden_kinds: tuple[str, ...] = ()
     error: str | None = None
-    read_only: bool = False
+    read_only: ReadOnlyReason | None = None
+    """Why nothing is written to this context's cluster; None when writes are allowed."""
 
 
 def cluster_states(engine: Engine) -> list[ClusterState]:
@@ -46,7 +48,7 @@ def cluster_states(engine: Engine) -> list[ClusterState]:
     contexts = sorted({runtime.context for runtime in engine.apps.values() if runtime.context})
     states = []
     for context in contexts:
-        read_only = engine.read_only or engine.config.is_read_only(context)
+        read_only = read_only_reason(engine.config, engine.kubeconfig, context, forced=engine.read_only)
         cluster = engine.clusters.get(context)
         if cluster is None:
             states.append(ClusterState(context, WatchState.CONNECTING, read_only=read_only))
@@ -149,7 +151,10 @@ class StatusBar(Static):
 
 
 def _cluster_markup(state: ClusterState) -> str:
-    name = escape(state.context) + (" (read-only)" if state.read_only else "")
+    name = escape(state.context)
+    if state.read_only is not None:
+        note = state.read_only.note  # `same cluster as prod` when another context made it read-only
+        name += f" (read-only: {escape(note)})" if note else " (read-only)"
     if state.state is WatchState.CONNECTING:
         return f"[dim]… {name} connecting[/]"
     if state.state is WatchState.UNREACHABLE:
