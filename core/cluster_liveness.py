@@ -68,12 +68,19 @@ def unusable(context: str | None) -> str:
 def lost_by_version(context: str, before: int, after: str) -> str:
     return (
         f"cluster {context} restarted and lost its state (resourceVersion went back from {before} "
-        f"to {after}); automation is paused on it until a person syncs"
+        f"to {after})"
     )
 
 
 def lost_by_relist(context: str, kind: str, count: int) -> str:
     return (
         f"cluster {context} seems to have lost its state (a relist after an error found none of the "
-        f"{count} {kind} objects it held); automation is paused on it until a person syncs"
+        f"{count} {kind} objects it held)"
     )
+
+
+def lost_consequence(read_only: bool) -> str:
+    """What kubedrift does about a lost state, to end the sentence that reports it."""
+    if read_only:
+        return "kubedrift is read-only there, so it shows what the cluster holds now and changes nothing"
+    return "automation is paused on it until a person syncs an app there"

@@ -38,6 +38,7 @@ from core.cluster_liveness import (
     backoff,
     lost_by_relist,
     lost_by_version,
+    lost_consequence,
     unusable,
 )
 from core.config import Config
@@ -528,7 +529,8 @@ class Engine:
         cluster = self.clusters[context]
         if cluster.state_lost is not None:
             return
-        cluster.state_lost = reason
+        read_only = cluster.adapter is None or cluster.adapter.read_only
+        cluster.state_lost = f"{reason}; {lost_consequence(read_only)}"
         self._show_cluster_error(context)
         for where, watch in cluster.watches.items():
             if where != noticed_by:

@@ -216,7 +216,7 @@ def test_a_server_gone_back_pauses_automation_until_a_person_confirms(listed: En
     (error,) = listed.apps[next(iter(listed.apps))].status().errors
     assert error == (
         "cluster dev restarted and lost its state (resourceVersion went back from 1234 to 5); "
-        "automation is paused on it until a person syncs"
+        "automation is paused on it until a person syncs an app there"
     )
     listed.confirm_cluster("dev")
     assert not cluster.automation_paused
@@ -250,3 +250,16 @@ def test_a_failing_list_then_a_relist_never_shows_missing_in_between(listed: Eng
         SyncStatus.SYNCED
     ]
     assert listed.clusters["dev"].watch_errors == {}
+
+
+def test_a_lost_state_on_a_read_only_cluster_promises_no_automation(tmp_path: Path) -> None:
+    cluster = StandInCluster([configmap("settings")])
+    cluster.read_only = True
+    engine = engine_on(tmp_path, cluster, SETTINGS_YAML)
+    engine.evaluate()
+    engine._handle("dev", StateLost("", "ConfigMap", None, 1234, "5"))
+    (error,) = engine.apps[next(iter(engine.apps))].status().errors
+    assert error.endswith(
+        "kubedrift is read-only there, so it shows what the cluster holds now and changes nothing"
+    )
+    assert "until a person syncs" not in error
