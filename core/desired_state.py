@@ -45,8 +45,10 @@ class DesiredState:
     """
 
 
-VANISH_CONFIRM_SECONDS = 2.0
-"""How long an object missing from a working tree stays pending before a read may confirm it gone."""
+WORKING_TREE_SETTLE_SECONDS = 5.0
+"""How long a working tree must read the same before automation acts on it, and how long an object
+missing from it stays pending before a read may confirm it gone. Editors, sync tools and network
+file systems can leave a file empty or missing for a second or two while they save."""
 
 
 class VanishedKeys:
@@ -59,7 +61,7 @@ class VanishedKeys:
     """
 
     def __init__(
-        self, *, confirm_seconds: float = VANISH_CONFIRM_SECONDS, clock: Callable[[], float]
+        self, *, confirm_seconds: float = WORKING_TREE_SETTLE_SECONDS, clock: Callable[[], float]
     ) -> None:
         self.confirm_seconds = confirm_seconds
         self._clock = clock
@@ -113,6 +115,7 @@ class AppDesiredState:
         scope: NamespaceScope = BUILTIN_SCOPE,
         source: AppSource | None = None,
         clock: Callable[[], float] = time.monotonic,
+        settle_seconds: float = WORKING_TREE_SETTLE_SECONDS,
     ) -> None:
         from core.gitsource import AppSource
 
@@ -122,8 +125,30 @@ class AppDesiredState:
             default_namespace=app.destination.namespace, scope=scope, app_path=app.source.path
         )
         self._last_render = RenderResult({}, ())
-        self.vanished = VanishedKeys(clock=clock)
+        self._clock = clock
+        self.settle_seconds = settle_seconds
+        self.vanished = VanishedKeys(confirm_seconds=settle_seconds, clock=clock)
         """Only a working tree's loads feed it: a commit is atomic, a save on disk is not."""
+        self._first_read: tuple[str, float] | None = None
+        """The working tree's current snapshot, and when a read first found it."""
+
+    def restart_settle(self) -> None:
+        """Count the settle window of the current working-tree snapshot from now (watching starts)."""
+        if self._first_read is not None:
+            self._first_read = (self._first_read[0], self._clock())
+
+    def settling(self, revision: str | None) -> float:
+        """Seconds until automation may act on `revision`: 0 for a commit, which is atomic; for a
+        working tree, what is left of the settle window since a read first found this snapshot.
+
+        Even the first read after start can catch a save half-way (an emptied file), and nothing
+        before it can say which objects went missing; so nothing is acted on, and above all nothing
+        pruned, until the same files have been read for the whole window."""
+        if not self.source.is_folder or revision is None:
+            return 0.0
+        if self._first_read is None or self._first_read[0] != revision:
+            return self.settle_seconds
+        return max(0.0, self._first_read[1] + self.settle_seconds - self._clock())
 
     def load(self, revision: str | None = None) -> DesiredState:
         """Render the app at `revision` (None: its target revision, falling back to the last good one)."""
@@ -137,6 +162,8 @@ class AppDesiredState:
             return self._render(fallback, extra_errors=(note,))
         state = self._render(snapshot)
         if revision is None and self.source.is_folder:
+            if self._first_read is None or self._first_read[0] != snapshot.revision:
+                self._first_read = (snapshot.revision, self._clock())
             declared = {key: desired.file for key, desired in self._last_render.objects.items()}
             broken = [path for path, content in snapshot.files.items() if isinstance(content, UnreadableFile)]
             pending = self.vanished.update(declared, snapshot.files, broken)

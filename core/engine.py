@@ -42,7 +42,7 @@ from core.cluster_liveness import (
     unusable,
 )
 from core.config import Config
-from core.desired_state import AppDesiredState, DesiredState
+from core.desired_state import WORKING_TREE_SETTLE_SECONDS, AppDesiredState, DesiredState
 from core.errors import KubedriftError
 from core.event_routing import EventRouting
 from core.kind_watch import KindState, KindWatch, Relisted, StateLost, WatchMessage
@@ -81,6 +81,7 @@ class Engine:
         git_poll_seconds: float = 30.0,
         watch_tree: bool = True,
         liveness: Liveness | None = None,
+        working_tree_settle: float = WORKING_TREE_SETTLE_SECONDS,
     ) -> None:
         self.config = config
         self.kubeconfig = kubeconfig
@@ -91,6 +92,7 @@ class Engine:
         self._git_poll_seconds = git_poll_seconds
         self._watch_tree = watch_tree
         self.liveness = liveness or Liveness()
+        self._working_tree_settle = working_tree_settle
         self._one_shot = False
         self.clusters: dict[str, ClusterRuntime] = {}
         self.apps: dict[str, AppRuntime] = {}
@@ -136,7 +138,12 @@ class Engine:
             if cluster is not None and cluster.error is not None:
                 runtime.cluster_error = cluster.error
                 runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
-            runtime.loader = AppDesiredState(runtime.app, scope=scope, source=self._source_of(runtime.app))
+            runtime.loader = AppDesiredState(
+                runtime.app,
+                scope=scope,
+                source=self._source_of(runtime.app),
+                settle_seconds=self._working_tree_settle,
+            )
             self._set_desired(runtime, runtime.loader.load())
 
     def _source_of(self, app: App) -> AppSource:
@@ -258,6 +265,10 @@ class Engine:
             for name, runtime in self.apps.items()
             if runtime.loader is not None
         }
+        for watch in self.sources.values():
+            # A working tree counts as settled only once it has been watched for the whole window:
+            # before now, a save could not have been seen.
+            watch.loader.restart_settle()
         tasks = [
             asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in self.sources.values()
         ]
@@ -315,8 +326,11 @@ class Engine:
             paused, runtime.automation_error = self.automation.audit_pause(
                 runtime.app, runtime.automation_error, now
             )
-            # A working tree with objects pending (a save in flight) is not a revision to act on yet.
-            settled = runtime.desired.revision if not runtime.desired.pending else None
+            # A working tree with objects pending, or read the same for less than its settle window
+            # (a save may be in flight), is not a revision to act on yet; the tick comes back to it.
+            settled = runtime.desired.revision
+            if runtime.desired.pending or (runtime.loader and runtime.loader.settling(settled) > 0):
+                settled = None
             request = self.automation.next_action(
                 runtime.app,
                 settled,

@@ -108,6 +108,12 @@ class FolderSource:
         """Every file of the folder once it has settled; a digest of names and contents is the revision."""
         if not self.folder.is_dir():
             raise GitSourceError(f"folder {self.folder} does not exist or is not a folder: check the path")
+        real, boundary = os.path.realpath(self.folder), os.path.realpath(self.boundary)
+        if os.path.commonpath([real, boundary]) != boundary:
+            raise GitSourceError(
+                f"the app folder {self.folder} leads to {real}, outside the repository {self.boundary}; "
+                "kubedrift reads only files inside it: point the app's path at a folder there"
+            )
         for _ in range(self.settle_attempts):
             files, stamps = self._read()
             self._sleep(self.settle_seconds)
@@ -119,9 +125,17 @@ class FolderSource:
         )
 
     def _walk(self) -> Iterator[tuple[str, Path]]:
-        """(relative key, path) of every wanted file, in a stable order."""
-        for current, folders, names in os.walk(self.folder):
+        """(relative key, path) of every wanted file, in a stable order.
+
+        Links to folders are followed as Git mode follows them (core.git_tree), but only within the
+        repository: a link to a folder outside it, or back up to a folder being walked, makes the
+        whole read fail with that sentence (the last good state stays), since its files cannot be
+        told apart from files Git dropped."""
+        boundary = os.path.realpath(self.boundary)
+        for current, folders, names in os.walk(self.folder, followlinks=True):
             folders[:] = sorted(f for f in folders if _FolderFilter.wanted_name(f))
+            for name in folders:
+                _check_folder_link(Path(current, name), self.folder, boundary)
             for name in sorted(n for n in names if _FolderFilter.wanted_name(n)):
                 file = Path(current, name)
                 yield file.relative_to(self.folder).as_posix(), file
@@ -230,6 +244,23 @@ def _link_problem(file: Path, boundary: str) -> str | None:
     if os.path.commonpath([resolved, boundary]) != boundary:
         return f"is a symlink to {target}, outside the repository; kubedrift reads only files inside it"
     return None
+
+
+def _check_folder_link(folder: Path, root: Path, boundary: str) -> None:
+    """Raise GitSourceError when `folder` is a link that leaves `boundary` or loops back up."""
+    if not folder.is_symlink():
+        return
+    target = os.readlink(folder)
+    shown = folder.relative_to(root).as_posix()
+    real = os.path.realpath(folder)
+    if os.path.commonpath([real, boundary]) != boundary:
+        raise GitSourceError(
+            f"{shown} is a symlink to {target}, outside the repository; kubedrift reads only files "
+            "inside it: fix or remove the link"
+        )
+    parent = os.path.realpath(folder.parent)
+    if os.path.commonpath([real, parent]) == real:
+        raise GitSourceError(f"{shown} is a symlink loop ({target}): fix or remove the link")
 
 
 class AppSource:

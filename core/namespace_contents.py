@@ -7,8 +7,9 @@ refused (unless forced) when anything there is not this app's.
 
 Objects the cluster makes for every namespace or for other objects are not counted: the `default`
 ServiceAccount and its token, the `kube-root-ca.crt` ConfigMap, Events, Endpoints and
-EndpointSlices (they mirror Services), and anything with an owner (garbage collection follows its
-owner, which is itself listed and judged).
+EndpointSlices (they mirror Services), and anything owned by another object in the same namespace
+(garbage collection follows that owner, which is itself listed and judged). An owner elsewhere (a
+ClusterRole, a Node) does not make an object disposable: deleting the namespace still deletes it.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def namespace_contents(
     adapter: ClusterAdapter, namespace: str, is_ours: Callable[[ResourceKey, Mapping[str, Any]], bool]
 ) -> NamespaceContents:
     """Every object in `namespace` that `is_ours` disowns and the cluster did not make itself."""
-    bystanders: list[ResourceKey] = []
+    found: list[tuple[ResourceKey, Mapping[str, Any]]] = []
     for resource in sorted(adapter.discover().by_kind.values(), key=lambda r: (r.group, r.kind)):
         if not resource.namespaced or "list" not in resource.verbs:
             continue
@@ -72,17 +73,24 @@ def namespace_contents(
             if error.code == 404:
                 continue  # the kind went away since discovery
             return NamespaceContents(unknown=f"listing {resource.plural} failed: {error}")
-        for obj in objects:
-            key = ResourceKey.of(obj)
-            if not _made_by_the_cluster(key, obj) and not is_ours(key, obj):
-                bystanders.append(key)
+        found.extend((ResourceKey.of(obj), obj) for obj in objects)
+    uids = {str((obj.get("metadata") or {}).get("uid") or "") for _, obj in found} - {""}
+    bystanders = [
+        key
+        for key, obj in found
+        if not _owned_here(obj, uids) and not _made_by_the_cluster(key, obj) and not is_ours(key, obj)
+    ]
     return NamespaceContents(tuple(sorted(bystanders)))
+
+
+def _owned_here(obj: Mapping[str, Any], uids: set[str]) -> bool:
+    """Owned by an object listed in the same namespace, which stands (and is judged) for it."""
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(owner, Mapping) and str(owner.get("uid") or "") in uids for owner in owners)
 
 
 def _made_by_the_cluster(key: ResourceKey, obj: Mapping[str, Any]) -> bool:
     metadata = obj.get("metadata") or {}
-    if metadata.get("ownerReferences"):
-        return True
     if (key.group, key.kind, key.name) in _PER_NAMESPACE:
         return True
     # The default ServiceAccount's token, on clusters old enough to make one.

@@ -115,7 +115,7 @@ def prune_app(
             outcomes.append(ResourceOutcome(key, ResourceAction.FAILED, f"not attempted: {unreachable}"))
         else:
             try:
-                held = None if force else _namespace_holds_others(adapter, app, desired, key)
+                held = None if force else namespace_holds_others(adapter, app, desired, key)
                 if held is not None:
                     outcomes.append(ResourceOutcome(key, ResourceAction.SKIPPED, held))
                 else:
@@ -132,7 +132,7 @@ def prune_app(
     return outcomes + kept
 
 
-def _namespace_holds_others(
+def namespace_holds_others(
     adapter: ClusterAdapter, app: App, desired: DesiredState, key: ResourceKey
 ) -> str | None:
     """Why deleting Namespace `key` would lose objects that are not this app's leftovers, or None."""
@@ -140,8 +140,11 @@ def _namespace_holds_others(
         return None
 
     def is_ours(inside: ResourceKey, obj: Mapping[str, Any]) -> bool:
-        # An object Git still declares is not ours to lose, even when this app applied it.
-        return inside not in desired.objects and is_tracked(app, inside, obj)
+        # An object Git still declares, or one its annotation keeps from pruning, is not ours to
+        # lose, even when this app applied it: deleting the namespace would delete it all the same.
+        if inside in desired.objects or not is_tracked(app, inside, obj):
+            return False
+        return _kept_because((obj.get("metadata") or {}).get("annotations") or {}) is None
 
     contents = namespace_contents(adapter, key.name, is_ours)
     return None if contents.clear else contents.describe(key.name)

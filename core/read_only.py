@@ -16,6 +16,7 @@ only DNS knows (a CNAME, an IP address for a name) cannot be seen from the kubec
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -117,7 +118,7 @@ def cluster_identity(server: str) -> ClusterIdentity | None:
         port = parts.port
     except ValueError:  # a port that is not a number, a broken IPv6 literal
         return None
-    host = (parts.hostname or "").rstrip(".")
+    host = _canonical_ipv4((parts.hostname or "").rstrip("."))
     if not host:
         return None
     scheme = parts.scheme.lower()
@@ -135,6 +136,20 @@ def same_cluster(server: str, other: str) -> bool:
 
 def _setting(context: str | None) -> str:
     return f"contexts.{context}.readOnly"
+
+
+def _canonical_ipv4(host: str) -> str:
+    """An IPv4 literal in the dotted-quad form, however it was spelled; anything else as it is.
+
+    The resolver reads `127.1`, `0x7f000001`, `2130706433` and `127.000.000.001` all as 127.0.0.1
+    (inet_aton's forms), so a kubeconfig can reach one server under any of those spellings.
+    """
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host):
+        return host
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return host
 
 
 def _is_loopback(host: str) -> bool:

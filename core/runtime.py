@@ -23,7 +23,7 @@ from core.desired_state import AppDesiredState, DesiredState
 from core.kind_watch import KindWatch
 from core.live_cache import LiveCache
 from core.model import App, AppStatus, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
-from core.prune import prune_candidates
+from core.prune import namespace_holds_others, prune_candidates
 from core.reconcile import AppReconciler
 from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
 
@@ -78,7 +78,7 @@ class AppRuntime:
             self._ensure_audit_writable(audit_file, operation, resources=len(desired.objects) + len(live))
 
         if prune and not dry_run and operation in AUTOMATED:
-            self._audit_prune_decision(desired, live, audit_file)
+            self._audit_prune_decision(adapter, desired, live, audit_file)
 
         result = sync_app(
             adapter,
@@ -104,16 +104,22 @@ class AppRuntime:
         return result
 
     def _audit_prune_decision(
-        self, desired: DesiredState, live: dict[ResourceKey, Any], audit_file: Path
+        self, adapter: ClusterAdapter, desired: DesiredState, live: dict[ResourceKey, Any], audit_file: Path
     ) -> None:
         candidates, kept = prune_candidates(self.app, desired, live)
+        decided: list[ResourceOutcome] = []
+        for key in candidates:
+            # The same guard the prune runs, so the line says what will really happen.
+            held = namespace_holds_others(adapter, self.app, desired, key)
+            decided.append(
+                ResourceOutcome(key, ResourceAction.PRUNED, PRUNE_DECISION)
+                if held is None
+                else ResourceOutcome(key, ResourceAction.SKIPPED, held)
+            )
         decision = SyncResult(
             revision=desired.revision or "",
             started_at=rfc3339_now(),
-            outcomes=(
-                *(ResourceOutcome(key, ResourceAction.PRUNED, PRUNE_DECISION) for key in candidates),
-                *kept,
-            ),
+            outcomes=(*decided, *kept),
             dry_run=True,
         )
         try:

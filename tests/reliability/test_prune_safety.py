@@ -28,6 +28,8 @@ from core.gitsource import FolderSource
 from core.kubeconfig import load_kubeconfig
 from core.model import (
     TRACKING_ANNOTATION,
+    TRACKING_LABEL,
+    TRACKING_LABEL_VALUE,
     App,
     Destination,
     ResourceAction,
@@ -117,6 +119,40 @@ def test_broken_looping_and_escaping_links_are_unreadable_files(tmp_path: Path) 
     assert "does not exist" in problems["broken.yaml"]
     assert "loop" in problems["loop-a.yaml"] and "loop" in problems["loop-b.yaml"]
     assert "outside the repository" in problems["escape.yaml"]
+
+
+def test_folder_links_are_followed_inside_the_repository_only(tmp_path: Path) -> None:
+    from core.errors import GitSourceError
+    from core.gitsource import AppSource
+
+    repo = tmp_path / "repo"
+    (repo / "app" / "real").mkdir(parents=True)
+    (repo / "shared").mkdir()
+    (repo / "shared" / "cm.yaml").write_text(yaml.safe_dump(configmap("shared")))
+    os.symlink("../shared", repo / "app" / "linked")
+    files = AppSource(Source(repo_url=str(repo), target_revision="", path="app")).load().files
+    assert set(files) == {"linked/cm.yaml"}
+
+    (tmp_path / "outside").mkdir()
+    os.symlink(str(tmp_path / "outside"), repo / "app" / "escape")
+    with pytest.raises(GitSourceError, match=r"escape is a symlink to .*outside the repository"):
+        AppSource(Source(repo_url=str(repo), target_revision="", path="app")).load()
+    (repo / "app" / "escape").unlink()
+    os.symlink("..", repo / "app" / "real" / "up")
+    with pytest.raises(GitSourceError, match="real/up is a symlink loop"):
+        AppSource(Source(repo_url=str(repo), target_revision="", path="app")).load()
+
+
+def test_an_app_path_that_leads_out_of_the_repository_is_refused(tmp_path: Path) -> None:
+    from core.errors import GitSourceError
+    from core.gitsource import AppSource
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(str(tmp_path / "elsewhere"), repo / "appout")
+    with pytest.raises(GitSourceError, match="outside the repository"):
+        AppSource(Source(repo_url=str(repo), target_revision="", path="appout")).load()
 
 
 def test_an_unreadable_manifest_fails_the_render_and_blocks_prune(tmp_path: Path) -> None:
@@ -215,7 +251,12 @@ def folder_app(folder: Path, *, prune: bool = False) -> App:
 
 
 def tracked(obj: dict[str, Any], app: str, key: ResourceKey) -> dict[str, Any]:
-    metadata = {**obj["metadata"], "annotations": {TRACKING_ANNOTATION: key.tracking_id(app)}}
+    """`obj` as kubedrift applies it: its tracking label and annotation."""
+    metadata = {
+        **obj["metadata"],
+        "labels": {**obj["metadata"].get("labels", {}), TRACKING_LABEL: TRACKING_LABEL_VALUE},
+        "annotations": {**obj["metadata"].get("annotations", {}), TRACKING_ANNOTATION: key.tracking_id(app)},
+    }
     return {**obj, "metadata": metadata}
 
 
@@ -231,14 +272,55 @@ def auto_pruned_folder(
     folder.mkdir()
     write_documents(folder / "namespace.yaml", namespace_object(NAMESPACE))
     write_documents(folder / "cm.yaml", configmap("kept"), configmap("dropped"))
-    engine = Engine(
-        Config(apps=(folder_app(folder, prune=True),)),
-        load_kubeconfig(str(kubeconfig_path), environ={}),
-        watch_tree=False,
-    )
+    engine = live_engine(folder, kubeconfig_path)
     with LiveRun(engine) as run:
         run.wait_for(lambda c: _resource_is(c, DROPPED, SyncStatus.SYNCED), timeout=20)
         yield folder, run
+
+
+SETTLE = 1.0
+"""The working-tree settle window in these tests (5 s by default), so they run in seconds."""
+
+
+def live_engine(folder: Path, kubeconfig_path: Path, settle: float = SETTLE) -> Engine:
+    return Engine(
+        Config(apps=(folder_app(folder, prune=True),)),
+        load_kubeconfig(str(kubeconfig_path), environ={}),
+        watch_tree=False,
+        working_tree_settle=settle,
+    )
+
+
+def test_a_start_during_a_save_deletes_nothing(
+    tmp_path: Path, adapter: ClusterAdapter, sandbox: SandboxThread, kubeconfig_path: Path
+) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    write_documents(folder / "namespace.yaml", namespace_object(NAMESPACE))
+    write_documents(folder / "cm.yaml", configmap("kept"))
+    app = folder_app(folder, prune=True)
+    _apply_tracked(adapter, app, namespace_object(NAMESPACE), configmap("kept"))
+    text = (folder / "cm.yaml").read_text()
+    (folder / "cm.yaml").write_text("")  # kubedrift starts while an editor is half-way through a save
+    settle = 3.0  # longer than the engine's start-up here, so the save lands inside the window
+    with LiveRun(live_engine(folder, kubeconfig_path, settle)) as run:
+        _wait_until(lambda: _status_of(run, KEPT) is SyncStatus.EXTRANEOUS)  # what the empty file says
+        (folder / "cm.yaml").write_text(text)
+        run.wait_for(lambda c: _resource_is(c, KEPT, SyncStatus.SYNCED), timeout=10)
+        time.sleep(settle + 1)  # past the window: the automation that now runs has nothing to prune
+    assert deletes(sandbox) == []
+
+
+def _status_of(run: LiveRun, key: ResourceKey) -> SyncStatus | None:
+    (status,) = run.engine.statuses()
+    return next((r.status for r in status.resources if r.key == key), None)
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def _resource_is(change: Any, key: ResourceKey, status: SyncStatus) -> bool:
@@ -254,7 +336,7 @@ def test_a_slow_editor_save_deletes_nothing(auto_pruned_folder: Any, sandbox: Sa
     time.sleep(0.5)  # the editor takes its time; the engine reads the empty file meanwhile
     (folder / "cm.yaml").write_text(text)
     _wait_after(run, seen, lambda c: _resource_is(c, KEPT, SyncStatus.SYNCED))
-    time.sleep(2.5)  # past the confirmation window: a late confirmation must not prune either
+    time.sleep(SETTLE * 2.5)  # past the confirmation window: a late confirmation must not prune either
     assert deletes(sandbox) == []
 
 
@@ -304,7 +386,7 @@ def test_a_manifest_replaced_by_a_dangling_symlink_deletes_nothing(
     (folder / "cm.yaml").unlink()
     os.symlink("/nonexistent/cm.yaml", folder / "cm.yaml")
     run.wait_for(lambda c: _resource_is(c, KEPT, SyncStatus.UNKNOWN), timeout=10)
-    time.sleep(3)
+    time.sleep(SETTLE * 3)
     assert deletes(sandbox) == []
     (status,) = run.engine.statuses()
     assert any("cm.yaml" in error and "symlink" in error for error in status.errors)
@@ -430,3 +512,44 @@ def test_sync_cli_needs_force_to_prune_a_namespace_holding_other_objects(
     forced = sync("--force")
     assert forced.returncode == 0, forced.stderr
     assert "/api/v1/namespaces/team" in deletes(sandbox)
+
+
+def test_an_object_owned_from_outside_the_namespace_still_blocks_its_prune(
+    adapter: ClusterAdapter, sandbox: SandboxThread, team_app: App
+) -> None:
+    role = adapter.apply(
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "foo"}}
+    )
+    owner = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "name": "foo",
+        "uid": role["metadata"]["uid"],
+    }
+    precious = configmap("precious", "team")
+    precious["metadata"]["ownerReferences"] = [owner]
+    adapter.apply(precious)
+    sandbox.faults.clear_request_log()
+    live = _live(adapter, team_app, KEEP, TEAM, TEAM_CONFIG)
+    result = sync_app(adapter, team_app, _desired(namespace_object("keep")), live, prune=True)
+    outcome = next(o for o in result.outcomes if o.key == TEAM)
+    assert outcome.action is ResourceAction.SKIPPED and "ConfigMap/team/precious" in outcome.message
+    assert "/api/v1/namespaces/team" not in deletes(sandbox)
+
+
+def test_an_object_kept_by_its_annotation_blocks_the_prune_of_its_namespace(
+    adapter: ClusterAdapter, sandbox: SandboxThread, team_app: App
+) -> None:
+    kept = configmap("keepme", "team")
+    kept["metadata"]["annotations"] = {"kubedrift.io/prune": "false"}
+    _apply_tracked(adapter, team_app, kept)
+    keep_key = ResourceKey("", "ConfigMap", "team", "keepme")
+    sandbox.faults.clear_request_log()
+    live = _live(adapter, team_app, KEEP, TEAM, TEAM_CONFIG, keep_key)
+    result = sync_app(adapter, team_app, _desired(namespace_object("keep")), live, prune=True)
+    outcomes = {o.key: o for o in result.outcomes}
+    assert outcomes[keep_key].action is ResourceAction.SKIPPED
+    assert (
+        outcomes[TEAM].action is ResourceAction.SKIPPED and "ConfigMap/team/keepme" in outcomes[TEAM].message
+    )
+    assert "/api/v1/namespaces/team" not in deletes(sandbox)

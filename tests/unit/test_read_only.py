@@ -24,6 +24,12 @@ from core.read_only import ReadOnlyCause, ReadOnlyReason, cluster_identity, read
         ("http://[::ffff:127.0.0.1]:6443", "http://localhost:6443"),
         ("https://user:secret@prod.example.com/?timeout=5", "https://prod.example.com"),
         ("https://rancher.example.com/k8s/clusters/c-1/", "https://rancher.example.com/k8s/clusters/c-1"),
+        # IPv4 literals as the resolver (inet_aton) reads them.
+        ("http://127.0.0.1:17001", "http://127.1:17001"),
+        ("http://127.0.0.1:17001", "http://0x7f000001:17001"),
+        ("http://127.0.0.1:17001", "http://2130706433:17001"),
+        ("http://127.0.0.1:17001", "http://127.000.000.001:17001"),
+        ("https://10.0.0.1:6443", "https://10.1:6443"),
     ],
 )
 def test_urls_that_reach_one_server_are_one_cluster(server: str, other: str) -> None:
@@ -44,6 +50,8 @@ def test_urls_that_reach_one_server_are_one_cluster(server: str, other: str) -> 
         ("", ""),  # a context whose cluster has no server is nobody's twin
         ("https://:6443", "https://:6443"),
         ("https://prod.example.com:http", "https://prod.example.com:http"),
+        ("https://10.0.0.1:6443", "https://10.0.0.2:6443"),
+        ("https://cafe.example:6443", "https://0xcafe:6443"),  # a host name, not a number
     ],
 )
 def test_urls_of_different_servers_are_not_one_cluster(server: str, other: str) -> None:
