@@ -55,7 +55,13 @@ WAIT_SECONDS = 30.0
 FIRST_COMMIT = 1741080600
 DAY = 86400
 SHOWN_DEMO_FOLDER = "/tmp/kubedrift-demo-3x7q1p"
-CLOCK_READERS = ("core.engine", "tui.widgets.engine_feed", "tui.actions", "tui.screens.dashboard")
+CLOCK_READERS = (
+    "core.engine_messages",
+    "core.engine_liveness",
+    "tui.widgets.engine_feed",
+    "tui.actions",
+    "tui.screens.dashboard",
+)
 SCALED = ResourceKey("apps", "Deployment", "shop", "web")
 """What `prepare` drifts by hand, and what the app screen shot shows."""
 

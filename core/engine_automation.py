@@ -1,0 +1,80 @@
+"""Automation in the live engine: auto-sync and self-heal, never on a read-only cluster.
+
+A part of the Engine (see core.engine). What is due is core.automation's decision; this part acts
+on it, each sync on a worker thread, and never on a cluster it cannot see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from core.audit import AuditError, AuditWriteError
+from core.automation import SyncRequest
+from core.cluster import ClusterAdapter
+from core.engine_parts import EngineParts
+from core.errors import KubedriftError
+from core.runtime import AppRuntime
+
+
+class EngineAutomation:
+    """The Engine's auto-sync and self-heal."""
+
+    def _automate(self: EngineParts) -> None:
+        now = time.monotonic()
+        for runtime in self.apps.values():
+            cluster = self.clusters.get(runtime.context or "")
+            if cluster is None or cluster.adapter is None or cluster.adapter.read_only:
+                continue
+            if cluster.automation_paused:  # unreachable, or back without its state: never act blind
+                continue
+            # The audit line comes first: while the file cannot take one, automation sends nothing.
+            paused, runtime.automation_error = self.automation.audit_pause(
+                runtime.app, runtime.automation_error, now
+            )
+            # A working tree with objects pending, or read the same for less than its settle window
+            # (a save may be in flight), is not a revision to act on yet; the tick comes back to it.
+            settled = runtime.desired.revision
+            if runtime.desired.pending or (runtime.loader and runtime.loader.settling(settled) > 0):
+                settled = None
+            request = self.automation.next_action(
+                runtime.app,
+                settled,
+                runtime.desired.render_ok,
+                runtime.reconciler.results,
+                now,
+                paused=paused,
+                blind=runtime.reconciler.blind,
+            )
+            if request is not None:
+                self.automation.started(request)
+                action = asyncio.create_task(self._run_sync(runtime, cluster.adapter, request))
+                self._actions.add(action)
+                action.add_done_callback(self._actions.discard)
+
+    async def _run_sync(
+        self: EngineParts, runtime: AppRuntime, adapter: ClusterAdapter, request: SyncRequest
+    ) -> None:
+        refused = False
+        try:
+            await asyncio.to_thread(
+                runtime.sync,
+                adapter,
+                runtime.desired,
+                operation=request.operation,
+                keys=request.keys,
+                prune=request.prune,
+            )
+            runtime.automation_error = None
+        except AuditWriteError as error:  # it ran, unrecorded: say so, and pause
+            note = self.automation.unaudited(request, runtime.app, error, time.monotonic())
+            runtime.automation_error = note
+        except AuditError as error:  # refused before any request: it stays due, and automation pauses
+            refused = True
+            note = self.automation.refused(request, runtime.app, error, time.monotonic())
+            runtime.automation_error = note
+        except KubedriftError as error:
+            runtime.automation_error = f"{request.operation} failed: {error}"
+        finally:
+            if not refused:
+                self.automation.finished(request)
