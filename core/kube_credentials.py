@@ -14,6 +14,10 @@ The official client, building a client for a context:
 `client_logs_kept` keeps those records while kubedrift builds a client (only the records the
 client's config code logs on the calling thread; logging is otherwise untouched), and the other
 functions turn each failure into one sentence naming the context, the setting and what to do.
+
+The client also waits for an exec plugin for as long as it runs: one that hangs (waiting on a
+network, or for input no one will give) would hang kubedrift. `bound_plugin_runs` gives each run
+`PLUGIN_TIME_LIMIT` seconds (see `_PluginProcess` for how, and why that way).
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import binascii
 import logging
 import os
 import re
+import signal
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,12 @@ try:
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+PLUGIN_TIME_LIMIT = 15.0
+"""Seconds an exec credential plugin may run. A one-shot command gives up on a cluster within 20 s;
+a plugin that has not answered in 15 is waiting for something that will not come (a browser login
+started from a terminal that is not watched, a network that does not answer)."""
+_PLUGIN_TIMED_OUT = "exec: the plugin gave no answer within"
 
 _CLIENT_CONFIG_CODE = os.path.join("kubernetes", "config", "")
 _EXEC_EXIT = re.compile(r"exec: process returned (\d+)(?:\. (.*))?", re.DOTALL)
@@ -189,6 +201,11 @@ def plugin_failure(messages: list[str], settings: ContextSettings) -> str:
     of a sentence that starts "cannot use context X from F: "."""
     command = settings.exec_command
     last = " ".join(messages[-1].split()) if messages else "it failed"
+    if last.startswith(_PLUGIN_TIMED_OUT):
+        return (
+            f"its credential plugin {command} gave no answer within {PLUGIN_TIME_LIMIT:g} s and was "
+            "stopped; run it yourself to see what it waits for (a login, a network), or log in again"
+        )
     exited = _EXEC_EXIT.match(messages[-1]) if messages else None
     if exited is not None:
         said = [line.strip() for line in (exited.group(2) or "").splitlines() if line.strip()]
@@ -254,3 +271,74 @@ def _is_base64(data: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return True
+
+
+class PluginTimedOut(Exception):
+    """An exec credential plugin that ran past `PLUGIN_TIME_LIMIT` (and has been killed)."""
+
+
+class _PluginProcess(subprocess.Popen[str]):
+    """The plugin's process, as the client starts it, but waited for at most `PLUGIN_TIME_LIMIT`.
+
+    The client runs a plugin in `ExecProvider.run` with `subprocess.Popen(...).communicate()` and no
+    timeout: when a client is built, and again inside a request whenever its token has expired. The
+    module's `subprocess` name is the one seam that covers both without copying the client's code:
+    it is pointed at `_PLUGIN_SUBPROCESS`, where only `Popen` differs, and the client's own parsing,
+    errors and environment for the plugin stay as they are. The alternatives were worse: replacing
+    `ExecProvider.run` copies the client's body, and running each plugin through a wrapper command
+    means rewriting the kubeconfig the client reads (with its relative paths) and starting a second
+    interpreter per token. Should a client release stop calling `communicate`, the unit test of a
+    hanging plugin fails rather than kubedrift hanging unnoticed.
+
+    A plugin that is not given the terminal (`stdin` None) starts in its own session, so that on
+    expiry its whole process group is killed: a shell script's children (a `curl`, a `sleep`) would
+    otherwise outlive it, holding the output pipe open. One given the terminal (for a prompt; it has
+    the same time to be answered) stays in kubedrift's session, since a new one would take the
+    terminal from it; on expiry only the plugin itself is killed.
+    """
+
+    def __init__(self, args: Any, **kwargs: Any) -> None:
+        self.own_group = os.name == "posix" and kwargs.get("stdin") is None
+        if self.own_group:
+            kwargs["start_new_session"] = True
+        super().__init__(args, **kwargs)
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
+        try:
+            return super().communicate(input, PLUGIN_TIME_LIMIT if timeout is None else timeout)
+        except subprocess.TimeoutExpired:
+            self._stop()
+            raise PluginTimedOut(f"{_PLUGIN_TIMED_OUT} {PLUGIN_TIME_LIMIT:g} s") from None
+
+    def _stop(self) -> None:
+        """Kill the plugin (and, in its own group, everything it started), and reap it without
+        reading its pipes again: a descendant that left the group may hold them open."""
+        with suppress(OSError):  # gone already; or setuid, not ours to kill (nor then to reap)
+            if self.own_group:
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                self.kill()
+        for stream in (self.stdin, self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        with suppress(subprocess.TimeoutExpired):
+            self.wait(timeout=1.0)
+
+
+class _SubprocessForPlugins:
+    """The `subprocess` module as the client's exec_provider sees it: the same, but for `Popen`."""
+
+    Popen = _PluginProcess
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+
+_PLUGIN_SUBPROCESS = _SubprocessForPlugins()
+
+
+def bound_plugin_runs() -> None:
+    """Give every exec credential plugin the client runs, from now on, `PLUGIN_TIME_LIMIT` seconds."""
+    from kubernetes.config import exec_provider
+
+    exec_provider.subprocess = _PLUGIN_SUBPROCESS  # type: ignore[attr-defined,assignment]

@@ -98,6 +98,7 @@ class Kubeconfig:
         from core import kube_credentials
 
         unusable = f"cannot use context {context!r} from {self.source}"
+        kube_credentials.bound_plugin_runs()  # at build and at every token refresh after it
         try:
             # The client logs a failed credential plugin instead of raising: keep it to say so below.
             with kube_credentials.client_logs_kept() as client_said:
@@ -138,6 +139,12 @@ def load_kubeconfig(explicit: str | None = None, environ: Mapping[str, str] | No
     env = os.environ if environ is None else environ
     config_file = explicit or env.get("KUBECONFIG") or None
     paths = [p for p in (config_file or "~/.kube/config").split(os.pathsep) if p]
+    folder = next((p for p in paths if Path(p).expanduser().is_dir()), None)
+    if folder is not None:
+        # kubectl refuses it too ("is a directory"); skipping it would send the user looking for a file.
+        raise ClusterConfigError(
+            f"kubeconfig {folder} is a folder, not a file: {_point_at_a_file(explicit, env)}"
+        )
     existing = [p for p in paths if Path(p).expanduser().is_file()]
     if explicit and not existing:
         raise ClusterConfigError(f"kubeconfig {explicit} does not exist: check --kubeconfig")
@@ -173,6 +180,15 @@ def load_kubeconfig(explicit: str | None = None, environ: Mapping[str, str] | No
             current = str(document["current-context"])
     servers = {name: clusters.get(cluster, "") for name, cluster in contexts.items()}
     return Kubeconfig(source, servers, current, source)
+
+
+def _point_at_a_file(explicit: str | None, env: Mapping[str, str]) -> str:
+    """What to do about a kubeconfig path that names a folder, by where the path came from."""
+    if explicit:
+        return "pass --kubeconfig the config file inside it"
+    if env.get("KUBECONFIG"):
+        return "set KUBECONFIG to the config file inside it"
+    return "move the config file to ~/.kube/config, or pass --kubeconfig"
 
 
 def _read_document(path: str) -> dict[str, Any]:

@@ -86,6 +86,20 @@ def desired_at(engine: Engine, app: str, revision: str | None) -> DesiredState:
     return state
 
 
+def refuse_if_nothing_rendered(app: str, desired: DesiredState) -> None:
+    """Raise before a sync of an app none of whose manifests rendered: it would apply nothing and
+    read as done. The first error says what to fix; `check` lists the others."""
+    if desired.objects or not desired.errors:
+        return
+    count = len(desired.errors)
+    others = (
+        f" (the first of {count} errors; `kubedrift check --app {app}` lists them all)" if count > 1 else ""
+    )
+    raise KubedriftError(
+        f"nothing was applied: no manifest of app {app} rendered{others}: {desired.errors[0]}"
+    )
+
+
 def sync_now(
     engine: Engine,
     app: str,
@@ -106,6 +120,7 @@ def sync_now(
     desired = desired_at(engine, app, revision)
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {app} did not render")
+    refuse_if_nothing_rendered(app, desired)
     result = runtime.sync(
         adapter, desired, operation=operation, prune=prune, dry_run=dry_run, force=force, progress=progress
     )

@@ -185,6 +185,21 @@ class AppReconciler:
     def result(self) -> AppResult:
         return AppResult(dict(self.results), self.sync, self.health)
 
+    def kind_errors(self) -> list[str]:
+        """Why this app's resources of a kind are Unknown, one line per kind, for the app's errors
+        (`ConfigMap: Internal error occurred: ... (500 InternalError)`): the report other tools read
+        (`check -o json`) has no reason per resource. Nothing while the whole cluster is unknown: its
+        own error says why."""
+        if not (self.unknown_kinds or self.failing_kinds) or self.cluster_unknown is not None:
+            return []
+        unknown = {(key.group, key.kind) for key, r in self.results.items() if r.status is SyncStatus.UNKNOWN}
+        lines: list[str] = []
+        for group, kind in sorted(unknown):
+            reason = self.unknown_kinds.get((group, kind)) or self.failing_kinds.get((group, kind))
+            if reason is not None:
+                lines.append(f"{kind}.{group}: {reason}" if group else f"{kind}: {reason}")
+        return lines
+
     # The one place a verdict is made.
 
     def _recompute(self, key: ResourceKey) -> bool:

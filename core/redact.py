@@ -8,7 +8,13 @@ What counts as a credential:
   a login, not a secret (`git@github.com` is everyone's), and it tells a person which account is
   used. git's scp-like form (`git@host:org/repo`) has no password field, so it is left as it is.
 - Query parameters that carry a token, a password or a signature (`token`, `access_token`,
-  `private_token`, `password`, `sig`, `X-Amz-Signature`, ...), removed with their values.
+  `private_token`, `password`, `sig`, `X-Amz-Signature`, ...), removed with their values; and
+  `name=value` pairs of the same names in the fragment, where OAuth's implicit flow puts its
+  `access_token` (a fragment without `=`, such as `#L10` or `#token-refresh`, is an anchor).
+
+A known gap: a credential holding a quote (`'` or `"`, rather than `%27`) is cut at it, and its
+rest is shown. In running text a quote ends a URL far more often than it belongs to one (`unable
+to access 'https://...'`), and no rule tells the two apart without guessing.
 
 Removing rather than masking keeps a redacted URL readable as the address it names; a URL without
 a credential comes back unchanged, character for character.
@@ -62,16 +68,35 @@ def redact_url(url: str) -> str:
 
 
 def _without_secret_parameters(tail: str) -> str:
-    """The path, query and fragment of a URL, with every credential-bearing query parameter removed."""
+    """The path, query and fragment of a URL, with every credential-bearing query parameter, and
+    fragment `name=value` pair, removed."""
     before_fragment, hash_mark, fragment = tail.partition("#")
     path, question, query = before_fragment.partition("?")
-    if not question:
+    kept_query = _without_secret_pairs(query, values_only=False)
+    kept_fragment = _without_secret_pairs(fragment, values_only=True)
+    if kept_query == query and kept_fragment == fragment:
         return tail
-    pairs = query.split("&")
-    kept = [pair for pair in pairs if not (pair and is_secret_parameter(unquote_plus(pair.split("=", 1)[0])))]
+    question = question if kept_query or kept_query == query else ""
+    hash_mark = hash_mark if kept_fragment or kept_fragment == fragment else ""
+    return f"{path}{question}{kept_query}{hash_mark}{kept_fragment}"
+
+
+def _without_secret_pairs(pairs_text: str, *, values_only: bool) -> str:
+    """`&`-separated pairs without those named like a credential; `values_only` keeps a name with no
+    `=` (in a fragment, an anchor)."""
+    pairs = pairs_text.split("&")
+    kept = [
+        pair
+        for pair in pairs
+        if not (
+            pair
+            and ("=" in pair or not values_only)
+            and is_secret_parameter(unquote_plus(pair.split("=", 1)[0]))
+        )
+    ]
     if len(kept) == len(pairs):
-        return tail
-    return f"{path}{'?' + '&'.join(kept) if any(kept) else ''}{hash_mark}{fragment}"
+        return pairs_text
+    return "&".join(kept) if any(kept) else ""
 
 
 def redact_text(text: str) -> str:

@@ -146,6 +146,7 @@ class AppRuntime:
     def status(self) -> AppStatus:
         errors = list(self.desired.errors)
         errors += [error for error in (self.cluster_error, self.automation_error) if error]
+        errors += self.reconciler.kind_errors()  # why resources are Unknown, in the shapes tools read
         return self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
 
 

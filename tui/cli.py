@@ -3,7 +3,8 @@
 Each subcommand lives in its own module and is registered here. With no subcommand kubedrift
 opens the TUI; `kubedrift PATH` (an existing folder) opens it on that folder of manifests.
 Errors a user can cause derive from `core.errors.KubedriftError`; they print as one line on stderr
-with exit code 2, and only `--debug` shows a traceback.
+with exit code 2, and only `--debug` shows a traceback. Running out of memory is blamed on the input
+(exit code 2); any other exception is a bug, printed as one line too (exit code 1).
 """
 
 from __future__ import annotations
@@ -128,10 +129,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`kubedrift check | head`): not an error worth a traceback.
         sys.stderr.close()
         return 0
-    except Exception:
-        # A bug: the traceback is still shown, as Python would, but never with a credential in it.
-        _print_traceback()
+    except MemoryError:
+        # Memory the failed allocation wanted is free again once the stack has unwound, so printing works.
+        if args.debug:
+            _print_traceback()
+        print(
+            "kubedrift: ran out of memory: the input is too large (a manifest, setting or cluster far "
+            "bigger than kubedrift can hold); run again with --debug to see where, and make it smaller",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    except Exception as error:
+        # A bug: one sentence, never with a credential in it; --debug adds the traceback to report.
+        if args.debug:
+            _print_traceback()
+        print(f"kubedrift: {unexpected_error_sentence(error)}", file=sys.stderr)
         return EXIT_BUG
+
+
+def unexpected_error_sentence(error: Exception) -> str:
+    """A bug as one redacted line: the exception's type and first 300 characters, and what to do."""
+    said = " ".join(redact_text(str(error)).split())
+    said = said if len(said) <= 300 else said[:297] + "..."
+    what = f"{type(error).__name__}: {said}" if said else type(error).__name__
+    return (
+        f"unexpected error ({what}); this is a bug in kubedrift: run again with --debug "
+        "for the traceback and report it"
+    )
 
 
 def _print_traceback() -> None:

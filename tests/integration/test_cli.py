@@ -247,3 +247,72 @@ def test_debug_shows_the_traceback(workdir: Path, kubeconfig_path: Path) -> None
     assert done.returncode == 2
     assert "Traceback (most recent call last)" in done.stderr
     assert done.stderr.rstrip().endswith("kubedrift: there is no app named 'nope' (apps: shop): check --app")
+
+
+FAULT = "Internal error occurred: injected fault (500 InternalError)"
+
+
+def test_diff_shows_unknown_resources_with_their_reason(
+    workdir: Path, kubeconfig_path: Path, sandbox: SandboxThread
+) -> None:
+    sandbox.faults.fail_next(resource="configmaps", count=50, code=500)
+    done = kubedrift(workdir, kubeconfig_path, "diff")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"shop: ConfigMap/shop/web-config  Unknown  ({FAULT})" in done.stdout.splitlines()
+
+
+def test_the_errors_say_why_a_kind_is_unknown(
+    workdir: Path, kubeconfig_path: Path, sandbox: SandboxThread
+) -> None:
+    sandbox.faults.fail_next(resource="configmaps", count=50, code=500)
+    done = kubedrift(workdir, kubeconfig_path, "check", "-o", "json")
+    assert done.returncode == 2, done.stderr
+    (app,) = json.loads(done.stdout)["apps"]
+    assert set(app) == {"name", "revision", "sync", "health", "errors", "resources"}, "no key added"
+    assert app["errors"] == [f"ConfigMap: {FAULT}"], "once, for the kind"
+    assert {r["name"]: r["status"] for r in app["resources"]}["web-config"] == "Unknown"
+
+    sandbox.faults.fail_next(resource="configmaps", count=50, code=500)
+    done = kubedrift(workdir, kubeconfig_path, "diff")
+    assert f"shop: error: ConfigMap: {FAULT}" in done.stdout.splitlines()
+
+
+def test_sync_with_no_manifest_rendered_applies_nothing_and_says_why(
+    workdir: Path, kubeconfig_path: Path, sandbox: SandboxThread
+) -> None:
+    repo = workdir / "gitops"
+    for manifest in sorted((repo / "apps" / "shop").glob("*.yaml")):
+        manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")
+    git(repo, "commit", "-qam", "all broken")
+    sandbox.faults.clear_request_log()
+    for dry_run in ((), ("--dry-run",)):
+        done = kubedrift(workdir, kubeconfig_path, "sync", "shop", "--yes", *dry_run)
+        assert done.returncode == 2
+        assert done.stdout == ""
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(
+            "kubedrift: nothing was applied: no manifest of app shop rendered (the first of "
+        )
+        assert "has no metadata.name; give it a name" in line
+    assert [r for r in sandbox.request_log if r.method != "GET"] == []
+
+
+def test_a_manifest_that_expands_past_the_bound_is_refused_not_sent(
+    workdir: Path, kubeconfig_path: Path, sandbox: SandboxThread
+) -> None:
+    repo = workdir / "gitops"
+    references = ", ".join(["*a"] * 20_000)
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: wide}\ndata:\n"
+    text = f"{head}  a: &a {'x' * 200_000}\n  b: [{references}]\n"  # ~4 GB expanded; 260 KB written
+    commit_file(repo, "apps/shop/wide.yaml", text, "wide")
+    done = kubedrift(workdir, kubeconfig_path, "check")
+    assert done.returncode == 2
+    assert (
+        "shop: error: wide.yaml:6: document 1 expands its aliases into more than 10 MiB of text"
+        in done.stdout
+    )
+    sandbox.faults.clear_request_log()
+    done = kubedrift(workdir, kubeconfig_path, "sync", "shop", "--dry-run", "--yes")
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+    assert done.stdout.startswith("Dry run: would sync revision")
+    assert sandbox.request_log and not [r for r in sandbox.request_log if "wide" in r.path], "never sent"

@@ -113,6 +113,7 @@ def test_forbidden_kind_is_unknown_and_the_rest_is_judged(
     assert "forbidden" in results[SECRET].reason.lower()
     assert results[WEB].status is SyncStatus.SYNCED and results[CONFIG].status is SyncStatus.SYNCED
     assert status.sync is AppSync.UNKNOWN
+    assert status.errors == (f"Secret: {results[SECRET].reason}",), "why, for a reader of the errors alone"
 
 
 def test_unreachable_cluster_is_an_app_error(config: Config, tmp_path: Path) -> None:

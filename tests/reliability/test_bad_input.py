@@ -4,8 +4,8 @@ never a traceback, a hang or a stray log line, and everything else is still eval
 - Symlinks in Git that loop, leave the repository or lead nowhere are errors of those files: the
   app's other files render, and its render is not OK, so prune refuses.
 - A kubeconfig whose credentials cannot be used (a missing certificate or key, data that is not
-  base64, a credential plugin that fails or is not installed) is refused when `kubedrift check`
-  builds the client, naming the context, the setting or the plugin, against a real API server.
+  base64, a credential plugin that fails, is not installed or hangs) is refused when `kubedrift
+  check` builds the client, naming the context, the setting or the plugin, against a real API server.
 
 Parsing limits (alias bombs, nesting, duplicate keys, names) are unit-tested in
 `tests/unit/test_manifest_limits.py`; the credential messages in `tests/unit/test_kube_credentials.py`.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from core.model import App, Destination, ResourceKey, Source
 from core.prune import PruneRefused, check_prune_allowed
 from sandbox.handle import SANDBOX_TOKEN, SandboxThread
 from tests.integration.gitops import git
+from tui import cli
+from tui.commands import check
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: value\n"
@@ -170,3 +173,77 @@ def test_unusable_credentials_are_one_sentence_per_context_with_no_stray_lines(
         assert reason in errors[0], (context, errors[0])
     for stray in ("Traceback", "ERROR:", "WARNING:", "fetching a token"):
         assert stray not in output, output
+
+
+def test_a_credential_plugin_that_hangs_is_stopped_within_the_give_up_promise(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    plugin = tmp_path / "sso-helper"
+    plugin.write_text(
+        f"#!/bin/sh\necho $$ > {tmp_path}/plugin.pid\nsleep 300 &\necho $! > {tmp_path}/child.pid\nwait\n"
+    )
+    plugin.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    exec_config = {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin)}
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "sandbox", "cluster": {"server": sandbox.url}}],
+                "users": [{"name": "sso", "user": {"exec": exec_config}}],
+                "contexts": [{"name": "sso", "context": {"cluster": "sandbox", "user": "sso"}}],
+                "current-context": "sso",
+            }
+        )
+    )
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "settings.yaml").write_text(CONFIGMAP.format(name="settings"))
+    (tmp_path / "kubedrift.yaml").write_text(
+        yaml.safe_dump({"apps": [{"name": "shop", "source": {"repoURL": str(folder), "targetRevision": ""}}]})
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(ROOT),
+        "NO_COLOR": "1",
+    }
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "check", "--kubeconfig", str(kubeconfig)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    took = time.monotonic() - started
+
+    assert took < 20, "a one-shot command gives up within 20 s"
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        f"shop: error: cannot use context 'sso' from {kubeconfig}: its credential plugin {plugin} gave no "
+        "answer within 15 s and was stopped; run it yourself to see what it waits for"
+    ) in done.stdout
+    for pid_file in ("plugin.pid", "child.pid"):
+        pid = (tmp_path / pid_file).read_text().strip()
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] in ("Z", "X"), pid_file
+
+
+# Anything else too big
+
+
+def test_running_out_of_memory_blames_the_input_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def too_big(args: object) -> int:
+        raise MemoryError
+
+    monkeypatch.setattr(check, "run", too_big)
+    assert cli.main(["check"]) == cli.EXIT_ERROR
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("kubedrift: ran out of memory: the input is too large")

@@ -140,9 +140,15 @@ def test_an_unexpected_error_is_shown_without_the_token(
 
     monkeypatch.setattr(check, "run", broken)
     assert cli.main(["check"]) == cli.EXIT_BUG
+    assert capsys.readouterr().err == (
+        f"kubedrift: unexpected error (RuntimeError: no handler for {SHOWN}?ref=main); this is a bug in "
+        "kubedrift: run again with --debug for the traceback and report it\n"
+    )
+    assert cli.main(["--debug", "check"]) == cli.EXIT_BUG
     stderr = capsys.readouterr().err
     assert stderr.startswith("Traceback (most recent call last)")
     assert f"RuntimeError: no handler for {SHOWN}?ref=main" in stderr
+    assert stderr.splitlines()[-1].startswith("kubedrift: unexpected error (RuntimeError: ")
     assert SECRET not in stderr
 
 

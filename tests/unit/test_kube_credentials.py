@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core import kube_credentials
 from core.kube_credentials import client_logs_kept
 from core.kubeconfig import ClusterConfigError, load_kubeconfig
 
@@ -127,6 +128,66 @@ def test_a_working_credential_plugin_still_gives_a_client(tmp_path: Path) -> Non
     )
     client = load_kubeconfig(path, environ={}).api_client(CONTEXT)
     assert client.configuration.api_key["BearerToken"] == "Bearer from-plugin"
+
+
+def running(pid_file: Path) -> bool:
+    """Whether the process whose id the plugin wrote is still running (a zombie is not)."""
+    try:
+        stat = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def hanging_plugin(tmp_path: Path, after: str = "") -> str:
+    """A plugin that starts a child and waits for it; `after` runs first, and may answer instead."""
+    return plugin(
+        tmp_path,
+        f"{after}\necho $$ > {tmp_path}/plugin.pid\nsleep 100 &\necho $! > {tmp_path}/child.pid\nwait",
+    )
+
+
+def test_a_credential_plugin_that_hangs_is_stopped_with_what_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kube_credentials, "PLUGIN_TIME_LIMIT", 0.5)
+    command = hanging_plugin(tmp_path)
+    path = kubeconfig(
+        tmp_path, {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command}}
+    )
+
+    reason = refusal(path)
+
+    assert reason == (
+        f"its credential plugin {command} gave no answer within 0.5 s and was stopped; run it yourself "
+        "to see what it waits for (a login, a network), or log in again"
+    )
+    assert not running(tmp_path / "plugin.pid")
+    assert not running(tmp_path / "child.pid"), "the plugin's child is killed with it, not orphaned"
+
+
+def test_a_plugin_run_again_to_refresh_an_expired_token_is_bounded_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kube_credentials, "PLUGIN_TIME_LIMIT", 0.5)
+    expired = (
+        '{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", '
+        '"status": {"token": "first", "expirationTimestamp": "2000-01-01T00:00:00Z"}}'
+    )
+    # The first run answers with a token that has expired; the next one, the refresh, hangs.
+    first_run = f"if [ ! -e {tmp_path}/ran ]; then touch {tmp_path}/ran; echo '{expired}'; exit 0; fi"
+    command = hanging_plugin(tmp_path, after=first_run)
+    path = kubeconfig(
+        tmp_path, {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command}}
+    )
+    configuration = load_kubeconfig(path, environ={}).api_client(CONTEXT).configuration
+    assert configuration.api_key["BearerToken"] == "Bearer first"
+
+    configuration.refresh_api_key_hook(configuration)  # a hang fails the test run here
+
+    assert (tmp_path / "plugin.pid").exists(), "the plugin was run again"
+    assert not running(tmp_path / "plugin.pid") and not running(tmp_path / "child.pid")
+    assert configuration.api_key["BearerToken"] == "Bearer first"
 
 
 def test_only_the_clients_config_records_of_this_thread_are_kept(caplog: pytest.LogCaptureFixture) -> None:

@@ -96,6 +96,31 @@ def test_a_broken_kubeconfig_is_one_line(tmp_path: Path, text: str, message: str
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("explicit", "environ", "advice"),
+    [
+        (True, {}, "pass --kubeconfig the config file inside it"),
+        (False, {"KUBECONFIG": "{folder}"}, "set KUBECONFIG to the config file inside it"),
+        (False, {"KUBECONFIG": "{file}" + os.pathsep + "{folder}"}, "set KUBECONFIG to the config file"),
+        (False, {"HOME": "{home}"}, "move the config file to ~/.kube/config, or pass --kubeconfig"),
+    ],
+)
+def test_a_kubeconfig_that_is_a_folder_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, explicit: bool, environ: dict[str, str], advice: str
+) -> None:
+    folder = tmp_path / "home" / ".kube" / "config"
+    folder.mkdir(parents=True)
+    names = {"folder": str(folder), "file": write(tmp_path / "good", DEV), "home": str(tmp_path / "home")}
+    environ = {key: value.format(**names) for key, value in environ.items()}
+    monkeypatch.setenv("HOME", environ.pop("HOME", os.environ["HOME"]))
+    shown = str(folder) if explicit or environ else "~/.kube/config"
+
+    with pytest.raises(ClusterConfigError) as raised:
+        load_kubeconfig(str(folder) if explicit else None, environ=environ)
+
+    assert str(raised.value).startswith(f"kubeconfig {shown} is a folder, not a file: {advice}")
+
+
 def test_reading_contexts_does_not_load_the_kubernetes_client(tmp_path: Path) -> None:
     path = write(tmp_path / "config", DEV)
     probe = (

@@ -16,7 +16,7 @@ from core.model import ResourceKey
 from core.object_names import name_rule_broken, namespace_rule_broken
 from core.render import Renderer
 from core.unreadable_file import UnreadableFile
-from core.yaml_limits import MAX_ALIASED_NODES, MAX_NESTING
+from core.yaml_limits import MAX_ALIASED_NODES, MAX_EXPANDED_CHARACTERS, MAX_NESTING
 
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
@@ -26,6 +26,11 @@ LAUGHS = "".join(
     for inner, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 BILLION_LAUGHS = CONFIGMAP.format(name="lol") + "data:\n  a: &a [" + ",".join(['"lol"'] * 9) + "]\n" + LAUGHS
+
+# One long string repeated by a few aliases: few values, but more text than any request can carry.
+WIDE_STRING = "x" * 200_000
+REPEATS = MAX_EXPANDED_CHARACTERS // len(WIDE_STRING) + 1
+WIDE_BOMB = f"  a: &a {WIDE_STRING}\n  b: [{', '.join(['*a'] * REPEATS)}]\n"
 
 
 def parse(name: str, text: str | bytes) -> ParsedFile:
@@ -51,6 +56,26 @@ def test_a_billion_laughs_is_refused_before_it_is_built() -> None:
     assert "alias bomb" in error.message
     # The bomb is one document: the file's next document still counts.
     assert [manifest.name for manifest in parsed.manifests] == ["after"]
+
+
+def test_an_alias_bomb_of_text_is_refused_at_the_line_that_repeats_it() -> None:
+    assert REPEATS < MAX_ALIASED_NODES, "few values: only their text is too much"
+    text = CONFIGMAP.format(name="wide") + "data:\n" + WIDE_BOMB + "---\n" + CONFIGMAP.format(name="after")
+
+    error = only_error(parse("wide.yaml", text))
+
+    assert (error.file, error.line) == ("wide.yaml", 7), "the line of the list of aliases"
+    assert error.message == (
+        "document 1 expands its aliases into more than 10 MiB of text (an alias bomb; the API server "
+        "takes at most 3 MiB in a request); write the repeated values out or use fewer aliases"
+    )
+
+
+def test_text_repeated_by_aliases_below_the_bound_still_parses() -> None:
+    text = CONFIGMAP.format(name="wide") + f"data:\n  a: &a {WIDE_STRING}\n  b: *a\n  c: *a\n"
+    parsed = parse("wide.yaml", text)
+    assert parsed.errors == ()
+    assert parsed.manifests[0].obj["data"]["c"] == WIDE_STRING
 
 
 def test_aliases_as_manifests_use_them_still_work() -> None:
@@ -181,6 +206,7 @@ def test_kubedrift_yaml_refuses_alias_bombs_deep_nesting_and_duplicate_keys(tmp_
     bomb_lines = BILLION_LAUGHS.split("data:\n", 1)[1]
     cases = {
         "bomb": ("x-anchors:\n" + bomb_lines + "apps: []\n", "expands its aliases into more than"),
+        "wide": ("x-anchors:\n" + WIDE_BOMB + "apps: []\n", "more than 10 MiB of text"),
         "deep": (
             "apps: " + "[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1) + "\n",
             "nests mappings and lists",

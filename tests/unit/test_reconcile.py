@@ -124,6 +124,35 @@ def test_forbidden_kind_is_unknown_and_the_rest_is_judged() -> None:
     assert result.health is Health.UNKNOWN
 
 
+def test_each_kind_that_leaves_resources_unknown_is_one_error_line() -> None:
+    deployment, deployment_live = pair("deployment-defaults")
+    secret, _ = pair("secret-stringdata")
+    reconciler = AppReconciler(APP)
+    reconciler.set_desired(
+        keyed(deployment, secret, tracked_configmap("a"), tracked_configmap("b")), render_ok=True
+    )
+    reconciler.live_changed(ResourceKey.of(deployment), deployment_live)
+    assert reconciler.kind_errors() == []
+    failing = "listing configmaps failed: Internal error occurred: injected fault (500 InternalError)"
+    reconciler.set_kind_unknown("", "ConfigMap", failing, forbidden=False)
+    reconciler.set_kind_unknown("", "Secret", 'secrets is forbidden: User "dev" cannot list "secrets"')
+    reconciler.set_kind_unknown("batch", "Job", "listing jobs failed: boom", forbidden=False)
+
+    assert reconciler.kind_errors() == [
+        f"ConfigMap: {failing}",  # once, for its two resources
+        'Secret: secrets is forbidden: User "dev" cannot list "secrets"',
+    ], "and none for a kind the app has no resource of"
+
+    reconciler.set_kind_unknown("apps", "Deployment", "listing deployments failed: boom", forbidden=False)
+    assert "Deployment.apps: listing deployments failed: boom" in reconciler.kind_errors()
+    reconciler.set_cluster_unknown("cannot reach the cluster")
+    assert reconciler.kind_errors() == [], "the cluster's own error says why"
+    reconciler.set_cluster_unknown(None)
+    for group, kind in (("", "ConfigMap"), ("", "Secret"), ("apps", "Deployment")):
+        reconciler.set_kind_unknown(group, kind, None)
+    assert reconciler.kind_errors() == []
+
+
 def test_ignore_differences_apply_per_app() -> None:
     desired, live = pair("deployment-defaults")
     live["spec"]["replicas"] = 9

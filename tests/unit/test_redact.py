@@ -61,10 +61,27 @@ def test_secret_query_parameters_are_removed_with_their_values(url: str, shown: 
 
 
 @pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://host/x.git#private_token=SEKRET", "https://host/x.git"),
+        ("https://h/cb#access_token=SEKRET&expires_in=3600", "https://h/cb#expires_in=3600"),
+        ("https://h/x?ref=main#password=SEKRET", "https://h/x?ref=main"),
+        ("https://h/x?token=SEKRET#sig=SEKRET&L10", "https://h/x#L10"),
+        ("https://h/x?#api_key=SEKRET", "https://h/x?"),
+    ],
+)
+def test_secret_pairs_in_the_fragment_are_removed_as_in_the_query(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_text(f"cannot read {url}: check it") == f"cannot read {shown}: check it"
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "https://github.com/org/repo",
         "https://github.com/org/repo.git?ref=main&&x=1#L10",
+        "https://docs.example/auth#token-refresh",
+        "https://docs.example/auth#token",
         "http://127.0.0.1:6443/",
         "ssh://git@github.com/org/repo.git",
         "file:///srv/git/repo.git",

@@ -1,4 +1,7 @@
-"""`kubedrift diff [--app A]`: a unified diff of every drifted resource, live (-) against Git (+)."""
+"""`kubedrift diff [--app A]`: a unified diff of every drifted resource, live (-) against Git (+).
+
+After the diffs come the apps' errors and their Unknown resources with why, as `check` shows them:
+a resource that cannot be judged has no diff, and a silent exit code 2 would not say why."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from core.diff_text import drift_text, removal_text
 from core.engine import Engine
 from core.model import Change, Drift, SyncStatus
 from core.redact import redact_text
-from tui.commands.report import exit_code
+from tui.commands.report import exit_code, unknown_lines
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style
 
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     blocks = [text for status in statuses for text in _app_diffs(engine, status.name, style)]
     for status in statuses:
         blocks.extend(f"{status.name}: {style('error', 'red')}: {redact_text(e)}" for e in status.errors)
+        blocks.extend(unknown_lines(status, style))
     if blocks:
         print("\n".join(blocks))
     return exit_code(statuses)

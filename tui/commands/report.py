@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from core.model import AppStatus, AppSync, SyncStatus
+from core.model import AppStatus, AppSync, ResourceResult, SyncStatus
 from core.redact import redact_text
 from tui.commands.terminal import Style, table
 
@@ -46,8 +46,7 @@ def details_text(statuses: list[AppStatus], style: Style) -> str:
         for resource in status.resources:
             if resource.status is SyncStatus.SYNCED:
                 continue
-            head = f"{status.name}: {resource.key}  {style.status(str(resource.status))}"
-            lines.append(head + (f"  ({resource.reason})" if resource.reason else ""))
+            lines.append(resource_line(status.name, resource, style))
             for change in resource.changes:
                 if change.path == "":
                     continue  # a missing object: the status line says it all
@@ -55,6 +54,21 @@ def details_text(statuses: list[AppStatus], style: Style) -> str:
                     f"    {change.path}: {_show(change.desired)} {style('->', 'dim')} {_show(change.live)}"
                 )
     return "\n".join(lines)
+
+
+def resource_line(app: str, resource: ResourceResult, style: Style) -> str:
+    """One resource's status, with why when there is a reason (`shop: ConfigMap/shop/x  Unknown  (...)`)."""
+    head = f"{app}: {resource.key}  {style.status(str(resource.status))}"
+    return head + (f"  ({redact_text(resource.reason)})" if resource.reason else "")
+
+
+def unknown_lines(status: AppStatus, style: Style) -> list[str]:
+    """The app's Unknown resources, each with why it cannot be judged: a diff has nothing to show of them."""
+    return [
+        resource_line(status.name, resource, style)
+        for resource in status.resources
+        if resource.status is SyncStatus.UNKNOWN
+    ]
 
 
 def check_text(statuses: list[AppStatus], style: Style) -> str:

@@ -14,7 +14,15 @@ from typing import Any
 from core.audit import AuditWriteError
 from core.errors import KubedriftError
 from core.model import ResourceAction, ResourceKey, SyncResult
-from core.operations import PlannedChange, adapter_for, desired_at, plan_sync, refuse_if_read_only, sync_now
+from core.operations import (
+    PlannedChange,
+    adapter_for,
+    desired_at,
+    plan_sync,
+    refuse_if_nothing_rendered,
+    refuse_if_read_only,
+    sync_now,
+)
 from tui.commands.report import EXIT_ERROR, EXIT_IN_SYNC
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style, table
@@ -49,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     desired = desired_at(engine, args.app, args.revision)
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {args.app} did not render")
+    refuse_if_nothing_rendered(args.app, desired)  # before the prompt: there is nothing to confirm
     style = Style()
     plan = plan_sync(engine.apps[args.app], prune=args.prune, whole_app=args.revision is not None)
     asked = sys.stdin.isatty() and sys.stdout.isatty() and not (args.dry_run or args.yes)
