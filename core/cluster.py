@@ -28,6 +28,7 @@ from core import wire_json
 from core.api_resources import ApiResource, Discovery, parse_discovery
 from core.errors import KubedriftError
 from core.model import FIELD_MANAGER, ResourceKey
+from core.schema.official import is_built_in_group
 
 if TYPE_CHECKING:
     from kubernetes import client as k8s_client
@@ -135,10 +136,16 @@ class ClusterAdapter:
             found = self.discover(refresh=True).by_kind.get((group, kind))
         if found is None:
             where = f"{kind}.{group}" if group else kind
+            advice = (
+                "it is a built-in kind this cluster's version or configuration does not serve: "
+                "fix the manifest's apiVersion"
+                if is_built_in_group(group)
+                else "install its CRD or fix the manifest"
+            )
             raise ApiError(
                 404,
                 "NotFound",
-                f"the cluster ({self.context}) serves no kind {where}: install its CRD or fix the manifest",
+                f"the cluster ({self.context}) serves no kind {where}: {advice}",
             )
         return found
 

@@ -33,6 +33,9 @@ def apply_crd_defaults(crd: dict[str, Any]) -> None:
         names.setdefault("singular", str(names["kind"]).lower())
         names.setdefault("listKind", f"{names['kind']}List")
     spec.setdefault("conversion", {"strategy": "None"})
+    if spec.get("preserveUnknownFields") is False:
+        # A plain bool with omitempty: false is never written back.
+        del spec["preserveUnknownFields"]
 
 
 def served_types(crd: dict[str, Any]) -> list[ResourceType]:
@@ -124,11 +127,23 @@ def prune_and_default(obj: dict[str, Any], schema: dict[str, Any] | None) -> lis
             continue
         if key in properties:
             obj[key] = _walk(obj[key], properties[key], key, pruned)
+            _settle_null(obj, key, properties[key])
         elif not schema.get("x-kubernetes-preserve-unknown-fields"):
             del obj[key]
             pruned.append(key)
     _fill_defaults(obj, properties, skip=("apiVersion", "kind", "metadata"))
     return pruned
+
+
+def _settle_null(container: dict[str, Any], key: str, schema: Any) -> None:
+    """A null where the schema does not allow one: its default replaces it, or it is dropped
+    (PruneNonNullableNullsWithoutDefaults, then Default); an allowed or list null stays for validation."""
+    if container.get(key, 0) is not None or not isinstance(schema, dict) or schema.get("nullable"):
+        return
+    if "default" in schema:
+        container[key] = _walk(copy.deepcopy(schema["default"]), schema, key, [])
+    else:
+        del container[key]
 
 
 def _walk(value: Any, schema: dict[str, Any], path: str, pruned: list[str]) -> Any:
@@ -140,8 +155,10 @@ def _walk(value: Any, schema: dict[str, Any], path: str, pruned: list[str]) -> A
             for key in list(value):
                 if key in properties:
                     value[key] = _walk(value[key], properties[key], f"{path}.{key}", pruned)
+                    _settle_null(value, key, properties[key])
                 elif isinstance(additional, dict):
                     value[key] = _walk(value[key], additional, f"{path}.{key}", pruned)
+                    _settle_null(value, key, additional)
                 elif not preserve and additional is not True:
                     del value[key]
                     pruned.append(f"{path}.{key}")
@@ -149,9 +166,16 @@ def _walk(value: Any, schema: dict[str, Any], path: str, pruned: list[str]) -> A
         elif isinstance(additional, dict):
             for key in list(value):
                 value[key] = _walk(value[key], additional, f"{path}.{key}", pruned)
+                _settle_null(value, key, additional)
         return value
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_walk(item, schema["items"], f"{path}[{index}]", pruned) for index, item in enumerate(value)]
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, dict):
+        walked = [_walk(item, items, f"{path}[{index}]", pruned) for index, item in enumerate(value)]
+        if "default" in items and not items.get("nullable"):
+            # A null item is defaulted, never dropped (list positions matter).
+            default = items["default"]
+            walked = [_walk(copy.deepcopy(default), items, path, []) if v is None else v for v in walked]
+        return walked
     return value
 
 

@@ -3,20 +3,18 @@ name, its resourceVersion precondition, and the fields its schema does not decla
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import string
 from typing import Any
 
 from sandbox import crds
+from sandbox.byte_fields import Base64Error, normalise_byte_fields
 from sandbox.errors import bad_request, conflict
 from sandbox.kinds import KindRegistry, ResourceType
+from sandbox.schemas import schema_of
 from sandbox.store import StoredObject
+from sandbox.type_check import check_body_types
 from sandbox.unknown_fields import unknown_fields
 from sandbox.validation import FieldError, invalid_error
-
-_BASE64 = set(string.ascii_letters + string.digits + "+/=")
 
 
 def decode_object(registry: KindRegistry, resource_type: ResourceType, body: Any) -> dict[str, Any]:
@@ -30,6 +28,7 @@ def decode_object(registry: KindRegistry, resource_type: ResourceType, body: Any
     obj.setdefault("apiVersion", resource_type.api_version)
     obj.setdefault("kind", resource_type.kind)
     check_type_meta(registry, resource_type, obj)
+    check_body_types(resource_type, obj)
     metadata = obj.get("metadata")
     if metadata is None:
         metadata = {}
@@ -73,18 +72,18 @@ def check_type_meta(registry: KindRegistry, resource_type: ResourceType, obj: di
 
 
 def check_secret_data(resource_type: ResourceType, obj: dict[str, Any]) -> None:
-    """A Secret's `data` values are base64 ([]byte in Go): anything else fails decoding with 400."""
-    if (resource_type.group, resource_type.kind) != ("", "Secret"):
+    """The `[]byte` fields of a built-in kind (a Secret's `data`, a ConfigMap's `binaryData`) decode
+    as Go's base64 does, line breaks and all, and are written back on one line; anything else Go
+    cannot decode fails with 400."""
+    if resource_type.custom:
         return
-    for value in (obj.get("data") or {}).values():
-        try:
-            base64.b64decode(str(value), validate=True)
-        except binascii.Error:
-            position = next((i for i, c in enumerate(str(value)) if c not in _BASE64), len(str(value)))
-            raise bad_request(
-                f'Secret in version "{resource_type.version}" cannot be handled as a Secret: '
-                f"illegal base64 data at input byte {position}"
-            ) from None
+    try:
+        normalise_byte_fields(obj, schema_of(resource_type, str(obj.get("apiVersion") or "")))
+    except Base64Error as error:
+        kind = resource_type.kind
+        raise bad_request(
+            f'{kind} in version "{resource_type.version}" cannot be handled as a {kind}: {error}'
+        ) from None
 
 
 def check_name(obj: dict[str, Any], name: str, namespace: str | None) -> None:

@@ -6,7 +6,9 @@ that any client sees the same way: Secret `stringData` folded into `data`, the S
 fields, the Job selector, and the zero-value structs Go always writes (`resources: {}`). Service
 cluster IPs and node ports are left to the server, which keeps the allocations.
 
-Decoding also drops null members, since a Go struct has no way to hold them.
+Decoding also drops null members, since a Go struct has no way to hold them, and encoding the
+result drops empty maps and slices and writes embedded ObjectMeta's null `creationTimestamp`
+(`sandbox.omitempty`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from sandbox.errors import bad_request
 from sandbox.kindschemas import is_built_in, zero_status
+from sandbox.omitempty import encode_as_go
 from sandbox.pod_defaults import (
     QuantityError,
     canonical_resource_list,
@@ -107,6 +110,9 @@ def _default_stateful_set(obj: dict[str, Any]) -> None:
     default_pod_template(spec.get("template"))
     for claim in spec.get("volumeClaimTemplates") or []:
         if isinstance(claim, dict):
+            # Claim templates are whole PersistentVolumeClaims: conversion writes their type meta.
+            claim.setdefault("apiVersion", "v1")
+            claim.setdefault("kind", "PersistentVolumeClaim")
             _default_claim(claim)
     _status(obj, zero_status("apps", "v1", "StatefulSet"))
 
@@ -243,9 +249,8 @@ def _default_namespace(obj: dict[str, Any]) -> None:
         labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
         labels["kubernetes.io/metadata.name"] = name
         metadata["labels"] = labels
-    spec = _spec(obj)
-    if "finalizers" not in spec and not metadata.get("deletionTimestamp"):
-        spec["finalizers"] = ["kubernetes"]
+    # The `kubernetes` finalizer is the create strategy's (strategies.prepare_for_create), not a default.
+    _spec(obj)
     status = obj.setdefault("status", {})
     if isinstance(status, dict) and not status.get("phase"):
         status["phase"] = "Active"
@@ -262,6 +267,25 @@ def _default_claim(obj: dict[str, Any]) -> None:
             status["phase"] = "Pending"
         canonical_resource_list(status.get("capacity"))
         canonical_resource_list(status.get("allocatedResources"))
+
+
+def _default_persistent_volume(obj: dict[str, Any]) -> None:
+    """SetDefaults_PersistentVolume, and the hostPath type every hostPath source gets."""
+    spec = _spec(obj)
+    if not spec.get("persistentVolumeReclaimPolicy"):
+        spec["persistentVolumeReclaimPolicy"] = "Retain"
+    spec.setdefault("volumeMode", "Filesystem")
+    if isinstance(spec.get("hostPath"), dict):
+        spec["hostPath"].setdefault("type", "")
+    canonical_resource_list(spec.get("capacity"))
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict) and not status.get("phase"):
+        status["phase"] = "Pending"
+
+
+def _default_storage_class(obj: dict[str, Any]) -> None:
+    obj.setdefault("reclaimPolicy", "Delete")
+    obj.setdefault("volumeBindingMode", "Immediate")
 
 
 def _default_endpoints(obj: dict[str, Any]) -> None:
@@ -390,6 +414,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Secret"): _default_secret,
     ("", "Namespace"): _default_namespace,
     ("", "PersistentVolumeClaim"): _default_claim,
+    ("", "PersistentVolume"): _default_persistent_volume,
+    ("storage.k8s.io", "StorageClass"): _default_storage_class,
     ("", "Endpoints"): _default_endpoints,
     ("", "ResourceQuota"): _default_resource_quota,
     ("", "LimitRange"): _default_limit_range,
@@ -408,11 +434,12 @@ def apply_defaults(obj: dict[str, Any], *, group: str, kind: str) -> None:
     if not is_built_in(group):
         return
     drop_nulls(obj)
+    version = str(obj.get("apiVersion") or "").rpartition("/")[2]
     defaulter = _DEFAULTERS.get((group, kind))
-    if defaulter is None:
-        return
-    try:
-        defaulter(obj)
-    except QuantityError as error:
-        version = str(obj.get("apiVersion") or "").rpartition("/")[2]
-        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {error}') from None
+    if defaulter is not None:
+        try:
+            defaulter(obj)
+        except QuantityError as error:
+            message = f'{kind} in version "{version}" cannot be handled as a {kind}: {error}'
+            raise bad_request(message) from None
+    encode_as_go(obj, group=group, version=version, kind=kind)

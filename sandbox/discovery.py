@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kinds import SUBRESOURCE_VERBS, KindRegistry, ResourceType
+from sandbox.kinds import KindRegistry, ResourceType, subresource_kind
 
 KUBERNETES_VERSION = {
     "major": "1",
@@ -104,22 +104,22 @@ def _resource_entry(resource_type: ResourceType) -> dict[str, Any]:
 
 
 def _subresource_kind(resource_type: ResourceType, subresource: str) -> tuple[str, str, str]:
-    if subresource == "scale":
-        return ("autoscaling", "v1", "Scale")
-    return (resource_type.group, resource_type.version, resource_type.kind)
+    found = subresource_kind(resource_type, subresource)
+    return (found.group, found.version, found.kind)
 
 
 def _subresource_entry(resource_type: ResourceType, subresource: str) -> dict[str, Any]:
-    group, version, kind = _subresource_kind(resource_type, subresource)
+    found = subresource_kind(resource_type, subresource)
     entry: dict[str, Any] = {
         "name": f"{resource_type.plural}/{subresource}",
         "singularName": "",
         "namespaced": resource_type.namespaced,
     }
-    if subresource == "scale":
-        entry.update(group=group, version=version)
-    entry["kind"] = kind
-    entry["verbs"] = ["update"] if subresource == "finalize" else list(SUBRESOURCE_VERBS)
+    # Only a subresource of another group-version (scale, eviction, token) names it.
+    if (found.group, found.version) != (resource_type.group, resource_type.version):
+        entry.update(group=found.group, version=found.version)
+    entry["kind"] = found.kind
+    entry["verbs"] = list(found.verbs)
     return entry
 
 
@@ -164,7 +164,7 @@ def _aggregated_resource(resource_type: ResourceType) -> dict[str, Any]:
             {
                 "subresource": subresource,
                 "responseKind": {"group": group, "version": version, "kind": kind},
-                "verbs": ["update"] if subresource == "finalize" else list(SUBRESOURCE_VERBS),
+                "verbs": list(subresource_kind(resource_type, subresource).verbs),
             }
         )
     if subresources:

@@ -115,6 +115,44 @@ def _typed(
 _WORKLOAD = ("all",)
 _STATUS = ("status",)
 _STATUS_SCALE = ("scale", "status")
+_API_EXTENSIONS = ("api-extensions",)
+CREATE_ONLY_VERBS = ("create",)
+# The container endpoints of a pod, which need a running container: the sandbox runs none.
+CONTAINER_SUBRESOURCES = ("attach", "exec", "log", "portforward")
+POD_SUBRESOURCES = ("attach", "binding", "eviction", "exec", "log", "portforward", "status")
+
+
+@dataclass(frozen=True)
+class SubresourceKind:
+    """What discovery says a subresource takes and answers, when that is not its parent's kind."""
+
+    group: str
+    version: str
+    kind: str
+    verbs: tuple[str, ...]
+
+
+# Real discovery (kube-apiserver 1.31) for the subresources whose kind or verbs are not the default.
+SUBRESOURCE_KINDS: dict[str, SubresourceKind] = {
+    "scale": SubresourceKind("autoscaling", "v1", "Scale", SUBRESOURCE_VERBS),
+    "eviction": SubresourceKind("policy", "v1", "Eviction", CREATE_ONLY_VERBS),
+    "token": SubresourceKind("authentication.k8s.io", "v1", "TokenRequest", CREATE_ONLY_VERBS),
+    "binding": SubresourceKind("", "v1", "Binding", CREATE_ONLY_VERBS),
+    "attach": SubresourceKind("", "v1", "PodAttachOptions", ("create", "get")),
+    "exec": SubresourceKind("", "v1", "PodExecOptions", ("create", "get")),
+    "portforward": SubresourceKind("", "v1", "PodPortForwardOptions", ("create", "get")),
+    "log": SubresourceKind("", "v1", "Pod", ("get",)),
+    "finalize": SubresourceKind("", "v1", "Namespace", ("update",)),
+}
+
+
+def subresource_kind(resource_type: ResourceType, subresource: str) -> SubresourceKind:
+    """The group, version, kind and verbs discovery lists for `resource_type`'s `subresource`."""
+    found = SUBRESOURCE_KINDS.get(subresource)
+    if found is not None:
+        return found
+    return SubresourceKind(resource_type.group, resource_type.version, resource_type.kind, SUBRESOURCE_VERBS)
+
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _core(
@@ -137,18 +175,34 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         verbs=NO_COLLECTION_DELETE_VERBS,
         returns_deleted_object=True,
     ),
-    _core("ServiceAccount", "serviceaccounts", short_names=("sa",), returns_deleted_object=True),
+    _core(
+        "ServiceAccount",
+        "serviceaccounts",
+        short_names=("sa",),
+        subresources=("token",),
+        returns_deleted_object=True,
+    ),
     _core(
         "Pod",
         "pods",
         short_names=("po",),
         categories=_WORKLOAD,
-        subresources=_STATUS,
+        subresources=POD_SUBRESOURCES,
         returns_deleted_object=True,
     ),
     _core("PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), subresources=_STATUS),
     _core("PersistentVolume", "persistentvolumes", False, short_names=("pv",), subresources=_STATUS),
     _core("Endpoints", "endpoints", short_names=("ep",)),
+    _core(
+        "ReplicationController",
+        "replicationcontrollers",
+        short_names=("rc",),
+        categories=_WORKLOAD,
+        subresources=_STATUS_SCALE,
+        generation=Generation.SPEC,
+    ),
+    _core("LimitRange", "limitranges", short_names=("limits",)),
+    _core("ResourceQuota", "resourcequotas", short_names=("quota",), subresources=_STATUS),
     _core("Event", "events", short_names=("ev",)),
     _core("Node", "nodes", False, short_names=("no",), subresources=_STATUS),
     _typed(
@@ -257,6 +311,96 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subresources=_STATUS,
         generation=Generation.SPEC,
     ),
+    _typed("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",)),
+    _typed(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        subresources=_STATUS,
+    ),
+    _typed(
+        "scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",)
+    ),
+    _typed("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    _typed("coordination.k8s.io", "v1", "Lease", "leases"),
+    _typed(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        namespaced=False,
+        short_names=("csr",),
+        subresources=("approval", "status"),
+    ),
+    _typed(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        generation=Generation.NOT_METADATA,
+    ),
+    _typed(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+        categories=_API_EXTENSIONS,
+        generation=Generation.NOT_METADATA,
+    ),
+    # Reviews are procedures, not stored objects: a create answers with the filled-in status.
+    _typed(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        namespaced=False,
+        verbs=CREATE_ONLY_VERBS,
+    ),
+    _typed(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        namespaced=False,
+        verbs=CREATE_ONLY_VERBS,
+    ),
+    _typed(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        namespaced=False,
+        verbs=CREATE_ONLY_VERBS,
+    ),
+    _typed(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        verbs=CREATE_ONLY_VERBS,
+    ),
+    _typed(
+        "authentication.k8s.io",
+        "v1",
+        "TokenReview",
+        "tokenreviews",
+        namespaced=False,
+        verbs=CREATE_ONLY_VERBS,
+    ),
+    _typed(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        namespaced=False,
+        verbs=CREATE_ONLY_VERBS,
+    ),
     _typed(
         "apiextensions.k8s.io",
         "v1",
@@ -288,6 +432,11 @@ _GROUP_ORDER = (
     "storage.k8s.io",
     "admissionregistration.k8s.io",
     "apiextensions.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 )
 
 

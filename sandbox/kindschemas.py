@@ -1,25 +1,16 @@
-"""The field schemas of the kinds the sandbox serves, from the Go types in k8s.io/api.
+"""What the served kinds' Go types say that their OpenAPI schema does not.
 
-Each entry lists the fields whose patch or apply behaviour is not the default (see fieldschema):
-merge keys, list-map keys, sets, and atomic structs and maps. Kinds the table does not know (custom
-resources) get an open schema, which is what their structural schema amounts to for these purposes.
+The field schemas themselves (list types and keys, atomic structs and maps, merge keys) come from
+the official definitions (sandbox.schemas). Kept here is only what those definitions cannot tell:
+which groups are Kubernetes' own (strategic merge patch needs Go struct tags), which kinds have a
+status subresource (a property of the registry, not of the type), and what the zero value of a Go
+struct serializes to (the schema knows neither pointers nor `omitempty`).
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
-
-from sandbox.fieldschema import (
-    OPEN_STRUCT,
-    SCALAR,
-    FieldType,
-    atomic_list,
-    list_map,
-    list_set,
-    map_of,
-    struct,
-)
 
 # The API groups of Kubernetes itself. Strategic merge patch works for their kinds and for no other:
 # custom resources have no Go struct tags to merge by.
@@ -49,185 +40,6 @@ BUILT_IN_GROUPS = frozenset(
     }
 )
 
-ATOMIC_STRUCT = struct(atomic=True)  # LabelSelector, ObjectReference, LocalObjectReference, RoleRef, ...
-
-OBJECT_META = struct(
-    {
-        "labels": map_of(SCALAR),
-        "annotations": map_of(SCALAR),
-        "finalizers": list_set(),
-        "ownerReferences": list_map(("uid",), ATOMIC_STRUCT, merge_key="uid"),
-    }
-)
-
-CONDITIONS = list_map(("type",), merge_key="type")
-RESOURCE_LIST = map_of(SCALAR)
-
-_ENV_VAR = struct(
-    {
-        "valueFrom": struct(
-            {
-                "configMapKeyRef": ATOMIC_STRUCT,
-                "secretKeyRef": ATOMIC_STRUCT,
-                "fieldRef": ATOMIC_STRUCT,
-                "resourceFieldRef": ATOMIC_STRUCT,
-                "fileKeyRef": ATOMIC_STRUCT,
-            }
-        )
-    }
-)
-
-RESOURCE_REQUIREMENTS = struct(
-    {"limits": RESOURCE_LIST, "requests": RESOURCE_LIST, "claims": list_map(("name",))}
-)
-
-CONTAINER = struct(
-    {
-        "ports": list_map(
-            ("containerPort", "protocol"), merge_key="containerPort", key_defaults={"protocol": "TCP"}
-        ),
-        "env": list_map(("name",), _ENV_VAR, merge_key="name"),
-        "volumeMounts": list_map(("mountPath",), merge_key="mountPath"),
-        "volumeDevices": list_map(("devicePath",), merge_key="devicePath"),
-        "resources": RESOURCE_REQUIREMENTS,
-    }
-)
-
-_CONTAINERS = list_map(("name",), CONTAINER, merge_key="name")
-
-POD_SPEC = struct(
-    {
-        "containers": _CONTAINERS,
-        "initContainers": _CONTAINERS,
-        "ephemeralContainers": _CONTAINERS,
-        "volumes": list_map(("name",), merge_key="name"),
-        "imagePullSecrets": list_map(("name",), ATOMIC_STRUCT, merge_key="name"),
-        "hostAliases": list_map(("ip",), merge_key="ip"),
-        "topologySpreadConstraints": list_map(
-            ("topologyKey", "whenUnsatisfiable"),
-            struct({"labelSelector": ATOMIC_STRUCT}),
-            merge_key="topologyKey",
-        ),
-        "schedulingGates": list_map(("name",), merge_key="name"),
-        "resourceClaims": list_map(("name",), merge_key="name"),
-        "nodeSelector": map_of(SCALAR, atomic=True),
-        "overhead": RESOURCE_LIST,
-        "resources": RESOURCE_REQUIREMENTS,
-    }
-)
-
-POD_TEMPLATE = struct({"metadata": OBJECT_META, "spec": POD_SPEC})
-
-_WORKLOAD_STATUS = struct({"conditions": CONDITIONS})
-
-
-def _kind(spec: FieldType | None = None, status: FieldType | None = None, **fields: FieldType) -> FieldType:
-    all_fields: dict[str, FieldType] = {"metadata": OBJECT_META}
-    if spec is not None:
-        all_fields["spec"] = spec
-    if status is not None:
-        all_fields["status"] = status
-    all_fields.update(fields)
-    return struct(all_fields)
-
-
-_JOB_SPEC = struct({"selector": ATOMIC_STRUCT, "template": POD_TEMPLATE})
-
-_PVC_SPEC = struct(
-    {
-        "resources": struct({"limits": RESOURCE_LIST, "requests": RESOURCE_LIST}),
-        "selector": ATOMIC_STRUCT,
-        "dataSource": ATOMIC_STRUCT,
-    }
-)
-
-_SERVICE_BACKEND = struct({"service": struct({"port": ATOMIC_STRUCT})})
-
-KIND_SCHEMAS: dict[tuple[str, str], FieldType] = {
-    ("", "Pod"): _kind(
-        POD_SPEC,
-        struct(
-            {
-                "conditions": CONDITIONS,
-                "podIPs": list_map(("ip",), merge_key="ip"),
-                "hostIPs": atomic_list(merge_key="ip"),
-            }
-        ),
-    ),
-    ("", "Service"): _kind(
-        struct(
-            {
-                "ports": list_map(("port", "protocol"), merge_key="port", key_defaults={"protocol": "TCP"}),
-                "selector": map_of(SCALAR, atomic=True),
-            }
-        ),
-        struct({"conditions": CONDITIONS}),
-    ),
-    ("", "ConfigMap"): _kind(data=map_of(SCALAR), binaryData=map_of(SCALAR)),
-    ("", "Secret"): _kind(data=map_of(SCALAR), stringData=map_of(SCALAR)),
-    ("", "ServiceAccount"): _kind(secrets=list_map(("name",), ATOMIC_STRUCT, merge_key="name")),
-    ("", "Namespace"): _kind(struct(), struct({"conditions": CONDITIONS})),
-    ("", "PersistentVolumeClaim"): _kind(
-        _PVC_SPEC,
-        struct({"conditions": CONDITIONS, "capacity": RESOURCE_LIST, "allocatedResources": RESOURCE_LIST}),
-    ),
-    ("", "Endpoints"): _kind(),
-    ("", "Event"): _kind(involvedObject=ATOMIC_STRUCT, related=ATOMIC_STRUCT),
-    ("apps", "Deployment"): _kind(
-        struct(
-            {
-                "selector": ATOMIC_STRUCT,
-                "template": POD_TEMPLATE,
-                "strategy": struct(patch_strategy="retainKeys"),
-            }
-        ),
-        _WORKLOAD_STATUS,
-    ),
-    ("apps", "ReplicaSet"): _kind(
-        struct({"selector": ATOMIC_STRUCT, "template": POD_TEMPLATE}), _WORKLOAD_STATUS
-    ),
-    ("apps", "StatefulSet"): _kind(
-        struct({"selector": ATOMIC_STRUCT, "template": POD_TEMPLATE}), _WORKLOAD_STATUS
-    ),
-    ("apps", "DaemonSet"): _kind(
-        struct({"selector": ATOMIC_STRUCT, "template": POD_TEMPLATE}), _WORKLOAD_STATUS
-    ),
-    ("batch", "Job"): _kind(
-        _JOB_SPEC,
-        struct(
-            {
-                "conditions": CONDITIONS,
-                "uncountedTerminatedPods": struct(
-                    {"succeeded": list_set(merge=False), "failed": list_set(merge=False)}
-                ),
-            }
-        ),
-    ),
-    ("batch", "CronJob"): _kind(
-        struct({"jobTemplate": struct({"metadata": OBJECT_META, "spec": _JOB_SPEC})}), struct()
-    ),
-    ("networking.k8s.io", "Ingress"): _kind(
-        struct({"defaultBackend": _SERVICE_BACKEND}), struct({"loadBalancer": OPEN_STRUCT})
-    ),
-    ("networking.k8s.io", "NetworkPolicy"): _kind(struct({"podSelector": ATOMIC_STRUCT})),
-    ("rbac.authorization.k8s.io", "Role"): _kind(),
-    ("rbac.authorization.k8s.io", "ClusterRole"): _kind(
-        aggregationRule=struct({"clusterRoleSelectors": atomic_list()})
-    ),
-    ("rbac.authorization.k8s.io", "RoleBinding"): _kind(roleRef=ATOMIC_STRUCT),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _kind(roleRef=ATOMIC_STRUCT),
-    ("autoscaling", "HorizontalPodAutoscaler"): _kind(struct(), struct({"conditions": CONDITIONS})),
-    ("policy", "PodDisruptionBudget"): _kind(
-        struct({"selector": struct(atomic=True, patch_strategy="replace")}),
-        struct({"conditions": CONDITIONS, "disruptedPods": map_of(SCALAR)}),
-    ),
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): _kind(
-        struct(), struct({"conditions": list_map(("type",))})
-    ),
-}
-
-_CUSTOM_RESOURCE = _kind()
-
 # Kinds whose status is written through the /status subresource, so that writes to the main
 # resource never touch it (the strategies' GetResetFields).
 STATUS_SUBRESOURCE_KINDS = frozenset(
@@ -246,6 +58,10 @@ STATUS_SUBRESOURCE_KINDS = frozenset(
         ("autoscaling", "HorizontalPodAutoscaler"),
         ("policy", "PodDisruptionBudget"),
         ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("", "ReplicationController"),
+        ("", "ResourceQuota"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
     }
 )
 
@@ -299,6 +115,7 @@ _ZERO_OBJECTS: dict[tuple[str, str], dict[str, Any]] = {
 # all-omitempty status, `{}` when zero.
 _ZERO_STATUS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("apps", "v1", "ReplicaSet"): {"replicas": 0},
+    ("", "v1", "ReplicationController"): {"replicas": 0},
     ("apps", "v1", "StatefulSet"): {"replicas": 0, "availableReplicas": 0},
     ("apps", "v1", "DaemonSet"): {
         "currentNumberScheduled": 0,
@@ -324,18 +141,13 @@ def zero_status(group: str, version: str, kind: str) -> dict[str, Any]:
     return copy.deepcopy(_ZERO_STATUS.get((group, version, kind), {}))
 
 
-def schema_for(group: str, kind: str) -> FieldType:
-    """The schema of a kind; custom resources get an open one."""
-    return KIND_SCHEMAS.get((group, kind), _CUSTOM_RESOURCE)
-
-
 def is_built_in(group: str) -> bool:
     return group in BUILT_IN_GROUPS
 
 
 def zero_object(group: str, kind: str) -> dict[str, Any]:
     """A fresh copy of the kind's zero value ({} for a custom resource, which is unstructured)."""
-    if (group, kind) in KIND_SCHEMAS:
+    if is_built_in(group):
         return {"metadata": {}, **copy.deepcopy(_ZERO_OBJECTS.get((group, kind), {}))}
     return {}
 

@@ -1,9 +1,14 @@
-"""Deletion and the lifecycle of containers of objects: finalizers, propagation, namespaces and CRDs.
+"""Deletion and the lifecycle of containers of objects: finalizers, propagation, graceful deletion of
+pods, namespaces and CRDs.
 
 What a real cluster spreads over the API server, the namespace controller and the CRD finalizer is done
-here synchronously, so a namespace or CRD deletion has finished (or is held only by finalizers) by the
-time the DELETE answers. Ownership-based garbage collection of Background and Foreground deletes is
-the garbage-collector controller's job; this module only does the bookkeeping a real server does.
+here synchronously, so a namespace or CRD deletion has finished (or is held only by finalizers or by
+terminating pods) by the time the DELETE answers, with the namespace controller's status conditions.
+A pod is deleted gracefully as the pod strategy decides (rest.BeforeDelete with CheckGracefulDelete):
+a scheduled, unfinished pod gets `deletionTimestamp` (now plus the grace period) and
+`deletionGracePeriodSeconds`, and stays until its kubelet has stopped it and deletes it with grace 0.
+Ownership-based garbage collection of Background and Foreground deletes is the garbage-collector
+controller's job; this module only does the bookkeeping a real server does.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox import crds
 from sandbox.errors import StatusError, bad_request, conflict
+from sandbox.graceful_deletion import grace_period_for, later
 from sandbox.kinds import Generation, ResourceType
+from sandbox.namespace_conditions import namespace_conditions
 from sandbox.store import StoredObject
 
 if TYPE_CHECKING:
@@ -98,7 +105,9 @@ class Lifecycle:
         propagation: str | None,
         preconditions: dict[str, Any],
         dry_run: bool,
+        grace_period: int | None = None,
     ) -> DeleteResult:
+        """DELETE; `grace_period` is DeleteOptions.gracePeriodSeconds (None: the object's default)."""
         current = self.api.get(resource_type, namespace, name)
         metadata = current.obj["metadata"]
         for field, actual in (("uid", metadata.get("uid")), ("resourceVersion", str(current.rv))):
@@ -128,7 +137,7 @@ class Lifecycle:
                 '"Orphan", "nil"',
             )
         if metadata.get("deletionTimestamp"):
-            return DeleteResult(current, False)
+            return self._delete_again(resource_type, current, grace_period, dry_run)
         if resource_type.storage_key == NAMESPACES:
             return self._delete_namespace(current, dry_run)
         if resource_type.storage_key == CRDS:
@@ -139,12 +148,48 @@ class Lifecycle:
         if policy == "Orphan" and not dry_run:
             # What the garbage collector does for the `orphan` finalizer, done before the owner goes.
             self._orphan_dependents(metadata.get("uid", ""))
+        period = grace_period_for(resource_type, current.obj, grace_period)
+        if period is not None:
+            # A graceful strategy always writes the deletion mark first, even with grace 0, so a
+            # watcher sees the pod MODIFIED with its deletionTimestamp before it is DELETED.
+            marked = self._mark_deleting(resource_type, current, finalizers, dry_run, grace=period)
+            if period > 0 or finalizers:
+                return DeleteResult(marked, False)
+            if dry_run:
+                return DeleteResult(marked, True)
+            return DeleteResult(self.remove(resource_type, marked), True)
         if finalizers:
             marked = self._mark_deleting(resource_type, current, finalizers, dry_run)
             return DeleteResult(marked, False)
         if dry_run:
             return DeleteResult(current, True)
         return DeleteResult(self.remove(resource_type, current), True)
+
+    def _delete_again(
+        self, resource_type: ResourceType, current: StoredObject, requested: int | None, dry_run: bool
+    ) -> DeleteResult:
+        """A DELETE of an object already being deleted: it may only shorten a graceful deletion, and
+        a grace period of 0 (`kubectl delete --force`) removes it unless finalizers hold it."""
+        metadata = current.obj["metadata"]
+        running = int(metadata.get("deletionGracePeriodSeconds") or 0)
+        if not running or requested is None or requested >= running:
+            return DeleteResult(current, False)
+        period = max(requested, 0)
+        now = self.api.clock()
+        deadline = later(str(metadata["deletionTimestamp"]), period - running)
+        if deadline < now:
+            # The grace period has already run out: the shortest graceful deletion is one second.
+            deadline = now
+            period = min(period, 1)
+        shortened = current.copy()
+        shortened["metadata"]["deletionTimestamp"] = deadline
+        shortened["metadata"]["deletionGracePeriodSeconds"] = period
+        if dry_run:
+            return DeleteResult(StoredObject(shortened, current.rv), False)
+        stored = self.api.store.update(resource_type.storage_key, shortened)
+        if period == 0 and not metadata.get("finalizers"):
+            return DeleteResult(self.remove(resource_type, stored), True)
+        return DeleteResult(stored, False)
 
     def remove(self, resource_type: ResourceType, current: StoredObject) -> StoredObject:
         """Take the object out of the store now, then let its namespace or CRD finish terminating."""
@@ -156,13 +201,20 @@ class Lifecycle:
         return gone
 
     def _mark_deleting(
-        self, resource_type: ResourceType, current: StoredObject, finalizers: list[str], dry_run: bool
+        self,
+        resource_type: ResourceType,
+        current: StoredObject,
+        finalizers: list[str],
+        dry_run: bool,
+        *,
+        grace: int = 0,
     ) -> StoredObject:
         marked = current.copy()
         metadata = marked["metadata"]
-        metadata["deletionTimestamp"] = self.api.clock()
-        metadata["deletionGracePeriodSeconds"] = 0
-        metadata["finalizers"] = finalizers
+        metadata["deletionTimestamp"] = later(self.api.clock(), grace)
+        metadata["deletionGracePeriodSeconds"] = grace
+        if finalizers:
+            metadata["finalizers"] = finalizers
         if resource_type.generation is not Generation.NONE and "generation" in metadata:
             metadata["generation"] += 1
         if dry_run:
@@ -225,7 +277,7 @@ class Lifecycle:
                         dry_run=False,
                     )
         self._finish_namespace(namespace)
-        return DeleteResult(stored, False)
+        return DeleteResult(self.api.store.get(NAMESPACES, "", namespace) or stored, False)
 
     def finalize_namespace(self, name: str, body: dict[str, Any], *, dry_run: bool) -> StoredObject:
         """PUT namespaces/{name}/finalize: replace `spec.finalizers` (the namespace controller's step)."""
@@ -242,13 +294,23 @@ class Lifecycle:
         return self.api.store.get(NAMESPACES, "", name) or stored
 
     def _finish_namespace(self, namespace: str) -> None:
-        """Finalize a terminating namespace once nothing is left in it (the namespace controller's job)."""
+        """Report what is left in a terminating namespace, and finalize it once nothing is (the
+        namespace controller's job)."""
         found = self.api.store.get(NAMESPACES, "", namespace)
         if found is None or not found.obj["metadata"].get("deletionTimestamp"):
             return
+        remaining: dict[str, int] = {}
+        finalizers: dict[str, int] = {}
         for resource_type in self._storage_types(namespaced_only=True):
-            if self.api.store.count(resource_type.storage_key, namespace):
-                return
+            items = list(self.api.store.iter_objects(resource_type.storage_key, namespace))
+            if items:
+                remaining[f"{resource_type.plural}.{resource_type.group}"] = len(items)
+            for item in items:
+                for finalizer in item.obj["metadata"].get("finalizers") or []:
+                    finalizers[finalizer] = finalizers.get(finalizer, 0) + 1
+        found = self._report_namespace_content(found, remaining, finalizers)
+        if remaining:
+            return
         finalized = found.copy()
         spec_finalizers = [
             f for f in (finalized.get("spec") or {}).get("finalizers") or [] if f != "kubernetes"
@@ -261,6 +323,18 @@ class Lifecycle:
                 self.api.store.update(NAMESPACES, finalized)
             return
         self.api.store.delete(NAMESPACES, "", namespace)
+
+    def _report_namespace_content(
+        self, found: StoredObject, remaining: dict[str, int], finalizers: dict[str, int]
+    ) -> StoredObject:
+        """Write the namespace controller's conditions when they change."""
+        old_conditions = list((found.obj.get("status") or {}).get("conditions") or [])
+        conditions = namespace_conditions(old_conditions, remaining, finalizers, self.api.clock())
+        if conditions == old_conditions:
+            return found
+        reported = found.copy()
+        reported.setdefault("status", {})["conditions"] = conditions
+        return self.api.store.update(NAMESPACES, reported)
 
     # ---- CRDs ----
 

@@ -17,9 +17,11 @@ import copy
 import json
 from typing import Any
 
+from core.schema.model import FieldType
 from sandbox.defaults import apply_defaults, drop_nulls
 from sandbox.errors import StatusError, bad_request, unreasoned_server_error
-from sandbox.kindschemas import schema_for, zero_object
+from sandbox.kindschemas import zero_object
+from sandbox.schemas import built_in_schema, schema_of_object
 from sandbox.ssa import updater
 from sandbox.ssa.fieldset import FieldSet, path_string
 from sandbox.ssa.managers import (
@@ -80,7 +82,8 @@ def _object_label(obj: dict[str, Any]) -> str:
 def fields_of(obj: dict[str, Any], *, group: str, kind: str) -> dict[str, Any]:
     """The FieldsV1 trie of the fields an object sets, without the server-owned metadata: what an
     Apply entry records when this object is the applied configuration."""
-    owned = to_field_set(_without_managed_fields(obj), schema_for(group, kind))
+    version = str(obj.get("apiVersion") or "").rpartition("/")[2]
+    owned = to_field_set(_without_managed_fields(obj), built_in_schema(group, version, kind))
     return without_server_fields(owned).to_fields_v1()
 
 
@@ -93,15 +96,18 @@ def server_side_apply(
     now: str,
     subresource: str | None = None,
     status_subresource: bool | None = None,
+    field_type: FieldType | None = None,
 ) -> dict[str, Any]:
     """The object after applying `applied` as `manager` (live None creates it), with managedFields
     updated and server defaults filled in. Raises ApplyConflict (409) on conflicts unless forced,
-    and 400/500 Status errors as the real server does for a bad configuration."""
+    and 400/500 Status errors as the real server does for a bad configuration. `field_type` is the
+    kind's schema; a built-in kind's is found from the object's apiVersion and kind."""
     metadata = applied.get("metadata")
     if isinstance(metadata, dict) and metadata.get("managedFields") is not None:
         raise bad_request("metadata.managedFields must be nil")
     group, kind, api_version = _group_kind(applied)
-    field_type = schema_for(group, kind)
+    if field_type is None:
+        field_type = schema_of_object(applied)
     excluded = excluded_fields(group, kind, subresource, status_subresource=status_subresource)
     config = copy.deepcopy(applied)
     creating = live is None
@@ -138,7 +144,9 @@ def server_side_apply(
         try:
             merged, result, result_times = attempt(force)
         except Conflicts as conflicts:
-            allowed = _allowed_by_last_applied(live_obj, api_version) if manager == _KUBECTL else None
+            allowed = (
+                _allowed_by_last_applied(live_obj, api_version, field_type) if manager == _KUBECTL else None
+            )
             if allowed is None:
                 raise
             remaining = [(owner, path) for owner, path in conflicts.conflicts if not allowed.has(path)]
@@ -178,7 +186,9 @@ def _apply_conflict(conflicts: Conflicts) -> ApplyConflict:
     return ApplyConflict([(path_string(path), owner.manager) for owner, path in pairs], message, causes)
 
 
-def _allowed_by_last_applied(live: dict[str, Any], api_version: str) -> FieldSet | None:
+def _allowed_by_last_applied(
+    live: dict[str, Any], api_version: str, field_type: FieldType
+) -> FieldSet | None:
     """The fields kubectl may take over from its own client-side apply: those of the last-applied
     annotation that still hold their last-applied value (lastAppliedManager)."""
     text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
@@ -190,8 +200,6 @@ def _allowed_by_last_applied(live: dict[str, Any], api_version: str) -> FieldSet
         return None
     if not isinstance(last, dict) or last.get("apiVersion") != api_version:
         return None
-    group, kind, _ = _group_kind(last)
-    field_type = schema_for(group, kind)
     try:
         last_fields = to_field_set(last, field_type)
         comparison = compare(last, live, field_type)
@@ -211,7 +219,7 @@ def _track(
     times: dict[ManagerKey, str | None],
     key: ManagerKey,
     api_version: str,
-    field_type: Any,
+    field_type: FieldType,
     excluded: FieldSet,
     now: str,
 ) -> ManagedFields:
@@ -242,6 +250,7 @@ def track_update(
     now: str,
     subresource: str | None = None,
     status_subresource: bool | None = None,
+    field_type: FieldType | None = None,
 ) -> list[dict[str, Any]]:
     """managedFields after a non-apply write of `new` over `old` (None for a create) by `manager`.
     The entries come from `new` when it carries a readable non-empty list (a client may set them;
@@ -268,7 +277,8 @@ def track_update(
             managers, times = {}, {}
     if not managers and old is not None:
         return []
-    field_type = schema_for(group, kind)
+    if field_type is None:
+        field_type = schema_of_object(new)
     excluded = excluded_fields(group, kind, subresource, status_subresource=status_subresource)
     key = ManagerKey.for_write(manager, UPDATE, api_version, subresource)
     before = _zero_of(new) if old is None else _without_managed_fields(old)

@@ -1,229 +1,191 @@
-"""OpenAPI v3: the index at /openapi/v3 and one document per group-version.
+"""OpenAPI as a real API server serves it: /openapi/v3 (an index and one document per group-version)
+and /openapi/v2 (one swagger document, as JSON or as gnostic protobuf).
 
-kubectl 1.29+ reads these to learn that PATCH accepts `fieldValidation` (then it validates on the
-server with `fieldValidation=Strict`) and which patch types a kind accepts (custom resources take no
-strategic merge). The component schemas carry no `x-kubernetes-group-version-kind`, so kubectl builds
-its strategic merge patches from its compiled-in types, exactly as it computes them for these kinds.
+kubectl reads v3 for apply, edit, diff and explain; kubectl 1.27 and 1.28 also read v2, which they ask
+for as protobuf only, and fail every apply and diff without it. The documents are assembled by
+sandbox/openapi_documents.py.
+
+Nothing is built at start-up. A document is built on first request and kept until the resources it
+describes change: each cache entry remembers the ResourceType objects it was built from, and a CRD
+change replaces those objects in the registry.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from typing import Any
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
 
-from sandbox.discovery import KUBERNETES_VERSION
+from aiohttp import web
+
 from sandbox.kinds import KindRegistry, ResourceType
 
-_PATCH_SCHEMA = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}
-_STATUS_SCHEMA = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Status"}
+PROTOBUF_V2 = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_PROTOBUF_V2_ACCEPTED = (PROTOBUF_V2, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
 
 
-def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "description": description,
-        "schema": {"type": kind, "uniqueItems": True},
-    }
+def _builder() -> ModuleType:
+    # Imported on the first OpenAPI request rather than at start-up: most sandboxes (the engine's
+    # tests, the demo) are never asked for OpenAPI, and the builders are five modules.
+    from sandbox import openapi_documents
+
+    return openapi_documents
 
 
-_DRY_RUN = _query(
-    "dryRun",
-    "When present, indicates that modifications should not be persisted. Valid values "
-    "are: - All: all dry run stages will be processed",
-)
-_FIELD_MANAGER = _query(
-    "fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."
-)
-_FIELD_VALIDATION = _query(
-    "fieldValidation",
-    "fieldValidation instructs the server on how to handle objects in "
-    "the request containing unknown or duplicate fields. Valid values are: Ignore, Warn, "
-    "Strict.",
-)
-_FORCE = _query("force", 'Force is going to "force" Apply requests.', "boolean")
-_PRETTY = _query("pretty", "If 'true', then the output is pretty printed.")
+@dataclass(frozen=True)
+class Served:
+    """One encoded document and its hash, and the resource types it was built from."""
 
+    built_from: tuple[ResourceType, ...]
+    body: bytes
+    etag: str
 
-def _path_parameter(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "description": f"{name} of the resource",
-        "required": True,
-        "schema": {"type": "string", "uniqueItems": True},
-    }
-
-
-def _operation_id(verb: str, resource_type: ResourceType, namespaced: bool, suffix: str = "") -> str:
-    group = (
-        "".join(part.capitalize() for part in resource_type.group.replace("-", ".").split(".")[:1])
-        if resource_type.group
-        else "Core"
-    )
-    scope = "Namespaced" if namespaced else ""
-    return f"{verb}{group}{resource_type.version.capitalize()}{scope}{resource_type.kind}{suffix}"
-
-
-def _json_response(ref: str) -> dict[str, Any]:
-    return {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}}
-
-
-def _schema_name(resource_type: ResourceType) -> str:
-    if resource_type.custom:
-        reversed_group = ".".join(reversed(resource_type.group.split(".")))
-        return f"{reversed_group}.{resource_type.version}.{resource_type.kind}"
-    group = resource_type.group.split(".")[0] if resource_type.group else "core"
-    return f"io.k8s.api.{group}.{resource_type.version}.{resource_type.kind}"
-
-
-def _object_paths(resource_type: ResourceType) -> dict[str, Any]:
-    namespaced = resource_type.namespaced
-    base = resource_type.collection_path("{namespace}" if namespaced else None)
-    gvk = {"group": resource_type.group, "version": resource_type.version, "kind": resource_type.kind}
-    ref = f"#/components/schemas/{_schema_name(resource_type)}"
-    body = {"content": {"application/json": {"schema": {"$ref": ref}}}, "required": True}
-    patch_types = [
-        "application/apply-patch+yaml",
-        "application/json-patch+json",
-        "application/merge-patch+json",
-    ]
-    if not resource_type.custom:
-        patch_types.append("application/strategic-merge-patch+json")
-    scope_parameters = [_path_parameter("namespace")] if namespaced else []
-
-    def operation(verb: str, action: str, description: str, **extra: Any) -> dict[str, Any]:
-        return {
-            "description": description,
-            "operationId": _operation_id(verb, resource_type, namespaced),
-            "responses": {"200": _json_response(ref)},
-            "x-kubernetes-action": action,
-            "x-kubernetes-group-version-kind": gvk,
-            **extra,
-        }
-
-    def patch_operation(description: str) -> dict[str, Any]:
-        return operation(
-            "patch",
-            "patch",
-            description,
-            parameters=[_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION, _FORCE],
-            requestBody={"content": {t: {"schema": _PATCH_SCHEMA} for t in patch_types}, "required": True},
+    def describes(self, resource_types: Sequence[ResourceType]) -> bool:
+        # Identity, not equality: ResourceType equality ignores the CRD schema.
+        return len(self.built_from) == len(resource_types) and all(
+            a is b for a, b in zip(self.built_from, resource_types, strict=True)
         )
-
-    paths: dict[str, Any] = {
-        base: {
-            "get": operation("list", "list", f"list or watch objects of kind {resource_type.kind}"),
-            "post": operation(
-                "create",
-                "post",
-                f"create a {resource_type.kind}",
-                requestBody=body,
-                parameters=[_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION],
-            ),
-            "parameters": [*scope_parameters, _PRETTY],
-        },
-        f"{base}/{{name}}": {
-            "get": operation("read", "get", f"read the specified {resource_type.kind}"),
-            "put": operation(
-                "replace",
-                "put",
-                f"replace the specified {resource_type.kind}",
-                requestBody=body,
-                parameters=[_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION],
-            ),
-            "patch": patch_operation(f"partially update the specified {resource_type.kind}"),
-            "delete": {
-                **operation("delete", "delete", f"delete a {resource_type.kind}"),
-                "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": _STATUS_SCHEMA}}}
-                },
-            },
-            "parameters": [_path_parameter("name"), *scope_parameters, _PRETTY],
-        },
-    }
-    if "status" in resource_type.subresources:
-        paths[f"{base}/{{name}}/status"] = {
-            "get": operation("read", "get", f"read status of the specified {resource_type.kind}"),
-            "put": operation(
-                "replace", "put", f"replace status of the specified {resource_type.kind}", requestBody=body
-            ),
-            "patch": patch_operation(f"partially update status of the specified {resource_type.kind}"),
-            "parameters": [_path_parameter("name"), *scope_parameters, _PRETTY],
-        }
-    return paths
-
-
-def _components(resource_types: list[ResourceType]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {
-        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch": {
-            "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH "
-            "request body.",
-            "type": "object",
-        },
-        "io.k8s.apimachinery.pkg.apis.meta.v1.Status": {
-            "description": "Status is a return value for calls that don't return other objects.",
-            "type": "object",
-        },
-    }
-    for resource_type in resource_types:
-        described: dict[str, Any] = {
-            "description": f"{resource_type.kind} ({resource_type.api_version})",
-            "type": "object",
-        }
-        if resource_type.schema:
-            described = {**resource_type.schema, **described}
-        schemas[_schema_name(resource_type)] = described
-    return {"schemas": schemas}
 
 
 class OpenAPIDocuments:
-    """The v3 documents of the registry, rebuilt when CRDs change what is served."""
+    """The registry's OpenAPI documents, built on request and rebuilt when CRDs change them."""
 
     def __init__(self, registry: KindRegistry) -> None:
         self._registry = registry
-        self._built_for = -1
-        self._documents: dict[str, bytes] = {}
-        self._index: bytes = b""
+        self._v3: dict[str, Served] = {}
+        self._index_for = -1
+        self._index = b""
+        self._v2_json: Served | None = None
+        self._v2_protobuf: Served | None = None
 
-    def _rebuild(self) -> None:
-        if self._built_for == self._registry.generation:
-            return
-        documents: dict[str, bytes] = {}
+    # ---- v3 ----
+
+    def _group_versions(self) -> dict[str, list[ResourceType]]:
+        found: dict[str, list[ResourceType]] = {}
         for group in self._registry.groups():
             for version in self._registry.versions(group):
                 path = f"apis/{group}/{version}" if group else f"api/{version}"
-                documents[path] = json.dumps(self._document(group, version), separators=(",", ":")).encode()
-        index = {
-            "paths": {
-                path: {
-                    "serverRelativeURL": f"/openapi/v3/{path}?hash="
-                    f"{hashlib.sha512(body).hexdigest()[:128].upper()}"
-                }
-                for path, body in documents.items()
-            }
-        }
-        self._documents = documents
-        self._index = json.dumps(index, separators=(",", ":")).encode()
-        self._built_for = self._registry.generation
+                found[path] = self._registry.resources(group, version)
+        return found
 
-    def _document(self, group: str, version: str) -> dict[str, Any]:
-        resource_types = self._registry.resources(group, version)
-        paths: dict[str, Any] = {}
-        for resource_type in resource_types:
-            paths.update(_object_paths(resource_type))
-        return {
-            "openapi": "3.0.0",
-            "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION["gitVersion"].split("+")[0]},
-            "paths": paths,
-            "components": _components(resource_types),
-        }
+    def _served_v3(self, path: str, resource_types: list[ResourceType]) -> Served:
+        cached = self._v3.get(path)
+        if cached is not None and cached.describes(resource_types):
+            return cached
+        body = _builder().v3_document(resource_types)
+        served = Served(tuple(resource_types), body, _builder().etag(body))
+        self._v3[path] = served
+        return served
 
     def index(self) -> bytes:
-        self._rebuild()
+        """`{"paths": {"apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=..."}}}`"""
+        if self._index_for != self._registry.generation:
+            group_versions = self._group_versions()
+            for stale in set(self._v3) - set(group_versions):
+                del self._v3[stale]
+            listed = {
+                path: {"serverRelativeURL": f"/openapi/v3/{path}?hash={self._served_v3(path, types).etag}"}
+                for path, types in group_versions.items()
+            }
+            self._index = json.dumps({"paths": listed}, separators=(",", ":")).encode()
+            self._index_for = self._registry.generation
         return self._index
 
-    def document(self, path: str) -> bytes | None:
-        self._rebuild()
-        return self._documents.get(path)
+    def document(self, path: str) -> Served | None:
+        """The v3 document of one group-version (`apis/apps/v1`, `api/v1`), or None if not served."""
+        parts = path.split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            return None
+        if not self._registry.has_group_version(group, version):
+            return None
+        return self._served_v3(path, self._registry.resources(group, version))
+
+    # ---- v2 ----
+
+    def _all_types(self) -> list[ResourceType]:
+        return [rt for types in self._group_versions().values() for rt in types]
+
+    def v2(self, protobuf: bool) -> Served:
+        """The v2 document of every served type, as gnostic protobuf or as JSON."""
+        resource_types = self._all_types()
+        cached = self._v2_protobuf if protobuf else self._v2_json
+        if cached is None or not cached.describes(resource_types):
+            builder = _builder()
+            body = builder.v2_protobuf(resource_types) if protobuf else builder.v2_json(resource_types)
+            cached = Served(tuple(resource_types), body, builder.etag(body))
+            if protobuf:
+                self._v2_protobuf = cached
+            else:
+                self._v2_json = cached
+        return cached
+
+    # ---- HTTP ----
+
+    def respond(self, request: web.Request, path: str) -> web.StreamResponse | None:
+        """The response for an /openapi path, or None when `path` is not one."""
+        if path == "/openapi/v3":
+            return web.Response(body=self.index(), content_type="application/json")
+        if path.startswith("/openapi/v3/"):
+            served = self.document(path[len("/openapi/v3/") :])
+            if served is None:
+                return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+            return self._v3_response(request, path, served)
+        if path == "/openapi/v2":
+            return self._v2_response(request)
+        return None
+
+    def _v3_response(self, request: web.Request, path: str, served: Served) -> web.StreamResponse:
+        headers = {"ETag": f'"{served.etag}"', "Vary": "Accept"}
+        wanted = request.query.get("hash")
+        if wanted and wanted != served.etag:
+            # A client holding an old index asks for an old hash: send it to the current document.
+            raise web.HTTPMovedPermanently(f"{path}?hash={served.etag}")
+        if wanted:
+            # The hash pins the content, so the client may keep it (kubectl's HTTP cache does).
+            expires = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 365 * 86400))
+            headers.update({"Cache-Control": "public, immutable", "Expires": expires})
+        if request.headers.get("If-None-Match") == headers["ETag"]:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=served.body, content_type="application/json", headers=headers)
+
+    def _v2_response(self, request: web.Request) -> web.StreamResponse:
+        wants = _v2_media_type(request.headers.get("Accept", ""))
+        if wants is None:
+            return web.Response(status=406, text="406 Not Acceptable\n", content_type="text/plain")
+        served = self.v2(protobuf=wants == PROTOBUF_V2)
+        etag = f'"{served.etag}"'
+        headers = {"ETag": etag, "Vary": "Accept"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        response = web.Response(body=served.body, headers=headers)
+        response.content_type = wants
+        return response
+
+
+def _v2_media_type(accept: str) -> str | None:
+    """JSON or protobuf, whichever the Accept header prefers (by q, then order); None if neither."""
+    clauses: list[tuple[float, int, str]] = []
+    for position, clause in enumerate((accept or "*/*").split(",")):
+        media, *parameters = (part.strip() for part in clause.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            clauses.append((-quality, position, media.lower()))
+    for _quality, _position, media in sorted(clauses):
+        if media in ("application/json", "application/*", "*/*"):
+            return "application/json"
+        if media in _PROTOBUF_V2_ACCEPTED:
+            return PROTOBUF_V2
+    return None

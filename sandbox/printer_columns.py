@@ -218,7 +218,9 @@ def _template_spec(obj: dict[str, Any]) -> dict[str, Any]:
 def _node_status(obj: dict[str, Any]) -> str:
     conditions = _status(obj).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return "Ready" if ready else "NotReady"
+    status = "Ready" if ready else "NotReady"
+    # printNode: a cordoned node shows `Ready,SchedulingDisabled`.
+    return f"{status},SchedulingDisabled" if _spec(obj).get("unschedulable") else status
 
 
 def _involved_object(obj: dict[str, Any]) -> str:
@@ -435,4 +437,7 @@ def _custom_columns(resource_type: ResourceType) -> list[Column]:
 def columns_for(resource_type: ResourceType) -> list[Column]:
     if resource_type.custom:
         return _custom_columns(resource_type)
-    return _COLUMNS.get((resource_type.group, resource_type.kind), [_NAME, _AGE])
+    from sandbox.printer_columns_admin import ADMIN_COLUMNS  # it builds on this module's helpers
+
+    key = (resource_type.group, resource_type.kind)
+    return _COLUMNS.get(key) or ADMIN_COLUMNS.get(key) or [_NAME, _AGE]

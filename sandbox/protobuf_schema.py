@@ -15,6 +15,8 @@ generated.proto files and Go struct tags), collected for the messages these kind
 
 from __future__ import annotations
 
+from sandbox.protobuf_schema_admin import ADMIN_MESSAGES
+
 MESSAGES: dict[str, str | tuple[str, ...]] = {
     "apps.v1.DaemonSet": (
         "1 metadata meta.v1.ObjectMeta, 2 spec apps.v1.DaemonSetSpec, 3 status apps.v1.DaemonSetStatus"
@@ -554,3 +556,5 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
     "rbac.v1.RoleRef": "1 apiGroup s !, 2 kind s !, 3 name s !",
     "rbac.v1.Subject": "1 kind s !, 2 apiGroup s, 3 name s !, 4 namespace s",
 }
+
+MESSAGES.update(ADMIN_MESSAGES)

@@ -34,9 +34,11 @@ from sandbox.lifecycle import DeleteResult, Lifecycle
 from sandbox.managedfields import server_side_apply
 from sandbox.patch_types import APPLY, apply_patch
 from sandbox.scale import scale_of, set_spec_replicas
+from sandbox.schemas import schema_of
 from sandbox.selectors import FieldSelector, LabelSelector
 from sandbox.service_ips import ServiceIPAllocator
 from sandbox.store import Store, StoredObject, Watcher, decode_continue, encode_continue
+from sandbox.type_check import check_applied_types, check_patched_types
 from sandbox.validation import FieldError, invalid_error
 from sandbox.write_pipeline import WritePipeline
 
@@ -119,17 +121,19 @@ class ResourceAPI:
         field_selector: FieldSelector | None = None,
         limit: int = 0,
         continue_token: str | None = None,
+        exact_version: int | None = None,
     ) -> ListResult:
-        """Objects in key order; `limit` pages them with a continue token at the first page's version."""
+        """Objects in key order; `limit` pages them with a continue token at the first page's version.
+        Every page, and a list with `exact_version`, shows the state at that version (store history)."""
         key = resource_type.storage_key
         scope = namespace if resource_type.namespaced and namespace else None
-        rv = self.store.resource_version
+        rv = exact_version or self.store.resource_version
         after = ""
         if continue_token:
             rv, after = decode_continue(continue_token, self.store, key)
         labels = label_selector or LabelSelector()
         fields = field_selector or FieldSelector()
-        candidates = self.store.iter_objects(key, scope, after)
+        candidates = self.store.iter_objects(key, scope, after, at=rv)
         exact_name = fields.exact("metadata.name")
         if exact_name is not None:
             candidates = (o for o in candidates if o.name == exact_name)
@@ -145,7 +149,7 @@ class ResourceAPI:
                 if labels.empty and fields.empty:
                     # Like etcd's count, only exact without selectors (a real server omits it then too).
                     last_key = f"{last.namespace}/{last.name}" if last.namespace else last.name
-                    remaining = sum(1 for _ in self.store.iter_objects(key, scope, last_key))
+                    remaining = sum(1 for _ in self.store.iter_objects(key, scope, last_key, at=rv))
                 break
             items.append(self.as_version(resource_type, stored))
         return ListResult(items, rv, token, remaining)
@@ -316,6 +320,7 @@ class ResourceAPI:
         patched.setdefault("kind", resource_type.kind)
         check_type_meta(self.registry, resource_type, patched)
         check_secret_data(resource_type, patched)
+        check_patched_types(resource_type, patched)
         check_fields(resource_type, patched, field_validation, warnings)
         storage_type = storage_type_of(self.registry, resource_type)
         stored = self.pipeline.update(
@@ -384,13 +389,18 @@ class ResourceAPI:
                 f"on the URL ({name})"
             )
         undeclared = undeclared_fields(resource_type, copy.deepcopy(body))
+        label = f"{namespace}/{name}" if namespace and resource_type.namespaced else f"/{name}"
         if undeclared:
             # Apply needs every field typed, whatever fieldValidation says; a real server answers 500.
-            label = f"{namespace}/{name}" if namespace and resource_type.namespaced else f"/{name}"
             raise unreasoned_server_error(
                 f"failed to create typed patch object ({label}; {body['apiVersion']}, Kind={body['kind']}): "
                 f".{undeclared[0]}: field not declared in schema"
             )
+        wrong_type = check_applied_types(
+            resource_type, body, f"{label}; {body['apiVersion']}, Kind={body['kind']}"
+        )
+        if wrong_type is not None:
+            raise wrong_type
         existing_stored = self._find_stored(resource_type, namespace, name)
         existing = None if existing_stored is None else self.as_version(resource_type, existing_stored)
         storage_type = storage_type_of(self.registry, resource_type)
@@ -399,7 +409,13 @@ class ResourceAPI:
             if subresource:
                 raise not_found(resource_type.group_resource, name)
             created = server_side_apply(
-                None, body, manager=manager, force=force, now=now, status_subresource=resource_type.has_status
+                None,
+                body,
+                manager=manager,
+                force=force,
+                now=now,
+                status_subresource=resource_type.has_status,
+                field_type=schema_of(resource_type, body.get("apiVersion")),
             )
             created.setdefault("metadata", {}).setdefault("name", name)
             stored = self.pipeline.create(
@@ -420,6 +436,7 @@ class ResourceAPI:
             now=now,
             subresource=subresource,
             status_subresource=resource_type.has_status,
+            field_type=schema_of(resource_type, body.get("apiVersion")),
         )
         assert existing_stored is not None
         stored = self.pipeline.update(
@@ -442,8 +459,10 @@ class ResourceAPI:
         propagation: str | None = None,
         preconditions: dict[str, Any] | None = None,
         dry_run: bool = False,
+        grace_period: int | None = None,
     ) -> DeleteResult:
-        """DELETE with finalizers and propagation (Background when not given)."""
+        """DELETE with finalizers and propagation (Background when not given); a pod is deleted
+        gracefully, for `grace_period` seconds or its terminationGracePeriodSeconds."""
         result = self.lifecycle.delete(
             resource_type,
             namespace,
@@ -451,6 +470,7 @@ class ResourceAPI:
             propagation=propagation,
             preconditions=preconditions or {},
             dry_run=dry_run,
+            grace_period=grace_period,
         )
         return DeleteResult(self.as_version(resource_type, result.object), result.deleted)
 

@@ -13,6 +13,8 @@ from aiohttp import web
 from sandbox import protobuf
 from sandbox.errors import StatusError, bad_request, unsupported_media_type
 from sandbox.kinds import ResourceType
+from sandbox.list_options import FRESH_WAIT_SECONDS, parse_list_options, too_large_resource_version
+from sandbox.partial_metadata import partial_list, partial_object, wants_partial_metadata
 from sandbox.patch_types import APPLY, PATCH_TYPES
 from sandbox.resources import ListResult, ResourceAPI, manager_name
 from sandbox.routing import ResourcePath
@@ -34,6 +36,9 @@ def json_response(
     warnings: list[str] | None = None,
 ) -> web.Response:
     payload = body if isinstance(body, bytes) else encode_json(body)
+    if not payload.endswith(b"\n"):
+        # The API server's JSON encoder (json.Encoder.Encode) ends every document with a newline.
+        payload += b"\n"
     all_headers = {"Content-Type": content_type, "Cache-Control": "no-cache, private", **(headers or {})}
     response = web.Response(body=payload, status=status, headers=all_headers)
     for warning in warnings or []:
@@ -73,9 +78,16 @@ def _options_error(options_kind: str, field: str, value: Any, allowed: list[str]
 class ResourceHandlers:
     """The REST verbs on `/api/v1/...` and `/apis/{group}/{version}/...` resource paths."""
 
-    def __init__(self, api: ResourceAPI, *, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        api: ResourceAPI,
+        *,
+        bookmark_interval: float,
+        resource_version_wait: float = FRESH_WAIT_SECONDS,
+    ) -> None:
         self.api = api
         self.bookmark_interval = bookmark_interval
+        self.resource_version_wait = resource_version_wait
 
     async def handle(
         self, request: web.Request, path: ResourcePath, on_started: Callable[[int], None]
@@ -85,7 +97,7 @@ class ResourceHandlers:
         if method == "GET":
             if watch:
                 return await self._watch(request, path, on_started)
-            return self._get(request, path) if path.name else self._list(request, path)
+            return self._get(request, path) if path.name else await self._list(request, path)
         body = await request.read()
         if method == "POST" and path.name is None:
             return self._create(request, path, body)
@@ -123,6 +135,9 @@ class ResourceHandlers:
                     include_object=request.query.get("includeObject", "Metadata"),
                 )
             )
+        partial = wants_partial_metadata(request.headers.get("Accept", ""))
+        if partial:
+            return json_response(partial_object(stored, partial))
         return json_response(stored.full_json())
 
     def _selectors(
@@ -135,19 +150,28 @@ class ResourceHandlers:
         fields = parse_field_selector(field_text, group=resource_type.group, kind=resource_type.kind)
         return labels, fields
 
-    def _list(self, request: web.Request, path: ResourcePath) -> web.Response:
+    async def _wait_until_fresh(self, version: int) -> None:
+        """Block a request for a resourceVersion the store has not reached yet, as the watch cache
+        does, and answer 504 when it is still ahead after the wait."""
+        store = self.api.store
+        if version > store.resource_version and not await store.wait_for_version(
+            version, self.resource_version_wait
+        ):
+            raise too_large_resource_version(version, store.resource_version)
+
+    async def _list(self, request: web.Request, path: ResourcePath) -> web.Response:
         resource_type = path.resource_type
+        options = parse_list_options(request, watch=False)
         labels, fields = self._selectors(request, resource_type)
-        limit_text = request.query.get("limit", "0") or "0"
-        if not limit_text.lstrip("-").isdigit():
-            raise bad_request(f"invalid limit: {limit_text}")
+        await self._wait_until_fresh(options.version)
         result = self.api.list(
             resource_type,
             path.namespace,
             label_selector=labels,
             field_selector=fields,
-            limit=max(0, int(limit_text)),
-            continue_token=request.query.get("continue"),
+            limit=options.page_limit,
+            continue_token=options.continue_token,
+            exact_version=options.version if options.exact else None,
         )
         if wants_table(request.headers.get("Accept", "")):
             return json_response(
@@ -159,33 +183,46 @@ class ResourceHandlers:
                     include_object=request.query.get("includeObject", "Metadata"),
                 )
             )
+        partial = wants_partial_metadata(request.headers.get("Accept", ""))
+        if partial:
+            return json_response(
+                partial_list(
+                    result.items,
+                    partial,
+                    resource_version=result.resource_version,
+                    continue_token=result.continue_token,
+                    remaining=result.remaining,
+                )
+            )
         return json_response(encode_list(resource_type, result))
 
     async def _watch(
         self, request: web.Request, path: ResourcePath, on_started: Callable[[int], None]
     ) -> web.StreamResponse:
         resource_type = path.resource_type
+        options = parse_list_options(request, watch=True)
         labels, fields = self._selectors(request, resource_type, path.name)
         timeout_text = request.query.get("timeoutSeconds", "")
         timeout = float(timeout_text) if timeout_text.strip().isdigit() else DEFAULT_TIMEOUT_SECONDS
-        initial_text = request.query.get("sendInitialEvents")
         watch = WatchRequest(
             resource_type=resource_type,
             namespace=path.namespace if resource_type.namespaced else None,
             labels=labels,
             fields=fields,
-            resource_version=request.query.get("resourceVersion", ""),
+            resource_version=options.resource_version,
             timeout_seconds=timeout,
             allow_bookmarks=request.query.get("allowWatchBookmarks", "").lower() in _TRUE,
-            send_initial_events=None if initial_text is None else initial_text.lower() in _TRUE,
+            send_initial_events=options.send_initial_events,
             table=wants_table(request.headers.get("Accept", "")),
             include_object=request.query.get("includeObject", "Metadata"),
         )
-        rv = watch.resource_version
-        if rv not in ("", "0") and not rv.isdigit():
-            raise bad_request(f"invalid resource version: {rv}")
         return await serve_watch(
-            request, self.api, watch, bookmark_interval=self.bookmark_interval, on_started=on_started
+            request,
+            self.api,
+            watch,
+            bookmark_interval=self.bookmark_interval,
+            resource_version_wait=self.resource_version_wait,
+            on_started=on_started,
         )
 
     # ---- writes ----
@@ -334,6 +371,11 @@ class ResourceHandlers:
             options["dryRun"] = query.getall("dryRun")
         if "orphanDependents" in query:
             options["orphanDependents"] = query["orphanDependents"].lower() in _TRUE
+        if "gracePeriodSeconds" in query:
+            try:
+                options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+            except ValueError:
+                raise bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']}") from None
         for value in options.get("dryRun") or []:
             if value != "All":
                 raise _options_error("DeleteOptions", "dryRun", options["dryRun"], ["All"])
@@ -352,6 +394,7 @@ class ResourceHandlers:
             propagation=options.get("propagationPolicy"),
             preconditions=options.get("preconditions") or {},
             dry_run=bool(options.get("dryRun")),
+            grace_period=grace_period_option(options),
         )
         if result.deleted and not resource_type.returns_deleted_object:
             details = {
@@ -393,6 +436,17 @@ class ResourceHandlers:
         return json_response(encode_list(resource_type, ListResult(deleted, self.api.store.resource_version)))
 
 
+def grace_period_option(options: dict[str, Any]) -> int | None:
+    """DeleteOptions.gracePeriodSeconds as an int, or None when the request leaves it to the object."""
+    value = options.get("gracePeriodSeconds")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"invalid gracePeriodSeconds: {value!r}") from None
+
+
 def encode_list(resource_type: ResourceType, result: ListResult) -> bytes:
     """A list document built from cached item encodings, without re-serializing any object."""
     metadata: dict[str, Any] = {"resourceVersion": str(result.resource_version)}
@@ -407,4 +461,4 @@ def encode_list(resource_type: ResourceType, result: ListResult) -> bytes:
     head = encode_json(
         {"kind": resource_type.list_kind, "apiVersion": resource_type.api_version, "metadata": metadata}
     )
-    return head[:-1] + b',"items":[' + items + b"]}"
+    return head[:-1] + b',"items":[' + items + b"]}\n"

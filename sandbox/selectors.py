@@ -307,6 +307,9 @@ def parse_field_selector(
         known[selectable] = _path(*selectable.lstrip(".").split("."))
     requirements: list[FieldRequirement] = []
     for part in _split_unescaped(text, ","):
+        if not part:
+            # fields.ParseSelector skips empty terms, so `metadata.name=x,` is accepted.
+            continue
         match = re.match(r"^\s*([^=!\s]+)\s*(==|!=|=)(.*)$", part)
         if not match:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import sys
 import traceback
@@ -18,10 +19,12 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import discovery
+from sandbox.bootstrap_objects import seed_cluster_objects
 from sandbox.errors import StatusError, internal_error, method_not_supported
 from sandbox.faults import Faults, RequestRecord, RequestTarget
 from sandbox.kinds import KindRegistry
 from sandbox.openapi import OpenAPIDocuments
+from sandbox.procedures import Procedures
 from sandbox.resources import ResourceAPI
 from sandbox.rest import ResourceHandlers, json_response, status_response
 from sandbox.routing import ResourcePath, resolve, split_group_version
@@ -55,6 +58,8 @@ class ServerConfig:
     watcher_backlog: int = 100_000
     service_cidr: str = "10.96.0.0/12"
     user: str = "sandbox"
+    # How long a list or watch waits for a resourceVersion the store has not reached before its 504.
+    resource_version_wait: float = 3.0
 
 
 class ApiServer:
@@ -73,12 +78,19 @@ class ApiServer:
         self.openapi = OpenAPIDocuments(self.registry)
         self.controllers = list(default_controllers() if controllers is None else controllers)
         self.address = "127.0.0.1:6443"
-        self._resources = ResourceHandlers(self.api, bookmark_interval=self.config.bookmark_interval)
+        self._resources = ResourceHandlers(
+            self.api,
+            bookmark_interval=self.config.bookmark_interval,
+            resource_version_wait=self.config.resource_version_wait,
+        )
+        self.procedures = Procedures(self.api, user=self.config.user)
         self._tasks: list[asyncio.Task[None]] = []
         self._seed()
+        seed_cluster_objects(self.api)
 
     def _seed(self) -> None:
-        """What a fresh cluster has before anyone writes: system namespaces and the `kubernetes` Service."""
+        """What a fresh cluster has before anyone writes: system namespaces, the `kubernetes` Service
+        and the default StorageClass."""
         namespaces = self.api.resource("v1", "Namespace")
         for name in SYSTEM_NAMESPACES:
             self.api.create(
@@ -104,6 +116,13 @@ class ApiServer:
             },
             manager=SYSTEM_MANAGER,
         )
+        storage_classes = self.registry.preferred("storage.k8s.io", "storageclasses")
+        if storage_classes is not None:
+            from sandbox.controllers.volumes import DEFAULT_STORAGE_CLASS
+
+            # kind and minikube clusters come with a default class named `standard`.
+            default_class = copy.deepcopy(DEFAULT_STORAGE_CLASS)
+            self.api.create(storage_classes, None, default_class, manager=SYSTEM_MANAGER)
 
     # ---- lifecycle ----
 
@@ -213,6 +232,10 @@ class ApiServer:
         if resource_path is None:
             raise StatusError(404, "NotFound", NOT_FOUND_MESSAGE, details={})
         self._check_method(request, resource_path)
+        # Reviews, tokens, eviction, binding, CSR approval and the container endpoints.
+        answered = await self.procedures.handle(request, resource_path)
+        if answered is not None:
+            return answered
         return await self._resources.handle(request, resource_path, request[RECORD_STATUS])
 
     def _check_method(self, request: web.Request, path: ResourcePath) -> None:
@@ -255,13 +278,8 @@ class ApiServer:
             if document is None:
                 raise StatusError(404, "NotFound", NOT_FOUND_MESSAGE, details={})
             return json_response(document)
-        if path == "/openapi/v3":
-            return json_response(self.openapi.index())
-        if path.startswith("/openapi/v3/"):
-            body = self.openapi.document(path[len("/openapi/v3/") :])
-            if body is None:
-                return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
-            return json_response(body)
+        if path.startswith("/openapi/"):
+            return self.openapi.respond(request, path)
         return None
 
     def _group_version_document(self, group: str, version: str) -> web.Response:

@@ -18,6 +18,9 @@ from typing import Any
 
 from sandbox.errors import StatusError, bad_request, expired
 
+# The Expired message etcd gives a list at a compacted revision (resourceVersionMatch=Exact).
+LIST_EXPIRED = "The resourceVersion for the provided list is too old."
+
 StorageKey = tuple[str, str]  # (group, plural)
 
 ADDED = "ADDED"
@@ -149,6 +152,8 @@ class Store:
         self._history_size = history_size
         self._watcher_backlog = watcher_backlog
         self._rv = 1
+        # Requests waiting for the store to reach a resourceVersion: (version, future) pairs.
+        self._version_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @property
     def resource_version(self) -> int:
@@ -163,9 +168,14 @@ class Store:
         return sorted(ns for ns, objects in self._objects.get(key, {}).items() if objects)
 
     def iter_objects(
-        self, key: StorageKey, namespace: str | None = None, after: str = ""
+        self, key: StorageKey, namespace: str | None = None, after: str = "", at: int | None = None
     ) -> Iterator[StoredObject]:
-        """Objects in key order (`namespace/name`, or `name` when cluster-scoped), from after `after`."""
+        """Objects in key order (`namespace/name`, or `name` when cluster-scoped), from after `after`;
+        with `at` older than now, the objects as they were at that resourceVersion (410 Expired when
+        history no longer reaches back that far)."""
+        if at is not None and at < self._rv:
+            yield from self._objects_at(key, namespace, after, at)
+            return
         by_namespace = self._objects.get(key, {})
         namespaces = [namespace] if namespace is not None else sorted(by_namespace)
         for ns in namespaces:
@@ -176,6 +186,37 @@ class Store:
                 if after and _storage_name(ns, name) <= after:
                     continue
                 yield objects[name]
+
+    def _objects_at(
+        self, key: StorageKey, namespace: str | None, after: str, rv: int
+    ) -> Iterator[StoredObject]:
+        """The state at `rv`: the current objects with every later event undone, newest first, so the
+        last undo of an object leaves the version it had at `rv` (None: it did not exist yet)."""
+        if rv < self.oldest_resumable(key):
+            raise expired(LIST_EXPIRED)
+        undone: dict[tuple[str, str], StoredObject | None] = {}
+        for event in reversed(self._history.get(key, ())):
+            if event.rv <= rv:
+                break
+            if namespace is None or event.namespace == namespace:
+                undone[(event.namespace, event.new.name)] = event.old
+        if not undone:
+            yield from self.iter_objects(key, namespace, after)
+            return
+        by_namespace = self._objects.get(key, {})
+        namespaces = [namespace] if namespace is not None else list(by_namespace)
+        state: dict[tuple[str, str], StoredObject] = {
+            (ns, name): stored for ns in namespaces for name, stored in by_namespace.get(ns, {}).items()
+        }
+        for object_key, old in undone.items():
+            if old is None:
+                state.pop(object_key, None)
+            else:
+                state[object_key] = old
+        for ns, name in sorted(state):
+            if after and _storage_name(ns, name) <= after:
+                continue
+            yield state[(ns, name)]
 
     def count(self, key: StorageKey, namespace: str | None = None) -> int:
         by_namespace = self._objects.get(key, {})
@@ -222,7 +263,36 @@ class Store:
     def _stamp(self, obj: dict[str, Any]) -> StoredObject:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        if self._version_waiters:
+            self._wake_version_waiters()
         return StoredObject(obj, self._rv)
+
+    def _wake_version_waiters(self) -> None:
+        still_waiting = []
+        for version, future in self._version_waiters:
+            if version <= self._rv:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still_waiting.append((version, future))
+        self._version_waiters = still_waiting
+
+    async def wait_for_version(self, rv: int, timeout: float) -> bool:
+        """Wait until the store has reached `rv`, as the watch cache waits for a resourceVersion it has
+        not seen yet; False when `timeout` passed first."""
+        if rv <= self._rv:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (rv, future)
+        self._version_waiters.append(entry)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            if entry in self._version_waiters:
+                self._version_waiters.remove(entry)
+        return True
 
     def _emit(self, key: StorageKey, event_type: str, new: StoredObject, old: StoredObject | None) -> None:
         event = WatchEvent(event_type, new.rv, new, old, new.namespace)

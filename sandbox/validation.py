@@ -1,22 +1,26 @@
 """The validation a real API server runs before storing: 422 Invalid with field causes.
 
-This covers what users commonly get wrong (names, labels, required fields, selectors that do not match
-their template, immutable fields), with the messages of k8s.io/apimachinery field errors.
+This covers what users commonly get wrong (names, labels, the 256 KiB of annotations, required fields,
+selectors that do not match their template, a Recreate Deployment keeping its rollingUpdate, immutable
+fields, and pod specs: sandbox.pod_validation), with the messages of k8s.io/apimachinery field errors
+as Kubernetes 1.31 words them.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from sandbox.crd_validation import validate_custom_resource
 from sandbox.errors import StatusError, invalid
+from sandbox.invalid_fields import DNS_LABEL, LABEL_MESSAGE, FieldError
 from sandbox.kinds import ResourceType
+from sandbox.pod_validation import validate_pod_spec
 from sandbox.selectors import label_key_error, label_selector_from_object, label_value_error
 
+__all__ = ["TOTAL_ANNOTATION_SIZE_LIMIT", "FieldError", "invalid_error", "validate", "validate_metadata"]
+
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
@@ -24,11 +28,6 @@ _SUBDOMAIN_MESSAGE = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
     "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-_LABEL_MESSAGE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
 _DNS_1035_MESSAGE = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
@@ -41,53 +40,10 @@ _CONFIG_KEY_MESSAGE = (
     "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
 )
 
+# All annotations of an object together, keys and values (kubectl's last-applied copy included).
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 _WORKLOADS = {("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet")}
 _RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One cause of a 422: the field path and the message after it (its prefix, such as "Required
-    value", gives the cause's reason)."""
-
-    field: str
-    detail: str
-
-    @classmethod
-    def required(cls, field: str, detail: str = "") -> FieldError:
-        return cls(field, "Required value" + (f": {detail}" if detail else ""))
-
-    @classmethod
-    def invalid(cls, field: str, value: Any, detail: str) -> FieldError:
-        return cls(field, f"Invalid value: {_go_value(value)}: {detail}")
-
-    @classmethod
-    def duplicate(cls, field: str, value: Any) -> FieldError:
-        return cls(field, f"Duplicate value: {_go_value(value)}")
-
-    @classmethod
-    def forbidden(cls, field: str, detail: str) -> FieldError:
-        return cls(field, f"Forbidden: {detail}")
-
-    @classmethod
-    def not_supported(cls, field: str, value: Any, allowed: list[str]) -> FieldError:
-        quoted = ", ".join(json.dumps(v) for v in allowed)
-        return cls(
-            field,
-            f"Unsupported value: {_go_value(value)}: supported values: {quoted}",
-        )
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.detail}"
-
-
-def _go_value(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(value.items()))
-        return f"map[string]string{{{inner}}}"
-    return json.dumps(value)
 
 
 def invalid_error(resource_type: ResourceType, name: str, errors: list[FieldError]) -> StatusError:
@@ -104,6 +60,9 @@ def validate(obj: dict[str, Any], resource_type: ResourceType, old: dict[str, An
         errors.extend(checks(obj))
     if old is not None:
         errors.extend(_immutable_changes(obj, old, resource_type))
+    if resource_type.custom:
+        # The CRD's schema and rules add their causes to these, in one 422 (sandbox.crd_validation).
+        validate_custom_resource(obj, resource_type, old, errors)
     if errors:
         raise invalid_error(resource_type, str(obj["metadata"].get("name", "")), errors)
 
@@ -125,20 +84,30 @@ def validate_metadata(obj: dict[str, Any], resource_type: ResourceType) -> list[
         value_problem = label_value_error(str(value)) if isinstance(value, str) else "must be a string"
         if value_problem:
             errors.append(FieldError.invalid("metadata.labels", value, value_problem))
-    for key in metadata.get("annotations") or {}:
-        key_problem = label_key_error(str(key))
+    annotations = metadata.get("annotations") or {}
+    for key in annotations:
+        # A qualified name, except that case does not matter.
+        key_problem = label_key_error(str(key).lower())
         if key_problem:
             errors.append(FieldError.invalid("metadata.annotations", key, key_problem))
+    if _byte_size(annotations) > TOTAL_ANNOTATION_SIZE_LIMIT:
+        errors.append(FieldError.too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT))
     return errors
+
+
+def _byte_size(annotations: dict[str, Any]) -> int:
+    """The size ValidateAnnotationsSize adds up: the UTF-8 bytes of every key and value."""
+    return sum(len(str(key).encode()) + len(str(value).encode()) for key, value in annotations.items())
 
 
 def _name_problem(name: str, resource_type: ResourceType) -> str | None:
     key = (resource_type.group, resource_type.kind)
     if key == ("", "Namespace"):
-        return None if len(name) <= 63 and _DNS_LABEL.match(name) else _LABEL_MESSAGE
+        return None if len(name) <= 63 and DNS_LABEL.match(name) else LABEL_MESSAGE
     if key == ("", "Service"):
         return None if len(name) <= 63 and _DNS_1035.match(name) else _DNS_1035_MESSAGE
-    if resource_type.group == _RBAC_GROUP:
+    # RBAC objects and APIServices (`v1.` for the core group) take any path segment name.
+    if resource_type.group in (_RBAC_GROUP, "apiregistration.k8s.io"):
         if name in (".", "..") or "/" in name or "%" in name:
             return f"may not be '{name}'" if name in (".", "..") else "may not contain '/' or '%'"
         return None
@@ -160,49 +129,11 @@ def _config_keys(obj: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _pod_spec(spec: Any, path: str) -> list[FieldError]:
-    if not isinstance(spec, dict):
-        return [FieldError.required(path)]
-    errors: list[FieldError] = []
-    containers = spec.get("containers")
-    if not containers:
-        errors.append(FieldError.required(f"{path}.containers"))
-    seen: set[str] = set()
-    for list_name in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(list_name) or []):
-            where = f"{path}.{list_name}[{index}]"
-            if not isinstance(container, dict):
-                errors.append(FieldError.required(where))
-                continue
-            name = container.get("name")
-            if not name:
-                errors.append(FieldError.required(f"{where}.name"))
-            elif name in seen:
-                errors.append(FieldError.duplicate(f"{where}.name", name))
-            else:
-                seen.add(str(name))
-                if not _DNS_LABEL.match(str(name)):
-                    errors.append(FieldError.invalid(f"{where}.name", name, _LABEL_MESSAGE))
-            if not container.get("image"):
-                errors.append(FieldError.required(f"{where}.image"))
-            for port_index, port in enumerate(container.get("ports") or []):
-                number = port.get("containerPort") if isinstance(port, dict) else None
-                if not isinstance(number, int) or not 0 < number < 65536:
-                    errors.append(
-                        FieldError.invalid(
-                            f"{where}.ports[{port_index}].containerPort",
-                            number,
-                            "must be between 1 and 65535, inclusive",
-                        )
-                    )
-    return errors
-
-
 def _pod(obj: dict[str, Any]) -> list[FieldError]:
-    return _pod_spec(obj.get("spec"), "spec")
+    return validate_pod_spec(obj.get("spec"), "spec")
 
 
-def _workload(obj: dict[str, Any]) -> list[FieldError]:
+def _workload(obj: dict[str, Any], *, pod_spec: bool = True) -> list[FieldError]:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return [FieldError.required("spec.selector"), FieldError.required("spec.template")]
@@ -228,14 +159,37 @@ def _workload(obj: dict[str, Any]) -> list[FieldError]:
                 "spec.template.metadata.labels", labels, "`selector` does not match template `labels`"
             )
         )
-    errors.extend(_pod_spec(template.get("spec"), "spec.template.spec"))
+    if pod_spec:
+        errors.extend(validate_pod_spec(template.get("spec"), "spec.template.spec"))
+    return errors
+
+
+def _deployment(obj: dict[str, Any]) -> list[FieldError]:
+    errors = _workload(obj)
+    strategy = (obj.get("spec") or {}).get("strategy") or {}
+    if strategy.get("type") == "Recreate" and strategy.get("rollingUpdate") is not None:
+        errors.append(
+            FieldError.forbidden(
+                "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
+            )
+        )
+    return errors
+
+
+def _stateful_set(obj: dict[str, Any]) -> list[FieldError]:
+    """A StatefulSet's pod template is not validated as a pod spec (its volumes may come from claim
+    templates, which the pod spec validation would not see), only its restart policy."""
+    errors = _workload(obj, pod_spec=False)
+    restart = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("restartPolicy")
+    if restart not in (None, "Always"):
+        errors.append(FieldError.not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
     return errors
 
 
 def _job_template(template: Any, path: str) -> list[FieldError]:
     if not isinstance(template, dict):
         return [FieldError.required(path)]
-    errors = _pod_spec(template.get("spec"), f"{path}.spec")
+    errors = validate_pod_spec(template.get("spec"), f"{path}.spec")
     restart = (template.get("spec") or {}).get("restartPolicy")
     if restart not in ("OnFailure", "Never"):
         if restart is None:
@@ -355,7 +309,10 @@ _KIND_CHECKS = {
     (_RBAC_GROUP, "RoleBinding"): _role_binding,
     (_RBAC_GROUP, "ClusterRoleBinding"): _role_binding,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
-    **{key: _workload for key in _WORKLOADS},
+    ("apps", "Deployment"): _deployment,
+    ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "ReplicaSet"): _workload,
+    ("apps", "DaemonSet"): _workload,
 }
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sandbox.errors import StatusError
 from sandbox.kinds import ResourceType
+from sandbox.list_options import too_large_resource_version
 from sandbox.resources import ResourceAPI
 from sandbox.selectors import FieldSelector, LabelSelector
 from sandbox.store import ADDED, DELETED, MODIFIED, StoredObject, WatchEvent, encode_json
@@ -111,26 +112,37 @@ async def serve_watch(
     watch: WatchRequest,
     *,
     bookmark_interval: float,
+    resource_version_wait: float,
     on_started: Callable[[int], None],
 ) -> web.StreamResponse:
     resource_type = watch.resource_type
+    rv = watch.resource_version
+    requested = int(rv) if rv.isdigit() else 0
+    failure: StatusError | None = None
+    # A watch-list waits for the version it asks for, as the watch cache does, and then fails as an
+    # ERROR event in a 200 stream (errors after the version parsed are sent as events).
+    if (
+        watch.send_initial_events
+        and requested > api.store.resource_version
+        and not await api.store.wait_for_version(requested, resource_version_wait)
+    ):
+        failure = too_large_resource_version(requested, api.store.resource_version)
     watcher = api.store.subscribe(resource_type.storage_key, watch.namespace)
     writer = _EventWriter(watch)
     try:
         replay: Iterable[tuple[str, StoredObject]] = ()
-        failure: StatusError | None = None
         initial_end_rv: int | None = None
-        rv = watch.resource_version
-        if watch.send_initial_events or (watch.send_initial_events is None and rv in ("", "0")):
+        wants_initial = watch.send_initial_events or (watch.send_initial_events is None and not requested)
+        if failure is None and wants_initial:
             snapshot = api.list(
                 resource_type, watch.namespace, label_selector=watch.labels, field_selector=watch.fields
             )
             replay = [(ADDED, item) for item in snapshot.items]
             if watch.send_initial_events and watch.allow_bookmarks:
                 initial_end_rv = snapshot.resource_version
-        elif rv not in ("", "0"):
+        elif failure is None and requested:
             try:
-                since = api.store.events_since(resource_type.storage_key, int(rv))
+                since = api.store.events_since(resource_type.storage_key, requested)
             except StatusError as error:
                 failure = error
             else:
@@ -150,7 +162,9 @@ async def serve_watch(
             chunk += writer.bookmark(initial_end_rv, initial_events_end=True)
         if chunk:
             await response.write(chunk)
-        await _stream(request, response, api, watch, watcher, writer, bookmark_interval)
+        # A plain watch from a version the store has not reached sends only the events after it.
+        skip_through = requested if not watch.send_initial_events else 0
+        await _stream(request, response, api, watch, watcher, writer, bookmark_interval, skip_through)
         return response
     except ConnectionResetError:
         return response
@@ -166,6 +180,7 @@ async def _stream(
     watcher: Any,
     writer: _EventWriter,
     bookmark_interval: float,
+    skip_through: int,
 ) -> None:
     deadline = time.monotonic() + watch.timeout_seconds
     next_bookmark = time.monotonic() + bookmark_interval
@@ -180,6 +195,8 @@ async def _stream(
         events = watcher.pending()
         lines = []
         for event in events:
+            if event.rv <= skip_through:
+                continue
             translated = translate(watch, event)
             if translated is not None:
                 lines.append(writer.line(translated[0], _with_version(api, watch, translated[1])))

@@ -14,10 +14,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sandbox import crds
+from sandbox.admission import admit_create
 from sandbox.defaults import apply_defaults
-from sandbox.errors import already_exists, bad_request, internal_error
+from sandbox.errors import already_exists, bad_request, unreasoned_server_error
+from sandbox.graceful_deletion import should_delete_during_update
 from sandbox.kinds import KindRegistry, ResourceType
 from sandbox.managedfields import track_update
+from sandbox.quantity_fields import canonicalize_quantities
+from sandbox.schemas import schema_of
 from sandbox.service_ips import ServiceIPAllocator
 from sandbox.store import Store, StoredObject
 from sandbox.strategies import prepare_for_create, prepare_for_update
@@ -82,16 +86,22 @@ class WritePipeline:
         if not metadata.get("name") and metadata.get("generateName"):
             suffix = "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
             metadata["name"] = f"{metadata['generateName']}{suffix}"
-        if metadata.get("resourceVersion"):
-            raise internal_error("resourceVersion should not be set on objects to be created")
+        requested_version = str(metadata.get("resourceVersion") or "")
         for field in SYSTEM_METADATA:
             metadata.pop(field, None)
         self.default(resource_type, obj)
         if not applied:
             metadata["managedFields"] = track_update(
-                None, obj, manager=manager, now=self.clock(), status_subresource=resource_type.has_status
+                None,
+                obj,
+                manager=manager,
+                now=self.clock(),
+                status_subresource=resource_type.has_status,
+                field_type=schema_of(resource_type, obj.get("apiVersion")),
             )
         _drop_empty_managed_fields(metadata)
+        # Mutating admission runs after the field manager: what it adds belongs to nobody.
+        admit_create(self.store, resource_type.group, resource_type.kind, obj)
         metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = self.clock()
         # Defaulting again once the uid exists does what the create strategy does after the field
@@ -101,6 +111,10 @@ class WritePipeline:
         if (resource_type.group, resource_type.kind) == ("", "Service"):
             self.service_ips.allocate(obj, None, self._services())
         validate(obj, resource_type)
+        if not dry_run and requested_version.isdigit() and int(requested_version):
+            # Storage refuses a numeric version on create, as a plain error (500, no reason); any
+            # other value is ignored, since it does not parse as one (a dry run never reaches storage).
+            raise unreasoned_server_error("resourceVersion should not be set on objects to be created")
         name = str(metadata["name"])
         if self.store.get(resource_type.storage_key, metadata.get("namespace", ""), name) is not None:
             raise already_exists(resource_type.group_resource, name)
@@ -146,16 +160,17 @@ class WritePipeline:
                 now=self.clock(),
                 subresource=subresource,
                 status_subresource=resource_type.has_status,
+                field_type=schema_of(resource_type, new.get("apiVersion")),
             )
         _drop_empty_managed_fields(metadata)
-        result = prepare_for_update(
-            new, old.obj, resource_type, "status" if subresource == "status" else None
-        )
+        # A CSR's approval, like its status, keeps the spec (the caller changes only conditions).
+        strategy = "status" if subresource in ("status", "approval") else None
+        result = prepare_for_update(new, old.obj, resource_type, strategy)
         if (resource_type.group, resource_type.kind) == ("", "Service"):
             self.service_ips.allocate(result, old.obj, self._services())
         validate(result, resource_type, old.obj)
         result["apiVersion"] = resource_type.api_version
-        if old_metadata.get("deletionTimestamp") and not result["metadata"].get("finalizers"):
+        if should_delete_during_update(resource_type, old.obj, result):
             if dry_run:
                 return StoredObject(result, old.rv)
             return self.lifecycle.remove(resource_type, old)
@@ -174,6 +189,7 @@ class WritePipeline:
             return
         if resource_type.kind == "CustomResourceDefinition":
             crds.apply_crd_defaults(obj)
+        canonicalize_quantities(resource_type, obj)
         apply_defaults(obj, group=resource_type.group, kind=resource_type.kind)
 
     def _services(self) -> list[dict[str, Any]]:

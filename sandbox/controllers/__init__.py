@@ -16,16 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sandbox.controllers.apiservices import CRDRegistrationController
 from sandbox.controllers.cronjob import CronJobController
 from sandbox.controllers.daemonset import DaemonSetController
 from sandbox.controllers.deployment import DeploymentController
+from sandbox.controllers.disruption import DisruptionController
 from sandbox.controllers.endpoints import EndpointsController
+from sandbox.controllers.endpointslices import EndpointSliceController
 from sandbox.controllers.garbagecollector import GarbageCollector
 from sandbox.controllers.job import JobController
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.controllers.loop import ReconcileLoop
 from sandbox.controllers.namespacedefaults import RootCAPublisher, ServiceAccountsController
+from sandbox.controllers.nodes import NodeLifecycleController
+from sandbox.controllers.protection import StorageProtection
 from sandbox.controllers.replicaset import ReplicaSetController
+from sandbox.controllers.replicationcontroller import ReplicationManager
+from sandbox.controllers.resourcequota import ResourceQuotaController
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.controllers.settings import ControllerSettings
 from sandbox.controllers.statefulset import StatefulSetController
@@ -47,26 +54,40 @@ class ControllerSet:
     cronjob: CronJobController
     endpoints: EndpointsController
     volumes: VolumeBinder
+    storage_protection: StorageProtection
     garbage_collector: GarbageCollector
     service_accounts: ServiceAccountsController
     root_ca_publisher: RootCAPublisher
+    node_lifecycle: NodeLifecycleController
+    replication: ReplicationManager
+    endpoint_slices: EndpointSliceController
+    disruption: DisruptionController
+    resource_quota: ResourceQuotaController
+    crd_registration: CRDRegistrationController
 
     def all(self) -> list[ReconcileLoop]:
         """Every controller, in start order: the node first, so pods have somewhere to go."""
         return [
             self.kubelet,
+            self.node_lifecycle,
             self.scheduler,
             self.garbage_collector,
             self.service_accounts,
             self.root_ca_publisher,
             self.deployment,
             self.replicaset,
+            self.replication,
             self.statefulset,
             self.daemonset,
             self.job,
             self.cronjob,
             self.endpoints,
+            self.endpoint_slices,
+            self.disruption,
+            self.resource_quota,
+            self.crd_registration,
             self.volumes,
+            self.storage_protection,
         ]
 
 
@@ -84,9 +105,16 @@ def controller_set(settings: ControllerSettings | None = None) -> ControllerSet:
         cronjob=CronJobController(chosen),
         endpoints=EndpointsController(chosen),
         volumes=VolumeBinder(chosen),
+        storage_protection=StorageProtection(chosen),
         garbage_collector=GarbageCollector(chosen),
         service_accounts=ServiceAccountsController(chosen),
         root_ca_publisher=RootCAPublisher(chosen),
+        node_lifecycle=NodeLifecycleController(chosen),
+        replication=ReplicationManager(chosen),
+        endpoint_slices=EndpointSliceController(chosen),
+        disruption=DisruptionController(chosen),
+        resource_quota=ResourceQuotaController(chosen),
+        crd_registration=CRDRegistrationController(chosen),
     )
 
 
@@ -96,21 +124,28 @@ def default_controllers(settings: ControllerSettings | None = None) -> list[Reco
 
 
 __all__ = [
+    "CRDRegistrationController",
     "ControllerSet",
     "ControllerSettings",
     "CronJobController",
     "DaemonSetController",
     "DeploymentController",
+    "DisruptionController",
+    "EndpointSliceController",
     "EndpointsController",
     "GarbageCollector",
     "JobController",
     "Kubelet",
+    "NodeLifecycleController",
     "ReconcileLoop",
     "ReplicaSetController",
+    "ReplicationManager",
+    "ResourceQuotaController",
     "RootCAPublisher",
     "Scheduler",
     "ServiceAccountsController",
     "StatefulSetController",
+    "StorageProtection",
     "VolumeBinder",
     "controller_set",
     "default_controllers",

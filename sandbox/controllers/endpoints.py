@@ -47,7 +47,8 @@ def endpoint_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> lis
     groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
     for pod in pods:
         ip = (pod.get("status") or {}).get("podIP")
-        if not ip or is_terminal(pod) or is_deleting(pod):
+        # ShouldPodBeInEndpoints: a terminating pod stays only for publishNotReadyAddresses.
+        if not ip or is_terminal(pod) or (is_deleting(pod) and not publish_not_ready):
             continue
         ports = []
         for service_port in service_ports:

@@ -125,7 +125,7 @@ class JobController(ReconcileLoop):
             backoff_limit = int(spec.get("backoffLimit", 6))
             deadline = spec.get("activeDeadlineSeconds")
             elapsed = seconds_since(status.get("startTime"), now) or 0.0
-            if failed > backoff_limit:
+            if failed > backoff_limit or _past_backoff_limit_on_failure(spec, active, backoff_limit):
                 self._fail(
                     job,
                     status,
@@ -182,7 +182,10 @@ class JobController(ReconcileLoop):
             status["succeeded"] = succeeded
         if failed:
             status["failed"] = failed
-        status["terminating"] = 0
+        # JobPodReplacementPolicy (on since 1.29): pods being deleted that have not finished yet.
+        status["terminating"] = sum(
+            1 for p in pods if is_deleting(p.obj) and phase(p.obj) not in (SUCCEEDED, FAILED)
+        )
         if indexed and succeeded_indexes:
             status["completedIndexes"] = format_indexes({i for i in succeeded_indexes if i is not None})
         status["uncountedTerminatedPods"] = {}
@@ -285,6 +288,24 @@ class JobController(ReconcileLoop):
             self.api.resource("batch/v1", "Job"), stored.namespace, stored.name, propagation="Foreground"
         )
         return None
+
+
+def _past_backoff_limit_on_failure(spec: dict[str, Any], active: list[StoredObject], limit: int) -> bool:
+    """pastBackoffLimitOnFailure: with restartPolicy OnFailure the kubelet restarts failing containers in
+    place, so their restarts in running or pending pods count against the backoff limit."""
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    if template_spec.get("restartPolicy") != "OnFailure":
+        return False
+    restarts = 0
+    for pod in active:
+        status = pod.obj.get("status") or {}
+        if status.get("phase", "Pending") in ("Running", "Pending"):
+            for container in [
+                *(status.get("initContainerStatuses") or []),
+                *(status.get("containerStatuses") or []),
+            ]:
+                restarts += int(container.get("restartCount") or 0)
+    return restarts > 0 if limit == 0 else restarts >= limit
 
 
 def _index(pod: dict[str, Any]) -> int | None:

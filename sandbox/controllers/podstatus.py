@@ -1,6 +1,7 @@
 """The pod statuses the kubelet reports, built as a real kubelet (containerd runtime) writes them.
 
-Pure functions: the kubelet controller decides which stage a pod is in, these build its status.
+Pure functions: the kubelet controller decides what each container is doing, these build the
+container statuses, the phase (kubelet getPhase) and the conditions (kubelet status/generate.go).
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from typing import Any
 from sandbox.controllers.conditions import get_condition, keep_transition_times
 
 CONTAINERS_NOT_READY = "ContainersNotReady"
+CONTAINERS_NOT_INITIALIZED = "ContainersNotInitialized"
 CRASH_LOOP = "CrashLoopBackOff"
-CRASH_MARKER = "crashloop"
-FAIL_MARKER = "fail"
+POD_COMPLETED = "PodCompleted"
+POD_FAILED = "PodFailed"
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+RUNNING = "Running"
+PENDING = "Pending"
 
 
 def image_reference(image: str) -> str:
@@ -56,14 +62,6 @@ def go_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def crashes(container: dict[str, Any]) -> bool:
-    return CRASH_MARKER in str(container.get("image") or "")
-
-
-def fails(container: dict[str, Any]) -> bool:
-    return FAIL_MARKER in str(container.get("image") or "")
-
-
 def runs_to_completion(pod: dict[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("restartPolicy", "Always") != "Always")
 
@@ -84,11 +82,21 @@ class PodContext:
     qos_class: str
 
 
-def _base(container: dict[str, Any]) -> dict[str, Any]:
-    return {"name": container["name"], "image": image_reference(str(container.get("image") or ""))}
+def terminated_state(
+    pod: PodContext, name: str, attempt: int, exit_code: int, started: str, finished: str
+) -> dict[str, Any]:
+    """A `state.terminated` (or `lastState.terminated`) of one run of a container."""
+    return {
+        "exitCode": exit_code,
+        "reason": "Completed" if exit_code == 0 else "Error",
+        "startedAt": started,
+        "finishedAt": finished,
+        "containerID": container_id(pod.uid, name, attempt),
+    }
 
 
 def waiting(container: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A container not started yet (ContainerCreating, PodInitializing)."""
     return {
         "name": container["name"],
         "state": {"waiting": {"reason": reason}},
@@ -101,19 +109,36 @@ def waiting(container: dict[str, Any], reason: str) -> dict[str, Any]:
     }
 
 
-def running(container: dict[str, Any], pod: PodContext, started_at: str) -> dict[str, Any]:
-    base = _base(container)
+def _started_container(
+    container: dict[str, Any], pod: PodContext, attempt: int, last_state: dict[str, Any] | None
+) -> dict[str, Any]:
+    image = str(container.get("image") or "")
     return {
-        "name": base["name"],
-        "state": {"running": {"startedAt": started_at}},
-        "lastState": {},
-        "ready": True,
-        "restartCount": 0,
-        "image": base["image"],
-        "imageID": image_id(str(container.get("image") or "")),
-        "containerID": container_id(pod.uid, base["name"], 0),
-        "started": True,
+        "name": container["name"],
+        "state": {},
+        "lastState": {"terminated": last_state} if last_state else {},
+        "ready": False,
+        "restartCount": attempt,
+        "image": image_reference(image),
+        "imageID": image_id(image),
+        "containerID": container_id(pod.uid, container["name"], attempt),
+        "started": False,
     }
+
+
+def running(
+    container: dict[str, Any],
+    pod: PodContext,
+    started_at: str,
+    *,
+    restarts: int = 0,
+    last_state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    status = _started_container(container, pod, restarts, last_state)
+    status["state"] = {"running": {"startedAt": started_at}}
+    status["ready"] = True
+    status["started"] = True
+    return status
 
 
 def terminated(
@@ -123,63 +148,74 @@ def terminated(
     finished_at: str,
     exit_code: int,
     *,
+    restarts: int = 0,
+    last_state: dict[str, Any] | None = None,
     ready: bool = False,
 ) -> dict[str, Any]:
     """An exited container; a completed init container counts as ready."""
-    base = _base(container)
-    return {
-        "name": base["name"],
-        "state": {
-            "terminated": {
-                "exitCode": exit_code,
-                "reason": "Completed" if exit_code == 0 else "Error",
-                "startedAt": started_at,
-                "finishedAt": finished_at,
-                "containerID": container_id(pod.uid, base["name"], 0),
-            }
-        },
-        "lastState": {},
-        "ready": ready,
-        "restartCount": 0,
-        "image": base["image"],
-        "imageID": image_id(str(container.get("image") or "")),
-        "containerID": container_id(pod.uid, base["name"], 0),
-        "started": False,
+    status = _started_container(container, pod, restarts, last_state)
+    status["state"] = {
+        "terminated": terminated_state(pod, container["name"], restarts, exit_code, started_at, finished_at)
     }
+    status["ready"] = ready
+    return status
 
 
 def crash_looping(
-    container: dict[str, Any], pod: PodContext, restarts: int, back_off: float, last_run: tuple[str, str]
+    container: dict[str, Any], pod: PodContext, restarts: int, back_off: float, last_state: dict[str, Any]
 ) -> dict[str, Any]:
-    base = _base(container)
-    attempt_id = container_id(pod.uid, base["name"], restarts - 1)
-    return {
-        "name": base["name"],
-        "state": {
-            "waiting": {
-                "reason": CRASH_LOOP,
-                "message": (
-                    f"back-off {go_duration(back_off)} restarting failed container={base['name']} "
-                    f"pod={pod.name}_{pod.namespace}({pod.uid})"
-                ),
-            }
-        },
-        "lastState": {
-            "terminated": {
-                "exitCode": 1,
-                "reason": "Error",
-                "startedAt": last_run[0],
-                "finishedAt": last_run[1],
-                "containerID": attempt_id,
-            }
-        },
-        "ready": False,
-        "restartCount": restarts,
-        "image": base["image"],
-        "imageID": image_id(str(container.get("image") or "")),
-        "containerID": attempt_id,
-        "started": False,
+    """Waiting out the kubelet's back-off before the next restart of a container that exited."""
+    status = _started_container(container, pod, restarts - 1, last_state)
+    status["restartCount"] = restarts
+    status["state"] = {
+        "waiting": {
+            "reason": CRASH_LOOP,
+            "message": (
+                f"back-off {go_duration(back_off)} restarting failed container={container['name']} "
+                f"pod={pod.name}_{pod.namespace}({pod.uid})"
+            ),
+        }
     }
+    return status
+
+
+def _state_of(status: dict[str, Any]) -> str:
+    state = status.get("state") or {}
+    if "running" in state:
+        return "running"
+    if "terminated" in state:
+        return "terminated"
+    return "waiting"
+
+
+def phase_of(statuses: list[dict[str, Any]], restart_policy: str, *, terminal: bool) -> str:
+    """kubelet getPhase over the regular containers; `terminal`: the kubelet has stopped the pod."""
+    running_count = stopped = succeeded = waiting_count = 0
+    for status in statuses:
+        state = _state_of(status)
+        if state == "running":
+            running_count += 1
+        elif state == "terminated":
+            stopped += 1
+            if status["state"]["terminated"].get("exitCode") == 0:
+                succeeded += 1
+        elif (status.get("lastState") or {}).get("terminated"):
+            stopped += 1
+        else:
+            waiting_count += 1
+    if waiting_count:
+        return PENDING
+    if running_count:
+        return RUNNING
+    if not stopped:
+        return PENDING
+    if terminal:
+        return SUCCEEDED if stopped == succeeded else FAILED
+    if restart_policy == "Always":
+        return RUNNING
+    if stopped == succeeded:
+        return SUCCEEDED
+    return FAILED if restart_policy == "Never" else RUNNING
 
 
 def _condition(
@@ -202,28 +238,31 @@ def pod_conditions(
     old_status: dict[str, Any],
     now: str,
     *,
+    phase: str,
     sandbox_ready: bool,
     pending_init: list[str],
     unready: list[str],
-    finished_reason: str = "",
 ) -> list[dict[str, Any]]:
     """PodReadyToStartContainers, Initialized, Ready, ContainersReady and the scheduler's PodScheduled."""
     conditions = [_condition("PodReadyToStartContainers", sandbox_ready, now)]
-    if pending_init:
+    if phase == SUCCEEDED:
+        conditions.append(_condition("Initialized", True, now, POD_COMPLETED))
+    elif pending_init:
         conditions.append(
             _condition(
                 "Initialized",
                 False,
                 now,
-                "ContainersNotInitialized",
+                CONTAINERS_NOT_INITIALIZED,
                 f"containers with incomplete status: [{' '.join(pending_init)}]",
             )
         )
     else:
         conditions.append(_condition("Initialized", True, now))
     for condition_type in ("Ready", "ContainersReady"):
-        if finished_reason:
-            conditions.append(_condition(condition_type, False, now, finished_reason))
+        if phase in (SUCCEEDED, FAILED):
+            reason = POD_COMPLETED if phase == SUCCEEDED else POD_FAILED
+            conditions.append(_condition(condition_type, False, now, reason))
         elif unready:
             conditions.append(
                 _condition(
@@ -242,15 +281,28 @@ def pod_conditions(
     return keep_transition_times(conditions, old_status.get("conditions"))
 
 
-def _status(
+def pod_status(
     old_status: dict[str, Any],
-    phase: str,
-    conditions: list[dict[str, Any]],
     pod: PodContext,
+    *,
+    phase: str,
     pod_ip: str | None,
     init_statuses: list[dict[str, Any]],
     container_statuses: list[dict[str, Any]],
+    now: str,
+    sandbox_ready: bool,
 ) -> dict[str, Any]:
+    """The whole status the kubelet writes for a pod in `phase`."""
+    pending_init = [s["name"] for s in init_statuses if not s.get("ready") and _state_of(s) != "running"]
+    unready = [s["name"] for s in container_statuses if not s.get("ready")]
+    conditions = pod_conditions(
+        old_status,
+        now,
+        phase=phase,
+        sandbox_ready=sandbox_ready,
+        pending_init=pending_init if phase == PENDING else [],
+        unready=unready,
+    )
     status: dict[str, Any] = {"phase": phase, "conditions": conditions}
     status["hostIP"] = pod.host_ip
     status["hostIPs"] = [{"ip": pod.host_ip}]
@@ -270,88 +322,30 @@ def pending_status(
 ) -> dict[str, Any]:
     """Accepted by the kubelet: the sandbox is being made and images pulled."""
     init = list(spec.get("initContainers") or [])
-    containers = list(spec.get("containers") or [])
     waiting_reason = "PodInitializing" if init else "ContainerCreating"
-    conditions = pod_conditions(
+    return pod_status(
         old_status,
-        now,
-        sandbox_ready=False,
-        pending_init=[c["name"] for c in init],
-        unready=[c["name"] for c in containers],
-    )
-    return _status(
-        old_status,
-        "Pending",
-        conditions,
         pod,
-        None,
-        [waiting(c, "PodInitializing") for c in init],
-        [waiting(c, waiting_reason) for c in containers],
-    )
-
-
-def running_status(
-    spec: dict[str, Any],
-    old_status: dict[str, Any],
-    pod: PodContext,
-    pod_ip: str,
-    now: str,
-    *,
-    restarts: int,
-    back_off: float,
-    crash_window: tuple[str, str],
-) -> dict[str, Any]:
-    """Containers started; a crash-looping container waits in CrashLoopBackOff after `restarts` runs."""
-    init_statuses = [
-        running(c, pod, now) if is_sidecar(c) else terminated(c, pod, pod.start_time, now, 0, ready=True)
-        for c in spec.get("initContainers") or []
-    ]
-    statuses = []
-    unready = []
-    for container in spec.get("containers") or []:
-        if crashes(container):
-            statuses.append(crash_looping(container, pod, restarts, back_off, crash_window))
-            unready.append(container["name"])
-        else:
-            statuses.append(_keep_started_at(running(container, pod, now), old_status))
-    conditions = pod_conditions(old_status, now, sandbox_ready=True, pending_init=[], unready=unready)
-    return _status(old_status, "Running", conditions, pod, pod_ip, init_statuses, statuses)
-
-
-def finished_status(
-    spec: dict[str, Any], old_status: dict[str, Any], pod: PodContext, pod_ip: str, now: str
-) -> dict[str, Any]:
-    """Every container exited: Succeeded, or Failed when one of them fails."""
-    failed = any(fails(c) or crashes(c) for c in spec.get("containers") or [])
-    started_at = {
-        s["name"]: ((s.get("state") or {}).get("running") or {}).get("startedAt", pod.start_time)
-        for s in old_status.get("containerStatuses") or []
-    }
-    statuses = [
-        terminated(c, pod, started_at.get(c["name"], pod.start_time), now, 1 if fails(c) or crashes(c) else 0)
-        for c in spec.get("containers") or []
-    ]
-    init_statuses = [
-        terminated(c, pod, pod.start_time, pod.start_time, 0, ready=True)
-        for c in spec.get("initContainers") or []
-    ]
-    conditions = pod_conditions(
-        old_status,
-        now,
+        phase=PENDING,
+        pod_ip=None,
+        init_statuses=[waiting(c, "PodInitializing") for c in init],
+        container_statuses=[waiting(c, waiting_reason) for c in spec.get("containers") or []],
+        now=now,
         sandbox_ready=False,
-        pending_init=[],
-        unready=[],
-        finished_reason="PodFailed" if failed else "PodCompleted",
-    )
-    return _status(
-        old_status, "Failed" if failed else "Succeeded", conditions, pod, pod_ip, init_statuses, statuses
     )
 
 
-def _keep_started_at(status: dict[str, Any], old_status: dict[str, Any]) -> dict[str, Any]:
-    for previous in old_status.get("containerStatuses") or []:
-        if previous.get("name") == status["name"]:
-            started = ((previous.get("state") or {}).get("running") or {}).get("startedAt")
-            if started:
-                status["state"] = {"running": {"startedAt": started}}
-    return status
+def init_statuses_after_start(
+    spec: dict[str, Any], pod: PodContext, started_at: str, *, stopped_at: str | None = None
+) -> list[dict[str, Any]]:
+    """Init containers once the regular ones started at `started_at`: run-once ones completed just
+    before, sidecars running (or, once the pod was stopped at `stopped_at`, exited)."""
+    statuses = []
+    for container in spec.get("initContainers") or []:
+        if not is_sidecar(container):
+            statuses.append(terminated(container, pod, pod.start_time, started_at, 0, ready=True))
+        elif stopped_at is None:
+            statuses.append(running(container, pod, started_at))
+        else:
+            statuses.append(terminated(container, pod, started_at, stopped_at, 0))
+    return statuses

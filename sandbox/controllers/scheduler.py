@@ -15,6 +15,7 @@ from typing import Any
 from sandbox.controllers.conditions import get_condition
 from sandbox.controllers.events import NORMAL, WARNING, EventRecorder
 from sandbox.controllers.loop import Key, ReconcileLoop, Source, split_key
+from sandbox.controllers.nodes import scheduling_refusal
 from sandbox.controllers.ownership import is_deleting, namespace_name
 from sandbox.controllers.settings import ControllerSettings
 from sandbox.store import WatchEvent
@@ -118,7 +119,11 @@ class Scheduler(ReconcileLoop):
         if node is None:
             return None  # the kubelet has not registered its node yet; the Node event requeues
         labels = node.obj["metadata"].get("labels") or {}
-        if fits_node(stored.obj.get("spec") or {}, node_name, labels):
+        # The filter plugins in their order: NodeUnschedulable and TaintToleration, then NodeAffinity.
+        refusal = scheduling_refusal(stored.obj.get("spec") or {}, node.obj)
+        if refusal is None and not fits_node(stored.obj.get("spec") or {}, node_name, labels):
+            refusal = "node(s) didn't match Pod's node affinity/selector"
+        if refusal is None:
             self._bind(stored.copy(), node_name)
             self.events.record(
                 self.api,
@@ -128,7 +133,7 @@ class Scheduler(ReconcileLoop):
                 f"Successfully assigned {namespace}/{name} to {node_name}",
             )
         else:
-            self._mark_unschedulable(stored.copy())
+            self._mark_unschedulable(stored.copy(), refusal)
         return None
 
     def _bind(self, pod: dict[str, Any], node_name: str) -> None:
@@ -146,14 +151,18 @@ class Scheduler(ReconcileLoop):
         status["conditions"] = conditions
         self.api.store.update(PODS, pod)
 
-    def _mark_unschedulable(self, pod: dict[str, Any]) -> None:
+    def _mark_unschedulable(self, pod: dict[str, Any], refusal: str) -> None:
         message = (
-            "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. "
+            f"0/1 nodes are available: 1 {refusal}. "
             "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
         )
         status = pod.setdefault("status", {})
         current = get_condition(status.get("conditions"), "PodScheduled")
-        if current is not None and current.get("reason") == "Unschedulable":
+        if (
+            current is not None
+            and current.get("reason") == "Unschedulable"
+            and current.get("message") == message
+        ):
             return
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append(

@@ -21,8 +21,14 @@ class ControllerSettings:
     pod_cidr: str = "10.244.0.0/16"
     # Seconds from a pod being bound to its containers running (image pull and start).
     pod_start_delay: float = 0.2
-    # Seconds a run-to-completion pod (restartPolicy Never or OnFailure) runs before it exits.
+    # Seconds the image's own program runs in a run-to-completion pod (restartPolicy Never or
+    # OnFailure) whose command says nothing about time (see sandbox/controllers/processes.py).
     pod_run_duration: float = 0.2
+    # Seconds a container takes to exit on SIGTERM when its pod is deleted; never more than the
+    # deletion's grace period. A process that ignores SIGTERM is killed when the grace period ends.
+    pod_stop_delay: float = 0.5
+    # Seconds between the kubelet's renewals of its Lease in kube-node-lease (a real kubelet: 10).
+    node_lease_interval: float = 10.0
     # The kubelet's first crash-loop back-off; it doubles per restart up to five minutes.
     crashloop_backoff: float = 10.0
     # The Job controller's first back-off before replacing a failed pod; it doubles per failure.

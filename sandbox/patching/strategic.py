@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from core.schema.model import FieldType
 from sandbox.errors import bad_request, unprocessable, unsupported_media_type
-from sandbox.fieldschema import FieldType
-from sandbox.kindschemas import is_built_in, schema_for
+from sandbox.kindschemas import is_built_in
 from sandbox.patching.element_order import (
     DIRECTIVE,
     SET_ELEMENT_ORDER,
@@ -34,6 +34,7 @@ from sandbox.patching.failures import (
     no_merge_key,
 )
 from sandbox.patching.goslice import SharedSlice
+from sandbox.schemas import built_in_schema
 
 RETAIN_KEYS = "$retainKeys"
 DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList"
@@ -60,8 +61,10 @@ def strategic_merge_patch(
         raise bad_request(
             f"json: cannot unmarshal {json_type(patch)} into Go value of type map[string]interface {{}}"
         )
+    # The merge keys and strategies of the version the object is written in (the official schema).
+    schema = built_in_schema(group, str(original.get("apiVersion") or "").rpartition("/")[2], kind)
     try:
-        return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema_for(group, kind))
+        return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
     except PatchFailure as failure:
         raise failure.status(failure.message) from None
 
@@ -150,7 +153,7 @@ def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], schema: F
         field_type = schema.child(key)
         current = original[key]
         if isinstance(current, dict):
-            if field_type.patch_strategy == "replace":
+            if field_type.has_patch_strategy("replace"):
                 original[key] = patch_value
             else:
                 original[key] = _merge_map(current, patch_value, field_type)
@@ -194,7 +197,7 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
 def _merge_list_field(
     current: list[Any], patch_value: list[Any], field_type: FieldType, is_delete_list: bool
 ) -> list[Any]:
-    if field_type.patch_strategy == "merge" or is_delete_list:
+    if field_type.has_patch_strategy("merge") or is_delete_list:
         return _merge_list(
             current, patch_value, field_type.item(), field_type.patch_merge_key, is_delete_list
         )

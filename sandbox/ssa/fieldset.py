@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sandbox.fieldschema import FieldType, Shape
+from core.schema.model import FieldType, Shape
 from sandbox.ssa.values import freeze, go_json, go_quote, sort_key, thaw
 
 PathElement = tuple[str, Any]
@@ -212,12 +212,13 @@ class FieldSet:
         removes the field whole (fieldpath.Set.EnsureNamedFieldsAreMembers)."""
         result = FieldSet()
         result.members = set(self.members)
-        struct_like = field_type.shape in (Shape.STRUCT, Shape.ANY)
+        untyped = field_type.shape is Shape.ANY
         for element, child in self.children.items():
             tag, payload = element
             if tag == "f":
                 child_type = field_type.child(payload)
-                if struct_like:
+                # Only a struct's declared fields: a key kept by preserve-unknown-fields is data.
+                if untyped or field_type.is_named_field(payload):
                     result.members.add(element)
             else:
                 child_type = field_type.item()

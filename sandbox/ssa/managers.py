@@ -232,7 +232,7 @@ def conflict_message(conflicts: list[tuple[ManagerKey, Path]]) -> tuple[str, lis
     """The 409 message and causes for apply conflicts, worded as the API server words them."""
     causes = [
         {
-            "type": "FieldManagerConflict",
+            "reason": "FieldManagerConflict",
             "message": f"conflict with {key.printed()}",
             "field": path_string(path),
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sandbox.fieldschema import ATOMIC_LIST, OPEN_STRUCT, FieldType, ListType, Shape
+from core.schema.model import ATOMIC_LIST, DEDUCED_MAP, FieldType, ListType, Shape
 from sandbox.ssa.fieldset import FieldSet, Path, PathElement, element_string, path_string
 from sandbox.ssa.values import MISSING, freeze, go_quote, json_equal
 
@@ -21,7 +21,7 @@ class TypedError(ValueError):
 
 
 def _as_map_type(field_type: FieldType) -> FieldType:
-    return field_type if field_type.shape in (Shape.STRUCT, Shape.MAP) else OPEN_STRUCT
+    return field_type if field_type.shape in (Shape.STRUCT, Shape.MAP) else DEDUCED_MAP
 
 
 def _as_list_type(field_type: FieldType) -> FieldType:

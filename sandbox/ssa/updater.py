@@ -12,7 +12,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.fieldschema import FieldType
+from core.schema.model import FieldType
 from sandbox.ssa.fieldset import FieldSet, Path
 from sandbox.ssa.typed import Comparison, compare, merge, remove_items, to_field_set
 from sandbox.ssa.values import MISSING, json_equal

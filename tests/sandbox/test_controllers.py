@@ -68,6 +68,7 @@ def controllers() -> ControllerSet:
         ControllerSettings(
             pod_start_delay=0.01,
             pod_run_duration=0.02,
+            pod_stop_delay=0.01,
             crashloop_backoff=0.05,
             job_backoff=0.0,
             clock=lambda: FROZEN_CLOCK,
@@ -664,7 +665,9 @@ def test_a_statefulset_rolls_its_pods_from_the_highest_ordinal(
     assert {p.spec.containers[0].image for p in members} == {"zookeeper:3.9"}
     assert {p.metadata.labels["controller-revision-hash"] for p in members} == {found.status.update_revision}
     deleted = [
-        name for kind, _ns, name, _obj in store_events(sandbox, ("", "pods"), since) if kind == "DELETED"
+        name
+        for kind, pod_namespace, name, _obj in store_events(sandbox, ("", "pods"), since)
+        if kind == "DELETED" and pod_namespace == namespace
     ]
     assert deleted == ["zk-2", "zk-1", "zk-0"]
     revisions = sorted(r.revision for r in apps.list_namespaced_controller_revision(namespace).items)

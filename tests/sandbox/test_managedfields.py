@@ -11,6 +11,7 @@ import pytest
 from sandbox.defaults import apply_defaults
 from sandbox.errors import StatusError
 from sandbox.managedfields import ApplyConflict, fields_of, server_side_apply, track_update
+from sandbox.schemas import custom_schema
 
 T0, T1, T2, T3 = (f"2024-05-01T10:0{minute}:00Z" for minute in range(4))
 
@@ -115,7 +116,7 @@ def test_applying_a_different_value_to_a_field_another_applier_owns_is_a_conflic
     assert conflict.details == {
         "causes": [
             {
-                "type": "FieldManagerConflict",
+                "reason": "FieldManagerConflict",
                 "message": 'conflict with "kubedrift"',
                 "field": ".spec.replicas",
             }
@@ -384,10 +385,20 @@ def test_custom_resources_are_applied_with_an_open_schema() -> None:
         "metadata": {"name": "w"},
         "spec": {"size": 3, "ports": [1, 2], "nested": {"a": 1}},
     }
-    created = server_side_apply(None, widget, manager="kubedrift", force=False, now=T0)
+    open_spec = custom_schema(
+        {
+            "type": "object",
+            "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+        }
+    )
+    created = server_side_apply(None, widget, manager="kubedrift", force=False, now=T0, field_type=open_spec)
     assert created["spec"] == widget["spec"]
-    assert owned(created, "kubedrift") == {"f:spec": {"f:nested": {"f:a": {}}, "f:ports": {}, "f:size": {}}}
+    # Under preserve-unknown-fields every key is data, not a declared field, so a map below spec is
+    # owned as an item as well as through its leaves (structured-merge-diff's deduced type).
+    assert owned(created, "kubedrift") == {
+        "f:spec": {"f:nested": {".": {}, "f:a": {}}, "f:ports": {}, "f:size": {}}
+    }
     new = copy.deepcopy(created)
     new["spec"]["extra"] = {"b": 2}
-    [*_, tracked] = track_update(created, new, manager="editor", now=T1)
+    [*_, tracked] = track_update(created, new, manager="editor", now=T1, field_type=open_spec)
     assert tracked["fieldsV1"] == {"f:spec": {"f:extra": {".": {}, "f:b": {}}}}
