@@ -1,10 +1,11 @@
 """Reads YAML settings files so that every mistake names its file, line and field.
 
-The loader builds mappings and lists that remember the line of each key, value and item, and it
-refuses duplicate keys, and documents that nest or expand their aliases past the bounds of
-`core.yaml_limits` (an alias bomb is refused, not built). `YamlField` wraps a value with the file,
-line and field path it came from, and its typed readers turn a wrong value into one ConfigError
-that names all three.
+Values are read as Kubernetes reads them (`core.kube_yaml`), as Argo CD reads an Application: `12:30`
+and `=` are strings, `yes` is true, and every key is a string. The loader builds mappings and lists
+that remember the line of each key, value and item, and it refuses duplicate keys, and documents
+that nest or expand their aliases past the bounds of `core.yaml_limits` (an alias bomb is refused,
+not built). `YamlField` wraps a value with the file, line and field path it came from, and its
+typed readers turn a wrong value into one ConfigError that names all three.
 """
 
 from __future__ import annotations
@@ -12,21 +13,16 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from core.errors import ConfigError
+from core.kube_yaml import STR, KubeLoader, is_merge, key_text, merge_sources, scalar_value
 from core.yaml_limits import MAX_NESTING, RefusedDocument, check_shape, may_have_aliases, too_deep
-
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +78,11 @@ class YamlField:
         return value.boolean() if value else default
 
     def entries(self) -> Iterator[tuple[str, YamlField]]:
-        """The (name, field) pairs of a mapping whose keys are names the user chose."""
+        """The (name, field) pairs of a mapping whose keys are names the user chose.
+
+        Every key is a string, as in Kubernetes: `1:` is the name "1" and `on:` the name "true".
+        """
         for key in self.mapping().value:
-            if not isinstance(key, str):
-                raise self.fail(
-                    f"expected names as keys, got {describe_value(key)}; put it in quotes",
-                    line=_line_of(self.value, "key_lines", key),
-                )
             yield key, self.required(key)
 
     def items(self) -> list[YamlField]:
@@ -103,7 +97,7 @@ class YamlField:
     def string(self, *, allow_empty: bool = False) -> str:
         if isinstance(self.value, str) and (self.value or allow_empty):
             return self.value
-        hint = "; put the value in quotes" if isinstance(self.value, (bool, int, float, date)) else ""
+        hint = "; put the value in quotes" if isinstance(self.value, (bool, int, float)) else ""
         expected = "a string" if allow_empty else "a non-empty string"
         raise self.fail(f"expected {expected}, got {describe_value(self.value)}{hint}")
 
@@ -127,8 +121,6 @@ def describe_value(value: Any) -> str:
         return "a list"
     if isinstance(value, (int, float)):
         return f"the number {value}"
-    if isinstance(value, date):
-        return f"the date {value.isoformat()}"
     return repr(value)
 
 
@@ -168,22 +160,22 @@ def _read_text(path: Path, display: str) -> str:
 
 
 def _parse(text: str, display: str, path: Path, *, multi_document: bool) -> list[Any]:
-    loader = _MarkedLoader(text)
+    loader = KubeLoader(text)
     aliases_possible = may_have_aliases(text)
     try:
         if multi_document:
             documents = []
             while loader.check_node():
                 document = loader.get_node()
-                documents.append(None if document is None else _build(loader, document, aliases_possible))
+                documents.append(None if document is None else _build(document, aliases_possible))
             return documents
         node = loader.get_single_node()
-        return [None if node is None else _build(loader, node, aliases_possible)]
+        return [None if node is None else _build(node, aliases_possible)]
     except RefusedDocument as refused:
         # Checked before the JSON fallback below, which would take a duplicate key silently.
         line = refused.problem_mark.line + 1 if refused.problem_mark is not None else None
         raise ConfigError(f"invalid YAML: {refused.problem}", file=display, line=line) from None
-    except RecursionError:  # a tagged node PyYAML builds itself, or its pure-Python composer
+    except RecursionError:  # only PyYAML's pure-Python composer, which has no nesting bound
         raise ConfigError(f"invalid YAML: the file {too_deep(None).predicate}", file=display) from None
     except yaml.YAMLError as error:
         if path.suffix == ".json":
@@ -223,26 +215,13 @@ class _MarkedList(list[Any]):
         self.item_lines: list[int] = []
 
 
-class _MarkedLoader(_SafeLoader):
-    """A safe loader whose mappings and lists remember their lines, and that refuses duplicate keys."""
+def _build(root: yaml.Node, aliases_possible: bool = True) -> Any:
+    """The value of a composed document, with mappings and lists that remember their lines.
 
-
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _build(loader: _MarkedLoader, root: yaml.Node, aliases_possible: bool = True) -> Any:
-    """The value of a composed document: what `loader.construct_document` returns, built directly.
-
-    PyYAML's constructor goes through generators and bookkeeping for every node, which for a
-    kubedrift.yaml of a thousand apps costs more than parsing it. Plain mappings, lists and strings
-    are built here; any other node (numbers, booleans, dates, explicit tags) goes to the loader.
-    Each node is built once, so anchors and aliases share one value, as PyYAML shares them; when
-    the text may hold aliases, `check_shape` first refuses a document they would blow up (a value
-    shared a billion times is still a billion values to whatever walks it). Without aliases, only
-    the nesting needs bounding, which is counted here for free.
+    Each mapping and list is built once, so anchors and aliases share one value; when the text may
+    hold aliases, `check_shape` first refuses a document they would blow up (a value shared a
+    billion times is still a billion values to whatever walks it). Without aliases, only the
+    nesting needs bounding, which is counted here for free.
     """
     if aliases_possible:
         check_shape(root)
@@ -251,31 +230,26 @@ def _build(loader: _MarkedLoader, root: yaml.Node, aliases_possible: bool = True
 
     def value_of(node: yaml.Node, depth: int) -> Any:
         """`depth` counts the collections around `node`."""
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == STR else scalar_value(node)
         if id(node) in built:
             return built[id(node)]
-        tag = node.tag
-        if tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
-            return node.value
         if id(node) in building:
             raise yaml.constructor.ConstructorError(
                 None, None, "found unconstructable recursive node", node.start_mark
             )
-        if depth >= MAX_NESTING and isinstance(node, yaml.CollectionNode):
+        if depth >= MAX_NESTING:
             raise too_deep(node.start_mark)
         building.add(id(node))
-        value: Any
-        if tag == _MAP_TAG and isinstance(node, yaml.MappingNode):
+        value: _MarkedMap | _MarkedList
+        if isinstance(node, yaml.MappingNode):
             value = _MarkedMap(node.start_mark.line + 1)
-            _fill_mapping(loader, node, value, lambda child: value_of(child, depth + 1))
-        elif tag == _SEQ_TAG and isinstance(node, yaml.SequenceNode):
+            _fill_mapping(node, value, value_of, depth)
+        else:
             value = _MarkedList(node.start_mark.line + 1)
             for item_node in node.value:
                 value.append(value_of(item_node, depth + 1))
                 value.item_lines.append(item_node.start_mark.line + 1)
-        else:
-            if isinstance(node, yaml.CollectionNode):
-                check_shape(node, depth)  # PyYAML's recursive constructor builds this one
-            value = loader.construct_object(node, deep=True)
         building.discard(id(node))
         built[id(node)] = value
         return value
@@ -284,43 +258,28 @@ def _build(loader: _MarkedLoader, root: yaml.Node, aliases_possible: bool = True
 
 
 def _fill_mapping(
-    loader: _MarkedLoader, node: yaml.MappingNode, marked: _MarkedMap, value_of: Callable[[yaml.Node], Any]
+    node: yaml.MappingNode, marked: _MarkedMap, value_of: Callable[[yaml.Node, int], Any], depth: int
 ) -> None:
-    own_pairs = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
-    loader.flatten_mapping(node)
-    merged_pairs = len(node.value) - own_pairs
-    own_keys: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
-        key = value_of(key_node)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark
-            )
-        # Keys brought in by a `<<` merge may be overridden; a key written twice is a mistake.
-        if index >= merged_pairs:
-            if key in own_keys:
-                problem = f"duplicate key {key!r}; a key may appear only once in a mapping"
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-            own_keys.add(key)
-        marked[key] = value_of(value_node)
+    """Sets the pairs of `node` in order, as go-yaml does: a `<<` merge overrides the keys before it
+    and is overridden by those after; a key written twice is a mistake."""
+    own_keys: set[str] = set()
+    for key_node, value_node in node.value:
+        if is_merge(key_node):
+            for source in merge_sources(value_node):
+                merged: _MarkedMap = value_of(source, depth)
+                for key, value in merged.items():
+                    marked[key] = value
+                    marked.key_lines[key] = merged.key_lines[key]
+                    marked.value_lines[key] = merged.value_lines[key]
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            problem = "a mapping key must be a plain value, not a list or mapping"
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+        key = key_text(key_node)
+        if key in own_keys:
+            problem = f"duplicate key {key!r}; a key may appear only once in a mapping"
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+        own_keys.add(key)
+        marked[key] = value_of(value_node, depth + 1)
         marked.key_lines[key] = key_node.start_mark.line + 1
         marked.value_lines[key] = value_node.start_mark.line + 1
-
-
-def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> Iterator[_MarkedMap]:
-    # For maps met by PyYAML's own constructor (inside an explicitly tagged node); see `_build`.
-    marked = _MarkedMap(node.start_mark.line + 1)
-    yield marked
-    _fill_mapping(loader, node, marked, lambda child: loader.construct_object(child, deep=True))
-
-
-def _construct_list(loader: _MarkedLoader, node: yaml.SequenceNode) -> Iterator[_MarkedList]:
-    marked = _MarkedList(node.start_mark.line + 1)
-    yield marked
-    for item_node in node.value:
-        marked.append(loader.construct_object(item_node, deep=True))
-        marked.item_lines.append(item_node.start_mark.line + 1)
-
-
-_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_list)

@@ -1,8 +1,10 @@
 """Parsing one manifest file into validated objects, with the line each one starts on.
 
-YAML goes through libyaml's loader where PyYAML has it; JSON through `json.loads`. A file that fails
-to parse is one error and yields no objects; a document that fails validation is one error and the
-file's other documents still count.
+YAML is read as Kubernetes reads it (`core.kube_yaml`): libyaml parses, and each value is what kubectl
+would send as JSON, so `12:30` and `=` are strings, `yes` is true and `1.0` is 1. JSON goes through
+`json.loads`, its numbers made what kubectl sends too (`1.0` is 1; past int64, a float64). A file
+that fails to parse is one error and yields no objects; a document that fails validation, or that
+kubectl would refuse to turn into JSON, is one error and the file's other documents still count.
 
 Beyond what the parsers check, a document is refused, as kubectl or the API server would refuse it,
 when it sets a key twice in one mapping, nests or expands past the bounds of `core.yaml_limits`
@@ -13,11 +15,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from core.errors import RenderError
+from core.kube_yaml import (
+    PLAIN,
+    STR,
+    KubeLoader,
+    is_merge,
+    json_number,
+    key_text,
+    merge_sources,
+    scalar_value,
+)
 from core.kustomize import KUSTOMIZATION_FILES
 from core.object_names import name_rule_broken, namespace_rule_broken
 from core.unreadable_file import UnreadableFile
@@ -26,93 +38,77 @@ from core.yaml_limits import MAX_NESTING, RefusedDocument, check_shape, may_have
 if TYPE_CHECKING:
     from core.render import DesiredObject
 
-try:
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # PyYAML built without libyaml
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
-
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _CRD_GROUP_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
+_PLAIN_VALUES: dict[str, Any] = {}
+"""Untagged plain scalars already resolved (`3`, `true`, `8080`): manifests repeat few of them."""
+_PLAIN_VALUES_KEPT = 4096
+_UNKNOWN = object()
 
 
-class _ManifestLoader(_BaseLoader):
-    """The safe loader, except that timestamps stay strings, as kubectl's YAML-to-JSON keeps them,
-    and that a key written twice in a mapping is refused, as kubectl's strict YAML reader refuses it."""
+def _plain_data(node: yaml.Node, depth: int) -> Any:
+    """The document at `node` as the JSON value kubectl would send, built directly from the nodes.
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        _refuse_duplicate_keys(node)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _timestamp_as_string(loader: _ManifestLoader, node: yaml.Node) -> str:
-    return str(node.value)
-
-
-_ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
-
-_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null"))
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-def _plain_data(loader: _ManifestLoader, node: yaml.Node, depth: int) -> Any:
-    """The node as Python data, as the loader would construct it, but faster.
-
-    PyYAML's constructor costs more than libyaml's parsing; manifests are nearly all plain maps,
-    lists, strings and small numbers, which are converted here directly. Anything else (merge keys,
-    non-string keys, floats, timestamps) goes through the loader unchanged. An alias is copied
-    rather than shared, which a read-only manifest cannot tell apart; `check_shape` has bounded
-    the copies already when the file may hold aliases. `depth` counts the collections around `node`.
+    An alias is copied rather than shared, which a read-only manifest cannot tell apart; `check_shape`
+    has bounded the copies already when the file may hold aliases. `depth` counts the collections
+    around `node`. Raises RefusedDocument for what kubectl would refuse, and for keys written twice.
     """
-    tag = node.tag
-    if tag == _STR:
-        return node.value
-    if isinstance(node, yaml.MappingNode):
-        if tag != _MAP or depth >= MAX_NESTING:
-            return _constructed(loader, node, depth)
-        depth += 1
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _STR:
-                return _constructed(loader, node, depth - 1)
-            mapping[key_node.value] = _plain_data(loader, value_node, depth)
-        if len(mapping) != len(node.value):  # a key was written twice; costs nothing when none was
-            _refuse_duplicate_keys(node)
-        return mapping
-    if isinstance(node, yaml.SequenceNode) and tag == _SEQ and depth < MAX_NESTING:
-        depth += 1
-        return [_plain_data(loader, item, depth) for item in node.value]
-    if tag == _INT and node.value.isdigit() and (node.value[0] != "0" or node.value == "0"):
-        return int(node.value)
-    if tag == _NULL:
-        return None
-    if tag == _BOOL:
-        return loader.bool_values[node.value.lower()]
-    return _constructed(loader, node, depth)
+    if isinstance(node, yaml.ScalarNode):
+        tag = node.tag
+        if tag == STR:
+            return node.value
+        if tag == PLAIN:
+            value = _PLAIN_VALUES.get(node.value, _UNKNOWN)
+            if value is _UNKNOWN:
+                value = scalar_value(node)
+                if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
+                    _PLAIN_VALUES[node.value] = value
+            return value
+        return scalar_value(node)
+    if depth >= MAX_NESTING:
+        raise too_deep(node.start_mark)
+    depth += 1
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain_data(item, depth) for item in node.value]
+    return _mapping_data(cast(yaml.MappingNode, node), depth)  # the only other kind of node
 
 
-def _constructed(loader: _ManifestLoader, node: yaml.Node, depth: int) -> Any:
-    """A node the fast path leaves to PyYAML, whose recursive constructor gets no deeper than allowed."""
-    if isinstance(node, yaml.CollectionNode):
-        check_shape(node, depth)
-    return loader.construct_object(node, deep=True)
+def _mapping_data(node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+    """`_plain_data` of a mapping, inside `depth` collections counting itself."""
+    mapping: dict[str, Any] = {}
+    merged = False
+    for key_node, value_node in node.value:
+        if key_node.tag == STR and isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+        elif is_merge(key_node):
+            # go-yaml merges in written order: a `<<` overrides the keys before it, not those after.
+            merged = True
+            for source in merge_sources(value_node):
+                mapping.update(_plain_data(source, depth - 1))
+            continue
+        else:
+            key = key_text(key_node)
+        mapping[key] = _plain_data(value_node, depth)
+    if merged or len(mapping) != len(node.value):  # costs nothing when no key was written twice
+        _refuse_duplicate_keys(node)
+    return mapping
 
 
 def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
-    """Raises RefusedDocument at the second of two equal keys; keys brought in by a `<<` merge may
-    be overridden, as YAML means them to be."""
-    seen: dict[tuple[str, str], int] = {}
+    """Raises RefusedDocument at the second of two keys that are equal in JSON (`1` and `'1'` are);
+    keys brought in by a `<<` merge may be overridden, as YAML means them to be."""
+    seen: dict[str, int] = {}
     for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
+        if is_merge(key_node):
             continue
-        key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+        key, line = key_text(key_node), key_node.start_mark.line + 1
         first = seen.get(key)
         if first is None:
             seen[key] = line
         else:
             lines = f"both on line {line}" if first == line else f"on lines {first} and {line}"
             raise RefusedDocument(
-                f"sets the key {key_node.value!r} twice in one mapping ({lines}); "
+                f"sets the key {key!r} twice in one mapping ({lines}); "
                 "kubectl refuses duplicate keys, so keep one",
                 key_node.start_mark,
             )
@@ -189,7 +185,7 @@ class _FileReader:
     errors: list[RenderError] = field(default_factory=list)
 
     def read_yaml(self, content: bytes) -> None:
-        loader = _ManifestLoader(content)
+        loader = KubeLoader(content)
         aliases_possible = may_have_aliases(content)
         index = 0
         try:
@@ -202,7 +198,7 @@ class _FileReader:
                 try:
                     if aliases_possible:
                         check_shape(node)
-                    document = _plain_data(loader, node, 0)
+                    document = _plain_data(node, 0)
                 except RefusedDocument as refused:
                     # The document parsed, so the file's other documents still count.
                     self.fail(f"{where} {refused.predicate}", self._line(refused.problem_mark))
@@ -220,7 +216,20 @@ class _FileReader:
 
     def read_json(self, content: bytes) -> None:
         try:
-            document = json.loads(content, object_pairs_hook=_json_object)
+            document = json.loads(
+                content,
+                object_pairs_hook=_json_object,
+                parse_int=_json_int,
+                parse_float=_json_float,
+                parse_constant=_json_constant,
+            )
+        except _UnreadableJsonNumber as number:
+            self.fail(
+                f"document 1 has the number {number.text}, which kubectl cannot read "
+                "(JSON has no infinities or NaN, and a float64 ends near 1.8e308); fix the value",
+                None,
+            )
+            return
         except json.JSONDecodeError as exc:
             self.fail(f"bad JSON: {exc.msg}; fix the syntax", exc.lineno)
             return
@@ -334,16 +343,40 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
+class _UnreadableJsonNumber(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer as kubectl sends it: past int64 it becomes a float64 (`core.kube_yaml.json_number`)."""
+    return json_number(int(text))
+
+
+def _json_float(text: str) -> int | float:
+    """A JSON number with a fraction or exponent as kubectl sends it: `1.0` and `1e3` are 1 and 1000."""
+    try:
+        return json_number(float(text))
+    except ValueError:  # 1e400: Go's json refuses a number past float64
+        raise _UnreadableJsonNumber(text) from None
+
+
+def _json_constant(text: str) -> float:
+    """`NaN` and `Infinity`, which Python's json reads but JSON (and Go) does not."""
+    raise _UnreadableJsonNumber(text)
+
+
 def _duplicate_key_line(content: bytes) -> int | None:
     """The line of the first key written twice in a JSON file, found by reading it again as YAML
     (JSON is YAML, and libyaml keeps the lines json.loads does not report); None when it does not read."""
-    loader = _ManifestLoader(content)
+    loader = KubeLoader(content)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
                 check_shape(node)
-                loader.construct_object(node, deep=True)
+                _plain_data(node, 0)
     except RefusedDocument as refused:
         return refused.problem_mark.line + 1 if refused.problem_mark is not None else None
     except (yaml.YAMLError, RecursionError):
