@@ -2,7 +2,7 @@
 
 Budget (DESIGN.md): a full re-diff is at most 3x a plain `==` loop. The re-diff is measured the way
 the reconciler does it after a relist: each desired object's compiled in-sync checker
-(`core.diff_compiled`, compiled once beforehand), and the full comparator only where the checker
+(`core.drift.compiled`, compiled once beforehand), and the full comparator only where the checker
 says no. Two baselines are reported, both measured in this run: `live == copy_of_live` (a full
 walk of every object, the honest cost of looking at all fields once; the figure's denominator)
 and `desired == live` (what a naive comparator would call; it stops early because the sides
@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from core.diff import diff
-from core.diff_compiled import compile_checker
-from core.diff_rules import rules_for
+from core.drift.comparator import diff
+from core.drift.compiled import compile_checker
+from core.drift.rules import rules_for
 from core.model import ResourceKey
 
 Pair = tuple[dict[str, Any], dict[str, Any]]
@@ -93,7 +93,7 @@ class RediffTimes:
     compiled: float
     """Checkers (compiled beforehand) and the comparator where they say no: what the reconciler does."""
     comparator: float
-    """`core.diff.diff` on every pair."""
+    """`core.drift.comparator.diff` on every pair."""
     eq_walk: float
     """`live == copy_of_live`: a full walk of every object."""
     eq_desired_live: float

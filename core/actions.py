@@ -20,8 +20,8 @@ from typing import Any, Final
 from core.audit import scrub_secret_values, secret_values
 from core.cluster import ApiError, ClusterAdapter, ClusterError, ReadOnlyError
 from core.desired_state import DesiredState
+from core.drift.object_compare import dry_run_changes
 from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
-from core.object_compare import dry_run_changes
 from core.prune import PruneRefused, check_prune_allowed, prune_app, prune_candidates
 from core.self_heal import SelfHealBackoff
 from core.status_events import rfc3339_now

@@ -2,7 +2,7 @@
 
 Objects are stored by kind, so a relist can tell which objects disappeared while the watch was
 down, and a reconciler can ask for one key in O(1). Their managedFields tries are shared between
-objects as they are stored (`core.shared_fields`), which halves what a cached object costs; cached
+objects as they are stored (`core.drift.shared_fields`), which halves what a cached object costs; cached
 objects are read-only from then on.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.drift.shared_fields import SharedFields
 from core.model import ResourceKey
-from core.shared_fields import SharedFields
 
 GroupKind = tuple[str, str]
 

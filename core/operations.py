@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from core.actions import Progress
 from core.cluster import ClusterAdapter, ReadOnlyError
 from core.desired_state import DesiredState
+from core.drift.object_compare import ObjectDelta, compare_revisions
 from core.engine import Engine
 from core.errors import KubedriftError
 from core.model import ResourceKey, SyncResult, SyncStatus
-from core.object_compare import ObjectDelta, compare_revisions
 from core.read_only import ReadOnlyReason, read_only_reason
 from core.runtime import AppRuntime
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.diff import diff
-from core.diff_compiled import Checker, compile_checker
-from core.diff_rules import DiffRules, rules_for
+from core.drift.comparator import diff
+from core.drift.compiled import Checker, compile_checker
+from core.drift.rules import DiffRules, rules_for
 from core.health import health_of
 from core.model import (
     App,
@@ -257,7 +257,7 @@ class AppReconciler:
         return ResourceResult(key, version_of(live), status, health_of(live), drift.changes)
 
     def _checker_for(self, key: ResourceKey, desired: Mapping[str, Any]) -> Checker | None:
-        """The compiled in-sync check of `desired` (see core.diff_compiled), from its second verdict on.
+        """The compiled in-sync check of `desired` (see core.drift.compiled), from its second verdict on.
 
         Compiling costs a few comparisons' worth, so an object judged once (a one-shot `check`,
         the start-up list) never pays for it; one that gets events or re-diffs does, once.

@@ -1,7 +1,7 @@
 """What a sync sends: the applied form of each desired object, and the order objects are applied in.
 
 `prepare_for_apply` turns a manifest from Git into the body of a server-side apply so that, after
-the apply, the drift engine (`core.diff`) sees nothing left to change (DESIGN drift rule 7):
+the apply, the drift engine (`core.drift.comparator`) sees nothing left to change (DESIGN drift rule 7):
 
 - tracking: the label and annotation that mark the object as the app's (DESIGN "Tracking");
 - Secret `stringData` folded into base64 `data`, as the server stores it, so kubedrift's Apply
@@ -26,7 +26,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from core.diff_rules import element_identity, is_keyed_list, pointer_segments
+from core.drift.rules import element_identity, is_keyed_list, pointer_segments
 from core.model import (
     TRACKING_ANNOTATION,
     TRACKING_LABEL,

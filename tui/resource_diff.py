@@ -1,7 +1,7 @@
 """What the diff pane says about the node highlighted in the resource tree, as a plain value.
 
 For a resource Git declares or tracks: its unified YAML diff, live (`-`) against desired (`+`),
-made by the same `core.diff_text` as `kubedrift diff` (Secret values masked), the fields its
+made by the same `core.drift.text` as `kubedrift diff` (Secret values masked), the fields its
 `ignoreDifferences` rules leave alone, and a sentence on what a sync would do. For an owned child
 (ReplicaSet, Pod, Job): its health and a short status summary, since Git says nothing about it.
 For the app and the kind levels: a summary of what is below.
@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.diff_rules import pointer_segments, rules_for
-from core.diff_text import drift_text, removal_text
+from core.drift.rules import pointer_segments, rules_for
+from core.drift.text import drift_text, removal_text
 from core.health.live_fields import int_at, mapping_at, mappings_at, str_at
 from core.model import SECRET_MASK, Change, Drift, ResourceKey, SyncStatus
 from core.redact import redact_text, redact_url

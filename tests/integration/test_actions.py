@@ -21,8 +21,8 @@ from core.actions import PruneRefused, prune_app, sync_app
 from core.audit import append_audit
 from core.cluster import ClusterAdapter, ReadOnlyError
 from core.desired_state import DesiredState
-from core.diff import diff
-from core.diff_rules import rules_for
+from core.drift.comparator import diff
+from core.drift.rules import rules_for
 from core.model import (
     TRACKING_ANNOTATION,
     TRACKING_LABEL,

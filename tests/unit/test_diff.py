@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from core.diff import diff
-from core.diff_rules import compile_ignore_trie, escape_segment, pointer_segments, rules_for
-from core.diff_text import drift_text
+from core.drift.comparator import diff
+from core.drift.quantity import quantity_value, same_quantity
+from core.drift.rules import compile_ignore_trie, escape_segment, pointer_segments, rules_for
+from core.drift.text import drift_text
 from core.model import SECRET_MASK, IgnoreDifference, ResourceKey
-from core.quantity import quantity_value, same_quantity
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core import diff_compiled
-from core.diff import diff
-from core.diff_compiled import compile_checker
-from core.diff_rules import rules_for
+from core.drift import compiled as diff_compiled
+from core.drift.comparator import diff
+from core.drift.compiled import compile_checker
+from core.drift.rules import rules_for
 from core.model import IgnoreDifference, ResourceKey
 from tests.unit.test_diff_fixtures import CASES, build_case, load_pair
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from core.diff import diff
-from core.diff_rules import pointer_segments, rules_for
+from core.drift.comparator import diff
+from core.drift.rules import pointer_segments, rules_for
 from core.model import SECRET_MASK, IgnoreDifference, ResourceKey
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "drift"

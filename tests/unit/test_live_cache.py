@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from core import wire_json
-from core.diff import diff
-from core.diff_rules import rules_for
+from core.drift.comparator import diff
+from core.drift.rules import rules_for
+from core.drift.shared_fields import SharedFields
 from core.live_cache import LiveCache, LiveEvent
 from core.model import ResourceKey
-from core.shared_fields import SharedFields
 from tests.unit.test_diff_fixtures import CASES, build_case
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from core.drift.object_compare import DeltaKind, compare_revisions, dry_run_changes
 from core.model import SECRET_MASK, ResourceKey
-from core.object_compare import DeltaKind, compare_revisions, dry_run_changes
 
 
 def deployment(name: str, replicas: int, image: str) -> dict[str, Any]:

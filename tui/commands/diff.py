@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.diff_rules import rules_for
-from core.diff_text import drift_text, removal_text
+from core.drift.rules import rules_for
+from core.drift.text import drift_text, removal_text
 from core.engine import Engine
 from core.model import Change, Drift, SyncStatus
 from core.redact import redact_text

@@ -17,11 +17,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 from textual.worker import Worker, WorkerState
 
+from core.drift.object_compare import DeltaKind, ObjectDelta
 from core.engine import Engine
 from core.errors import KubedriftError
 from core.gitsource import Commit
 from core.model import ResourceKey, SyncStatus
-from core.object_compare import DeltaKind, ObjectDelta
 from core.operations import PlannedChange, app_history, revision_changes
 from core.redact import redact_text
 from core.runtime import AppRuntime

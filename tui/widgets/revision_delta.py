@@ -15,8 +15,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
+from core.drift.object_compare import DeltaKind, ObjectDelta
 from core.model import Change
-from core.object_compare import DeltaKind, ObjectDelta
 from tui.status_text import Tone, short_revision, tone_style
 
 VALUE_WIDTH = 60

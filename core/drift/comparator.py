@@ -20,7 +20,17 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
-from core.diff_rules import (
+from core.drift.managedfields import (
+    FieldsTrie,
+    applied_fields,
+    element_key,
+    element_trie_key,
+    other_owners,
+    owns,
+    set_value,
+)
+from core.drift.quantity import same_quantity
+from core.drift.rules import (
     DEFAULT_RULES,
     IGNORE_ALL,
     MERGE_KEYS,
@@ -35,17 +45,7 @@ from core.diff_rules import (
     identity_fields,
     is_keyed_list,
 )
-from core.managedfields import (
-    FieldsTrie,
-    applied_fields,
-    element_key,
-    element_trie_key,
-    other_owners,
-    owns,
-    set_value,
-)
 from core.model import NO_DRIFT, SECRET_MASK, Change, Drift
-from core.quantity import same_quantity
 
 _ABSENT: Final = object()
 _NO_IGNORE: Final[IgnoreTrie] = {}
@@ -60,7 +60,7 @@ def diff(
 ) -> Drift:
     """The changes a sync of `desired` would make to `live` (None: the object is missing).
 
-    `in_sync` names top-level fields already proven to match (by `core.diff_compiled`): they are
+    `in_sync` names top-level fields already proven to match (by `core.drift.compiled`): they are
     not walked again. The verdict is the same either way; only the time differs.
     """
     if live is None:

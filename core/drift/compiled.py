@@ -1,6 +1,6 @@
 """A compiled fast path for the most common verdict: "this live object is in sync".
 
-`core.diff.diff` explains drift field by field; it walks both objects in Python and costs tens of
+`core.drift.comparator.diff` explains drift field by field; it walks both objects in Python and costs tens of
 microseconds for a Deployment. Most live events and every re-diff at start-up concern objects
 that are in sync, so each desired object is compiled once into a straight-line Python function
 that checks exactly its own fields with dictionary look-ups and `==`.
@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from core.diff import diff, wanted_secret_data
-from core.diff_rules import (
+from core.drift.comparator import diff, wanted_secret_data
+from core.drift.managedfields import applied_fields, element_trie_key
+from core.drift.quantity import same_quantity
+from core.drift.rules import (
     IGNORE_ALL,
     MERGE_KEYS,
     OMITTED_WHEN_ZERO,
@@ -42,9 +44,7 @@ from core.diff_rules import (
     identity_fields,
     is_keyed_list,
 )
-from core.managedfields import applied_fields, element_trie_key
 from core.model import NO_DRIFT, Drift
-from core.quantity import same_quantity
 
 _MISSING: Final = object()
 ValuesCheck = Callable[[Any, tuple[Any, ...]], bool]
@@ -136,7 +136,7 @@ class CompiledCheck:
         return frozenset(proven)
 
     def drift(self, live: Mapping[str, Any]) -> Drift:
-        """What `core.diff.diff` says of `live`, the sections proven in sync left unwalked."""
+        """What `core.drift.comparator.diff` says of `live`, the sections proven in sync left unwalked."""
         if self(live):
             return NO_DRIFT
         return diff(self.desired, live, self.rules, in_sync=self.sections_in_sync(live))
@@ -326,7 +326,7 @@ def _generate(shape: tuple[Any, ...], *, owned: bool) -> tuple[Callable[..., boo
 
 
 def _identity_expression(element: str, field: str) -> str:
-    """Inline code computing `core.diff_rules.element_identity` of a live element (same result)."""
+    """Inline code computing `core.drift.rules.element_identity` of a live element (same result)."""
     if field == "ports":
         return f'({element}.get("containerPort", {element}.get("port")), {element}.get("protocol") or "TCP")'
     return "(" + "".join(f"{element}.get({key!r}), " for key in MERGE_KEYS[field]) + ")"

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
-from core.diff_rules import (
+from core.drift.managedfields import FieldsTrie, applied_fields, element_key
+from core.drift.quantity import same_quantity
+from core.drift.rules import (
     IGNORE_ALL,
     QUANTITY_FIELDS,
     QUANTITY_MAPS,
@@ -22,9 +24,7 @@ from core.diff_rules import (
     element_identity,
     is_keyed_list,
 )
-from core.managedfields import FieldsTrie, applied_fields, element_key
 from core.model import SECRET_MASK, Drift
-from core.quantity import same_quantity
 
 _CHANGED_SECRET = SECRET_MASK + " (changed)"
 

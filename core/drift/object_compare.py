@@ -1,6 +1,6 @@
 """Whole-object comparisons with DeepDiff, for the few places that want every difference.
 
-Drift itself uses the hand-written comparator in `core.diff` (desired-subset semantics, on the hot
+Drift itself uses the hand-written comparator in `core.drift.comparator` (desired-subset semantics, on the hot
 path). Here both sides are complete objects of the same kind of thing: one Git revision against
 another (the history screen), and a live object against the server's dry-run of a sync. These run
 for one app or one object at a time, on request, so DeepDiff's thoroughness is worth its cost.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.diff_rules import escape_segment
+from core.drift.rules import escape_segment
 from core.model import SECRET_MASK, Change, ResourceKey
 
 # Fields the server rewrites on every write; a dry run changes them without changing anything real.
