@@ -4,6 +4,11 @@ This is the one module the engine and the CLI call for actions; the pieces live 
 `core.sync_plan` (what is applied, in what order), `core.prune` (what is deleted, behind which
 guards), `core.self_heal` (when a drifted resource may be re-applied) and `core.audit`.
 
+An object made with client-side `kubectl apply` is adopted before its apply: the fields
+`kubectl-client-side-apply` owns move to kubedrift's Apply entry (`core.csa_upgrade`), so the apply
+removes what Git dropped. Each object the server answers an apply with goes to `applied`: the
+verdict right after the sync is read from it (`core.runtime`, drift rule 7).
+
 Each resource ends `created`, `configured`, `unchanged`, `skipped` or `failed` with its reason
 (and `pruned` from a prune). One bad resource never stops the others; a read-only adapter and a
 refused prune stop the whole action before any request is made. The outcome of an apply is read
@@ -19,6 +24,7 @@ from typing import Any, Final
 
 from core.audit import scrub_secret_values, secret_values
 from core.cluster import ApiError, ClusterAdapter, ClusterError, ReadOnlyError
+from core.csa_upgrade import has_client_side_owner, migrate_client_side_ownership
 from core.desired_state import DesiredState
 from core.drift.object_compare import dry_run_changes
 from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
@@ -40,12 +46,16 @@ __all__ = [
 
 Progress = Callable[[int, int, ResourceKey], None]
 """Called after each resource with (done, total, key), for an N/M progress line."""
+Applied = Callable[[ResourceKey, Mapping[str, Any]], None]
+"""Called with each object the server stored (or would store) after its apply: the verdict right
+after the sync is read from it (DESIGN drift rule 7)."""
 
 CRD_KEY: Final = ("apiextensions.k8s.io", "CustomResourceDefinition")
 CRD_WAIT_SECONDS: Final = 10.0
 """How long a custom resource waits for the CRD this same sync created to be served."""
 CRD_POLL_SECONDS: Final = 0.5
 CHANGED_PATHS_SHOWN: Final = 5
+ADOPTED_NOTE: Final = "took over the fields `kubectl apply` (client-side) owned"
 
 
 def sync_app(
@@ -59,6 +69,7 @@ def sync_app(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    applied: Applied | None = None,
     now: Callable[[], str] = rfc3339_now,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncResult:
@@ -87,7 +98,7 @@ def sync_app(
     strays = sorted((wanted or set()) - desired.objects.keys() - pruning)
     total = len(ordered) + len(to_prune)
 
-    run = _ApplyRun(adapter, app, desired, live, dry_run=dry_run, force=force, sleep=sleep)
+    run = _ApplyRun(adapter, app, desired, live, dry_run=dry_run, force=force, sleep=sleep, applied=applied)
     outcomes: list[ResourceOutcome] = []
     for done, key in enumerate(ordered, start=1):
         outcomes.append(run.apply(key))
@@ -116,6 +127,7 @@ class _ApplyRun:
         dry_run: bool,
         force: bool = False,
         sleep: Callable[[float], None],
+        applied: Applied | None = None,
     ) -> None:
         self.adapter = adapter
         self.app = app
@@ -124,6 +136,7 @@ class _ApplyRun:
         self.dry_run = dry_run
         self.force = force
         self.sleep = sleep
+        self.applied = applied
         self.unreachable: str | None = None
         """Set once the cluster stops answering: the remaining resources are not attempted."""
         self.defined_kinds = _kinds_defined_by_crds(desired.objects)
@@ -150,6 +163,7 @@ class _ApplyRun:
                     )
                 return ResourceOutcome(key, ResourceAction.SKIPPED, unserved)
             body = prepare_for_apply(self.app, key, self.desired.objects[key], live)
+            adopted = self._adopt_client_side_apply(key, live)
             answer = self.adapter.apply(body, dry_run=self.dry_run, force=True)
         except ReadOnlyError:
             raise
@@ -170,7 +184,31 @@ class _ApplyRun:
             return ResourceOutcome(key, ResourceAction.FAILED, self.unreachable)
         if (key.group, key.kind) == CRD_KEY and not self.dry_run:
             self.applied_crds |= _kinds_defined_by_crds({key: answer})
-        return self._outcome(key, live, answer)
+        if self.applied is not None:
+            self.applied(key, answer)
+        outcome = self._outcome(key, live, answer)
+        if adopted and outcome.action is ResourceAction.CONFIGURED:
+            outcome = ResourceOutcome(key, outcome.action, f"{outcome.message}; {adopted}")
+        elif adopted == ADOPTED_NOTE:  # managedFields were written, even when nothing else was
+            outcome = ResourceOutcome(key, ResourceAction.CONFIGURED, ADOPTED_NOTE)
+        elif adopted:
+            message = f"{outcome.message}; {adopted}" if outcome.message else adopted
+            outcome = ResourceOutcome(key, outcome.action, message)
+        return outcome
+
+    def _adopt_client_side_apply(self, key: ResourceKey, live: Mapping[str, Any] | None) -> str:
+        """Move `kubectl apply`'s client-side ownership of `key` to kubedrift before applying, so the
+        apply removes what Git dropped (core.csa_upgrade); the note for the outcome, or "".
+
+        A dry run writes nothing, so it cannot. A refused move does not stop the apply: what Git
+        sets is still applied, and the note says what could not be taken over, and why."""
+        if self.dry_run or not has_client_side_owner(live):
+            return ""
+        try:
+            return ADOPTED_NOTE if migrate_client_side_ownership(self.adapter, key) else ""
+        except ApiError as error:
+            why = self._scrub(error.message, f"{error.code} {error.reason}".strip())
+            return f"could not take over the fields `kubectl apply` owns: {why}"
 
     def prune(
         self, wanted: set[ResourceKey] | None, progress: Progress | None, *, offset: int, total: int

@@ -11,11 +11,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.config_yaml import YamlField, display_path, load_yaml_file
-from core.model import App, Destination, IgnoreDifference, Source, SyncPolicy, TrackingMethod
+from core.model import (
+    COMPARE_OPTIONS_ANNOTATION,
+    App,
+    Destination,
+    IgnoreDifference,
+    Source,
+    SyncPolicy,
+    TrackingMethod,
+)
 
 _SOURCE_KEYS = ("repoURL", "targetRevision", "path")
 _DESTINATION_KEYS = ("name", "server", "namespace")
@@ -54,6 +63,7 @@ def read_app(
     destination = spec.optional("destination")
     sync_policy = spec.optional("syncPolicy")
     ignore_differences = spec.optional("ignoreDifferences")
+    compare_options = spec.optional("compareOptions")
     return App(
         name=_app_name(name_field),
         source=_read_source(spec.required("source"), base, strict=strict),
@@ -63,8 +73,15 @@ def read_app(
         if ignore_differences
         else (),
         tracking=tracking,
+        server_side_diff=_read_server_side_diff(compare_options) if compare_options else False,
         origin=origin,
     )
+
+
+def _read_server_side_diff(options: YamlField) -> bool:
+    """`compareOptions: {serverSideDiff: true}` (DESIGN drift rule 7)."""
+    options.mapping(("serverSideDiff",))
+    return options.optional_boolean("serverSideDiff", default=False)
 
 
 def _manifest_files(folder: Path) -> Iterator[Path]:
@@ -101,6 +118,11 @@ def _read_application(document: YamlField, tracking: TrackingMethod) -> tuple[Ap
         )
     base = Path(os.path.abspath(document.file)).parent
     app = read_app(name_field, spec, base=base, origin=document.origin, strict=False, tracking=tracking)
+    # Argo CD turns server-side diff on per Application with the same annotation a resource can carry.
+    annotations = document.value["metadata"].get("annotations") or {}
+    options = str(annotations.get(COMPARE_OPTIONS_ANNOTATION) or "").replace(" ", "").split(",")
+    if "ServerSideDiff=true" in options:
+        app = replace(app, server_side_diff=True)
     return app, name_field
 
 

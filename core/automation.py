@@ -3,7 +3,9 @@
 - Auto-sync (`syncPolicy.automated`): each new Git revision is synced once, whole app, pruning if
   the policy says so. At start-up the current revision counts as new when the app is out of sync.
 - Self-heal (`selfHeal: true`): once the current revision was synced, drift caused by a live
-  change is re-applied for the drifted resources alone, paced by `SelfHealBackoff`.
+  change is re-applied for the drifted resources alone, paced by `SelfHealBackoff`. A resource
+  a sync changes nothing for (marked in its reason, drift rule 7) is left alone until Git or the
+  live object changes differently.
 - Nothing happens for a read-only cluster, an app whose render failed, or while an action of
   the same app is still running.
 
@@ -145,6 +147,8 @@ class Automation:
         backoff = self.backoffs.setdefault(app.name, SelfHealBackoff())
         due: list[ResourceKey] = []
         for key, result in sorted(results.items()):
+            if result.sync_changes_nothing:
+                continue  # re-applying changes nothing; its reason says why (drift rule 7)
             if result.status in _HEALABLE:
                 if backoff.due(key, now):
                     backoff.record_attempt(key, now)

@@ -24,7 +24,7 @@ CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
 
 _TOP_KEYS = ("apps", "readOnly", "contexts", "theme", "keymap")
-_APP_KEYS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences", "tracking")
+_APP_KEYS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences", "compareOptions", "tracking")
 _INCLUDE_KEYS = ("include", "tracking")
 _CONTEXT_KEYS = ("readOnly",)
 _NO_APPS = "no apps are declared; add apps under 'apps:', or run 'kubedrift PATH' on a folder of manifests"

@@ -23,6 +23,9 @@ class EngineAutomation:
     def _automate(self: EngineParts) -> None:
         now = time.monotonic()
         for runtime in self.apps.values():
+            # What the last sync changed nothing for (drift rule 7) is marked on this thread, which
+            # owns the reconcilers, before self-heal looks at the results.
+            runtime.take_sync_verdicts()
             cluster = self.clusters.get(runtime.context or "")
             if cluster is None or cluster.adapter is None or cluster.adapter.read_only:
                 continue

@@ -8,12 +8,22 @@ returned, to be published as one batch. An app's new desired state is applied he
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.cluster_liveness import VANISHED_MINIMUM, lost_by_relist, lost_by_version
 from core.desired_state import DesiredState
 from core.engine_parts import EngineParts
 from core.kind_watch import KindState, Relisted, StateLost, WatchMessage
 from core.live_cache import LiveEvent
+from core.model import ResourceKey, SyncStatus
 from core.runtime import AppRuntime, ClusterRuntime, app_change, resource_change
+from core.server_side_diff import (
+    Candidate,
+    ServerSideDiffWorker,
+    ServerVerdict,
+    confirm,
+    wants_server_side_diff,
+)
 from core.status_events import AppStatusChange, RevisionChange, StatusChange, rfc3339_now
 
 
@@ -23,9 +33,12 @@ class EngineMessages:
     def _handle(self: EngineParts, context: str, message: WatchMessage) -> list[StatusChange]:
         cluster = self.clusters[context]
         if isinstance(message, LiveEvent):
+            # What a sync changed nothing for, and what the server said of a local verdict, land
+            # here first: the worker threads that learn them nudge the loop with a LiveEvent.
+            verdicts = take_verdicts(self, context)
             if not cluster.cache.apply(message):
-                return []
-            return self._route(context, [message])
+                return verdicts
+            return verdicts + self._route(context, [message])
         if isinstance(message, StateLost):
             where = (message.group, message.kind, message.namespace)
             self._state_lost(context, lost_by_version(context, message.newest, message.version), where)
@@ -75,8 +88,8 @@ class EngineMessages:
     def _route(self: EngineParts, context: str, events: list[LiveEvent]) -> list[StatusChange]:
         """Hand each event to the apps it concerns (see core.event_routing), app by app."""
         routing = self._routing[context]
-        changes: list[StatusChange] = []
         now = rfc3339_now()
+        changes: list[StatusChange] = []
         for runtime, app_events in routing.route(events):
             before = (runtime.reconciler.sync, runtime.reconciler.health)
             for event in app_events:
@@ -88,6 +101,7 @@ class EngineMessages:
                 ):
                     changes.append(resource_change(now, runtime.app.name, event.key, previous, updated))
             changes.extend(app_change(now, runtime, before))
+            confirm_on_server(self, context, runtime, [event.key for event in app_events])
         return changes
 
     def _set_kind_state(
@@ -116,6 +130,8 @@ class EngineMessages:
         previous_revision = runtime.desired.revision
         previous_keys = set(runtime.reconciler.desired)
         runtime.desired = state
+        if runtime.wake is None and runtime.context is not None:
+            runtime.wake = nudger(self, runtime.context)  # a sync's verdicts reach the loop at once
         cluster = self.clusters.get(runtime.context or "")
         changed = runtime.reconciler.set_desired(
             state.objects, render_ok=state.render_ok, pending=state.pending
@@ -145,3 +161,83 @@ class EngineMessages:
             AppStatusChange(now, r.app.name, r.reconciler.sync, r.reconciler.health, None, None)
             for r in self.apps.values()
         ]
+
+
+def take_verdicts(engine: EngineParts, context: str) -> list[StatusChange]:
+    """Mark, on the loop, what the apps of `context` learnt off it: the verdicts of their last sync
+    (drift rule 7) and the server's answers to their server-side diffs; the changes they make."""
+    now = rfc3339_now()
+    changes: list[StatusChange] = []
+    for runtime in engine.apps.values():
+        if runtime.context != context or not (runtime.has_sync_verdicts or runtime.server_inbox):
+            continue
+        before = (runtime.reconciler.sync, runtime.reconciler.health)
+        previous = dict(runtime.reconciler.results)
+        keys = runtime.take_sync_verdicts() | runtime.take_server_verdicts()
+        for key in sorted(keys):
+            changes.append(
+                resource_change(
+                    now, runtime.app.name, key, previous.get(key), runtime.reconciler.results.get(key)
+                )
+            )
+        changes.extend(app_change(now, runtime, before))
+    return changes
+
+
+def confirm_on_server(
+    engine: EngineParts, context: str, runtime: AppRuntime, keys: list[ResourceKey]
+) -> None:
+    """Send the opted-in resources among `keys` that the local comparison finds OutOfSync to the
+    server-side diff (core.server_side_diff): on the worker thread in the live form, at once in a
+    one-shot run, which has no loop to wait on."""
+    cluster = engine.clusters.get(context)
+    if cluster is None or cluster.adapter is None:
+        return
+    reconciler = runtime.reconciler
+    for key in keys:
+        result = reconciler.results.get(key)
+        desired, live = reconciler.desired.get(key), reconciler.live.get(key)
+        if result is None or result.status is not SyncStatus.OUT_OF_SYNC or desired is None or live is None:
+            continue
+        if result.sync_changes_nothing or not wants_server_side_diff(runtime.app, desired):
+            continue
+        held = reconciler.server_verdicts.get(key)
+        if held is not None and held.holds_for(desired, live):
+            continue
+        if engine._loop is None:  # one-shot (`check`): ask now
+            reconciler.set_server_verdict(confirm(cluster.adapter, runtime.app, key, desired, live))
+            continue
+        if runtime.server_side_worker is None:
+            runtime.server_side_worker = ServerSideDiffWorker(_deliverer(engine, context, runtime))
+        runtime.server_side_worker.submit(Candidate(runtime.app, cluster.adapter, key, desired, live))
+
+
+def _deliverer(
+    engine: EngineParts, context: str, runtime: AppRuntime
+) -> Callable[[str, ServerVerdict], None]:
+    """Called on the worker thread: keep the answer for the loop, and nudge the loop."""
+    nudge = nudger(engine, context)
+
+    def deliver(_app: str, verdict: ServerVerdict) -> None:
+        runtime.server_inbox.append(verdict)
+        nudge(verdict.key)
+
+    return deliver
+
+
+def nudger(engine: EngineParts, context: str) -> Callable[[ResourceKey], None]:
+    """A function any thread may call to have the loop take what the apps of `context` learnt off
+    it (see take_verdicts) and publish it: it queues the key's current object, a LiveEvent the cache
+    finds unchanged. Nothing without a loop (a one-shot run takes them itself)."""
+
+    def on_loop(key: ResourceKey) -> None:
+        cluster = engine.clusters.get(context)
+        if cluster is not None and engine._queue is not None:
+            engine._queue.put_nowait((context, LiveEvent(key, cluster.cache.get(key))))
+
+    def nudge(key: ResourceKey) -> None:
+        loop = engine._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(on_loop, key)
+
+    return nudge

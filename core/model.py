@@ -19,8 +19,11 @@ TRACKING_ANNOTATION = "kubedrift.io/tracking-id"
 ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 PRUNE_ANNOTATION = "kubedrift.io/prune"
 ARGOCD_SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
+COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"
 FIELD_MANAGER = "kubedrift"
 SECRET_MASK = "***"
+SYNC_CHANGES_NOTHING = "sync changes nothing"
+"""The reason's lead for a resource a sync leaves OutOfSync with the same changes (drift rule 7)."""
 
 
 class SyncStatus(StrEnum):
@@ -178,6 +181,8 @@ class App:
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     tracking: TrackingMethod = TrackingMethod.KUBEDRIFT
+    server_side_diff: bool = False
+    """`compareOptions: {serverSideDiff: true}`: confirm local OutOfSync verdicts with a dry-run apply."""
     origin: str = ""
     """The file (and line) the app was declared in, for error messages."""
 
@@ -238,7 +243,17 @@ class ResourceResult:
     health: HealthStatus
     changes: tuple[Change, ...] = ()
     reason: str = ""
-    """Why the status is what it is, for Unknown (a 403, say) and Extraneous."""
+    """Why the status is what it is, for Unknown (a 403, say) and Extraneous, and an OutOfSync
+    resource a sync changes nothing for (drift rule 7)."""
+
+    @property
+    def sync_changes_nothing(self) -> bool:
+        return self.status is SyncStatus.OUT_OF_SYNC and self.reason.startswith(SYNC_CHANGES_NOTHING)
+
+    @property
+    def status_text(self) -> str:
+        """The status for people: `OutOfSync (sync changes nothing)` when so marked; JSON keeps `status`."""
+        return f"{self.status} ({SYNC_CHANGES_NOTHING})" if self.sync_changes_nothing else str(self.status)
 
     def to_json(self) -> dict[str, Any]:
         return {

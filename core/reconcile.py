@@ -16,11 +16,18 @@ from typing import Any
 from core.drift.comparator import diff
 from core.drift.compiled import Checker, compile_checker
 from core.drift.rules import DiffRules, rules_for
+from core.drift.schema_source import (
+    SchemaSource,
+    WithCustomResources,
+    default_schema_source,
+    split_api_version,
+)
 from core.health import health_of
 from core.model import (
     App,
     AppStatus,
     AppSync,
+    Change,
     Health,
     HealthStatus,
     ResourceKey,
@@ -29,8 +36,12 @@ from core.model import (
     SyncStatus,
     version_of,
 )
+from core.server_side_diff import ServerVerdict
+from core.sync_verdict import UnchangeableMarks, object_digest
 
 _DRIFTED = (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING, SyncStatus.EXTRANEOUS)
+
+_CRD_GROUP = "apiextensions.k8s.io"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +87,11 @@ def reconcile(
 class AppReconciler:
     """Incremental reconciliation of one app; feed it desired sets and live events."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, schema_source: SchemaSource | None = None) -> None:
         self.app = app
+        self._base_schema_source = schema_source
+        """Where kinds' schemas come from (the cluster's /openapi/v3, say); None: the official
+        definitions of Kubernetes 1.31. The app's own CRDs are layered on top."""
         self.desired: dict[ResourceKey, Mapping[str, Any]] = {}
         self.live: dict[ResourceKey, Mapping[str, Any]] = {}
         """Live objects that matter to this app: desired ones, and those tracked for it."""
@@ -94,7 +108,13 @@ class AppReconciler:
         self._sync_counts: Counter[SyncStatus] = Counter()
         self._health_counts: Counter[Health] = Counter()
         self._rules: dict[ResourceKey, DiffRules] = {}
+        self._schema_source: SchemaSource | None = schema_source
+        """The base source with the app's CRDs; None: the default (cached) rules."""
         self._checkers: dict[ResourceKey, tuple[Mapping[str, Any], Checker | None]] = {}
+        self.unchangeable = UnchangeableMarks()
+        """What syncs changed nothing for (drift rule 7; core.sync_verdict)."""
+        self.server_verdicts: dict[ResourceKey, ServerVerdict] = {}
+        """Opt-in server-side diff answers (core.server_side_diff), each for one desired/live pair."""
 
     # Inputs.
 
@@ -118,8 +138,12 @@ class AppReconciler:
         new_pending = dict(pending or {})
         touched |= {key for key in self.pending.keys() | new_pending.keys() if key not in desired}
         self.desired = dict(desired)
+        if any(key.group == _CRD_GROUP and key.kind == "CustomResourceDefinition" for key in touched):
+            self._learn_crds()
         self.render_ok = render_ok
         self.pending = new_pending
+        for key in touched:
+            self.unchangeable.forget(key)  # Git changed: a sync may change something now
         return {key for key in touched if self._recompute(key)}
 
     def live_changed(self, key: ResourceKey, obj: Mapping[str, Any] | None) -> ResourceResult | None:
@@ -252,9 +276,46 @@ class AppReconciler:
         if live is None:
             return ResourceResult(key, version_of(desired), SyncStatus.MISSING, health_of(None))
         checker = self._checker_for(key, desired)
-        drift = diff(desired, live, self._rules_for(key)) if checker is None else checker.drift(live)
+        drift = diff(desired, live, self._rules_for(key, desired)) if checker is None else checker.drift(live)
         status = SyncStatus.OUT_OF_SYNC if drift else SyncStatus.SYNCED
-        return ResourceResult(key, version_of(live), status, health_of(live), drift.changes)
+        reason = self.unchangeable.reason(key, drift.changes, live) if self.unchangeable else ""
+        verdict = self.server_verdicts.get(key) if drift and self.server_verdicts else None
+        if verdict is not None and verdict.holds_for(desired, live):
+            if verdict.in_sync:  # the server says a sync changes nothing: it is not drift
+                synced = SyncStatus.SYNCED
+                return ResourceResult(key, version_of(live), synced, health_of(live), (), verdict.reason)
+            reason = reason or verdict.reason
+        return ResourceResult(key, version_of(live), status, health_of(live), drift.changes, reason)
+
+    # Sync changes nothing (drift rule 7; core.sync_verdict): a marking on top of the verdict.
+
+    def changes_against(
+        self, key: ResourceKey, desired: Mapping[str, Any], live: Mapping[str, Any]
+    ) -> tuple[Change, ...]:
+        """The changes the engine finds between `desired` and `live` for `key`; nothing is kept."""
+        return diff(desired, live, self._rules_for(key, desired)).changes
+
+    def mark_unchangeable(
+        self, key: ResourceKey, changes: tuple[Change, ...], reason: str, *, waiting: bool = False
+    ) -> bool:
+        """A sync left `key` OutOfSync with `changes`, for `reason` (or, `waiting`, Synced: the same
+        changes coming back soon mean a sync changes nothing); True when its result changed."""
+        self.unchangeable.mark(key, changes, reason, waiting=waiting)
+        return self._recompute(key)
+
+    def restore_unchangeable(self, key: ResourceKey, changes: str, desired: str, reason: str) -> bool:
+        """A mark an earlier sync kept on disk (core.sync_verdict.saved_marks), for the same desired
+        object (by digest); True when `key`'s result changed."""
+        wanted = self.desired.get(key)
+        if wanted is None or object_digest(wanted) != desired:
+            return False
+        self.unchangeable.marked(key, changes, reason)
+        return self._recompute(key)
+
+    def set_server_verdict(self, verdict: ServerVerdict) -> bool:
+        """The server's answer on `verdict.key` (core.server_side_diff); True when its result changed."""
+        self.server_verdicts[verdict.key] = verdict
+        return self._recompute(verdict.key)
 
     def _checker_for(self, key: ResourceKey, desired: Mapping[str, Any]) -> Checker | None:
         """The compiled in-sync check of `desired` (see core.drift.compiled), from its second verdict on.
@@ -267,14 +328,35 @@ class AppReconciler:
             self._checkers[key] = (desired, None)
             return None
         if found[1] is None:
-            found = self._checkers[key] = (desired, compile_checker(desired, self._rules_for(key)))
+            found = self._checkers[key] = (desired, compile_checker(desired, self._rules_for(key, desired)))
         return found[1]
 
-    def _rules_for(self, key: ResourceKey) -> DiffRules:
+    def _rules_for(self, key: ResourceKey, desired: Mapping[str, Any] | None = None) -> DiffRules:
+        """The key's rules, with its kind's schema: official 1.31 definitions, or the CRD schema
+        when the app declares the CRD (see core.drift.schema_source). Resolved once per key."""
         rules = self._rules.get(key)
         if rules is None:
-            rules = self._rules[key] = rules_for(key, self.app.ignore_differences)
+            desired = desired if desired is not None else self.desired.get(key) or {}
+            _, version = split_api_version(str(desired.get("apiVersion") or ""))
+            rules = self._rules[key] = rules_for(
+                key, self.app.ignore_differences, version=version, source=self._schema_source
+            )
         return rules
+
+    def _learn_crds(self) -> None:
+        """Type the app's custom resources by the CRDs it declares; rules built before are dropped."""
+        crds = [
+            obj
+            for key, obj in self.desired.items()
+            if key.group == _CRD_GROUP and key.kind == "CustomResourceDefinition"
+        ]
+        official = default_schema_source()
+        base = self._base_schema_source
+        self._schema_source = (
+            WithCustomResources(base or official, crds, official.object_meta()) if crds else base
+        )
+        self._rules.clear()
+        self._checkers.clear()
 
     def _tracked(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}

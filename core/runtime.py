@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,29 @@ from core.cluster import ClusterAdapter
 from core.desired_state import AppDesiredState, DesiredState
 from core.kind_watch import KindWatch
 from core.live_cache import LiveCache
-from core.model import App, AppStatus, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
+from core.model import (
+    App,
+    AppStatus,
+    ResourceAction,
+    ResourceKey,
+    ResourceOutcome,
+    SyncResult,
+    SyncStatus,
+)
 from core.prune import namespace_holds_others, prune_candidates
 from core.reconcile import AppReconciler
+from core.server_side_diff import ServerSideDiffWorker, ServerVerdict
 from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
+from core.sync_verdict import (
+    Leftover,
+    SyncMark,
+    marks_path,
+    same_changes,
+    save_marks,
+    saved_marks,
+    still_drifted_reason,
+    unchanged_reason,
+)
 
 GroupKind = tuple[str, str]
 AUTOMATED = frozenset({"auto-sync", "self-heal"})
@@ -45,6 +64,16 @@ class AppRuntime:
     cluster_error: str | None = None
     automation_error: str | None = None
     last_sync: SyncResult | None = None
+    leftovers: tuple[Leftover, ...] = ()
+    """What the last sync left OutOfSync right after its apply (drift rule 7), newest sync only."""
+    _unmarked: tuple[SyncMark, ...] = ()
+    """What the last sync leaves for the reconciler, not taken yet (see take_sync_verdicts)."""
+    server_side_worker: ServerSideDiffWorker | None = None
+    """Confirms this app's local OutOfSync verdicts on the server, when opted in (drift rule 7)."""
+    wake: Callable[[ResourceKey], None] | None = None
+    """Set by the live engine: called (on any thread) after a sync leaves verdicts to take."""
+    server_inbox: list[ServerVerdict] = field(default_factory=list)
+    """The server's answers, appended on the worker thread, taken on the loop (take_server_verdicts)."""
 
     def sync(
         self,
@@ -73,6 +102,8 @@ class AppRuntime:
         holds objects the app does not track.
         """
         live = dict(self.reconciler.live)
+        before = dict(self.reconciler.results)
+        answers: dict[ResourceKey, Any] = {}
         audit_file = audit_path()  # resolved once: the file checked is the file written
         if not dry_run and not adapter.read_only:  # read-only: sync_app refuses with the better reason
             self._ensure_audit_writable(audit_file, operation, resources=len(desired.objects) + len(live))
@@ -90,18 +121,93 @@ class AppRuntime:
             dry_run=dry_run,
             force=force,
             progress=progress,
+            applied=answers.__setitem__,
         )
         # Whatever keeps or shows this result from here on (the results table, the event log, the
         # audit line) gets messages that quote no Secret value, of Git's or of the cluster's.
         result = mask_outcomes(result, secret_values([*desired.objects.values(), *live.values()]))
         if not dry_run:
             self.last_sync = result  # it happened, audited or not
+            self.leftovers, self._unmarked = self._after_sync(desired, before, answers)
+            unchanged = [leftover.key for leftover in self.leftovers if leftover.unchanged_by_sync]
+            if unchanged and self.wake is not None:
+                self.wake(unchanged[0])
 
         try:
             append_audit(result, app=self.app.name, operation=operation, path=audit_file)
         except AuditError as error:
             raise AuditWriteError(result, error, app=self.app.name, operation=operation) from None
         return result
+
+    def _after_sync(
+        self,
+        desired: DesiredState,
+        before: dict[ResourceKey, Any],
+        answers: dict[ResourceKey, Any],
+    ) -> tuple[tuple[Leftover, ...], tuple[SyncMark, ...]]:
+        """The applied resources still OutOfSync in the objects the server answered the apply with,
+        and the marks to leave on those that were OutOfSync before (drift rule 7).
+
+        Read only: it may run on a worker thread while the engine's loop owns the reconciler."""
+        leftovers: list[Leftover] = []
+        marks: list[SyncMark] = []
+        for key, answer in sorted(answers.items()):
+            wanted = desired.objects.get(key)
+            if wanted is None:
+                continue
+            changes = self.reconciler.changes_against(key, wanted, answer)
+            previous = before.get(key)
+            if previous is None or previous.status is not SyncStatus.OUT_OF_SYNC:
+                previous = None  # nothing to compare with: it was not OutOfSync before
+            elif self.reconciler.desired.get(key) != wanted:
+                previous = None  # judged against another Git state (a sync to another revision)
+            unchanged = previous is not None and bool(changes) and same_changes(previous.changes, changes)
+            if changes:
+                reason = unchanged_reason(changes, answer) if unchanged else still_drifted_reason(changes)
+                leftovers.append(Leftover(key, changes, unchanged, reason))
+            if unchanged:
+                marks.append(SyncMark(key, changes, leftovers[-1].reason, waiting=False))
+            elif previous is not None and not changes:
+                marks.append(SyncMark(key, previous.changes, "", waiting=True))
+        return tuple(leftovers), tuple(marks)
+
+    def keep_sync_marks(self) -> None:
+        """Keep what the last sync changed nothing for on disk, for later runs (`check`)."""
+        save_marks(marks_path(audit_path()), self.app.name, self.leftovers, self.desired.objects)
+
+    def restore_sync_marks(self) -> set[ResourceKey]:
+        """Mark what an earlier sync (another run) changed nothing for, where Git and the drift are
+        still the same; returns the keys whose result changed."""
+        return {
+            key
+            for key, changes, desired, reason in saved_marks(marks_path(audit_path()), self.app.name)
+            if self.reconciler.restore_unchangeable(key, changes, desired, reason)
+        }
+
+    def take_server_verdicts(self) -> set[ResourceKey]:
+        """Hand the server-side diff answers to the reconciler, on the thread that owns it; returns
+        the keys whose result changed."""
+        changed: set[ResourceKey] = set()
+        while self.server_inbox:
+            verdict = self.server_inbox.pop(0)
+            if self.reconciler.set_server_verdict(verdict):
+                changed.add(verdict.key)
+        return changed
+
+    @property
+    def has_sync_verdicts(self) -> bool:
+        """Whether the last sync left markings for take_sync_verdicts."""
+        return bool(self._unmarked)
+
+    def take_sync_verdicts(self) -> set[ResourceKey]:
+        """Leave the last sync's marks with the reconciler, on the thread that owns it; returns the
+        keys whose result changed."""
+        marks, self._unmarked = self._unmarked, ()
+        return {
+            mark.key
+            for mark in marks
+            if self.reconciler.mark_unchangeable(mark.key, mark.changes, mark.reason, waiting=mark.waiting)
+        }
 
     def _audit_prune_decision(
         self, adapter: ClusterAdapter, desired: DesiredState, live: dict[ResourceKey, Any], audit_file: Path

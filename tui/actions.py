@@ -22,7 +22,7 @@ from core.model import SyncResult
 from core.operations import PlannedChange, plan_sync, read_only_reason_for, sync_now
 from core.redact import redact_text
 from core.status_events import rfc3339_now
-from tui.status_text import describe_sync, short_revision
+from tui.status_text import describe_leftovers, describe_sync, short_revision
 from tui.widgets.engine_feed import EngineFeed, LogEntry, LogLevel
 
 
@@ -130,6 +130,10 @@ class AppActions(Widget):
             result = event.worker.result
             text = f"{request.verb}: {describe_sync(result)}"
             failed = result.failed
+            leftovers = () if result.dry_run else self.engine.apps[request.app].leftovers
+            if leftovers:  # drift rule 7: a sync is done only when what it applied is Synced
+                text += f"; {describe_leftovers(leftovers)}"
+            warned = bool(leftovers) and not failed
         elif isinstance(error, AuditWriteError):
             self._report_unaudited(request, error)
             return
@@ -139,13 +143,13 @@ class AppActions(Widget):
                 if isinstance(error, KubedriftError)
                 else f"{request.verb} of {request.app} failed unexpectedly: {error!r}"
             )
-            failed = True
-        level = LogLevel.ERROR if failed else LogLevel.SUCCESS
+            failed, warned = True, False
+        level = LogLevel.ERROR if failed else LogLevel.WARNING if warned else LogLevel.SUCCESS
         self.feed.sync_ended(request.app, LogEntry(rfc3339_now(), request.app, text, level))
         self.notify(
             text,
             title=request.app,
-            severity="error" if failed else "information",
+            severity="error" if failed else "warning" if warned else "information",
             timeout=10 if failed else 5,
         )
 

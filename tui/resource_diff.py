@@ -71,6 +71,8 @@ def resource_diff(runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any]
         text = drift_text(desired, live, rules, Drift(result.changes))
         paths = ", ".join(change.path for change in result.changes)
         notes.append(f"Drift at {paths}: - live, + Git; a sync applies the + lines.")
+        if result.sync_changes_nothing:  # drift rule 7: the marking, with why
+            notes.append(f"OutOfSync ({result.reason}); self-heal leaves it alone.")
     elif status is SyncStatus.MISSING and desired is not None:
         text = drift_text(desired, None, rules, Drift(result.changes or (Change("", None, None),)))
         notes.append("Missing from the cluster: a sync creates it as the + lines show.")

@@ -8,7 +8,7 @@ colours statuses its own way and a stylesheet never needs a raw colour.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from rich.style import Style
@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.color import Color, ColorParseError
 
 from core.model import SyncResult
+from core.sync_verdict import Leftover
 
 
 class Tone(StrEnum):
@@ -86,3 +87,10 @@ def describe_sync(result: SyncResult) -> str:
     if failures:
         summary += f"; {failures[0].key}: {failures[0].message}"
     return summary
+
+
+def describe_leftovers(leftovers: Sequence[Leftover]) -> str:
+    """`1 still OutOfSync after the sync: ConfigMap/shop/x (sync changes nothing: ...)`, the first one."""
+    first = leftovers[0]
+    more = f" and {len(leftovers) - 1} more" if len(leftovers) > 1 else ""
+    return f"{len(leftovers)} still OutOfSync after the sync: {first.key} ({first.reason}){more}"

@@ -12,8 +12,11 @@ a Secret) answers False, and the caller runs the full comparator, which alone de
 drift. So the fast path can make a verdict faster but never different; a property test holds
 it to that.
 
-Objects of the same shape (same keys, list lengths and merge-key values) share one compiled
-function; their leaf values are passed in as a tuple of constants.
+The structure comes from the same schema as the comparator's (`DiffRules.schema`): list types and
+keys, atomic maps, Quantity fields and struct zero values are decided once, when the shape is built,
+so the generated code holds no schema look-ups. Objects of the same shape (same keys, list lengths
+and schema decisions) share one compiled function; their leaf and key values are passed in as a
+tuple of constants.
 
 When the whole-object check says no, the drift usually sits in one top-level section (a label in
 `metadata`, a value in `data`): each map section has its own compiled check too, and the full
@@ -28,23 +31,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from core.drift.comparator import diff, wanted_secret_data
-from core.drift.managedfields import applied_fields, element_trie_key
+from core.drift.comparator import diff, schema_for
+from core.drift.keys import identity_trie_key, list_identity
+from core.drift.last_applied import has_last_applied
+from core.drift.managedfields import applied_fields
 from core.drift.quantity import same_quantity
-from core.drift.rules import (
-    IGNORE_ALL,
-    MERGE_KEYS,
-    OMITTED_WHEN_ZERO,
-    QUANTITY_FIELDS,
-    QUANTITY_MAPS,
-    SET_LISTS,
-    DiffRules,
-    IgnoreTrie,
-    element_identity,
-    identity_fields,
-    is_keyed_list,
-)
+from core.drift.rules import IGNORE_ALL, DiffRules, IgnoreTrie
+from core.drift.secret_data import wanted_secret_data
 from core.model import NO_DRIFT, Drift
+from core.schema import FieldType, ListType, Shape
 
 _MISSING: Final = object()
 ValuesCheck = Callable[[Any, tuple[Any, ...]], bool]
@@ -117,6 +112,8 @@ class CompiledCheck:
     def __call__(self, live: Mapping[str, Any]) -> bool:
         if self._values is None or not self._values(live, self._constants):
             return False
+        if has_last_applied(live):
+            return False  # kubectl's client-side apply may own fields Git dropped: the comparator judges
         owned = applied_fields(live)
         return owned is None or (self._owned is not None and self._owned.passes(owned, self._constants))
 
@@ -131,6 +128,8 @@ class CompiledCheck:
             if value.__class__ is not dict or not section.values(value, self._constants):
                 continue
             sub_owned = owned.get("f:" + section.name) if owned is not None else None
+            if sub_owned is None and owned is not None:
+                continue  # kubedrift owns nothing there: an atomic value in it may have been replaced
             if sub_owned is None or section.owned.passes(sub_owned, self._constants):
                 proven.append(section.name)
         return frozenset(proven)
@@ -148,8 +147,9 @@ Checker = CompiledCheck
 def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> CompiledCheck:
     """The compiled in-sync checks of `desired`; objects of one shape share the generated code."""
     builder = _ShapeBuilder()
+    schema = schema_for(desired, rules)
     if rules.secret:
-        shape = _secret_shape(builder, desired, rules)
+        shape = _secret_shape(builder, desired, rules, schema)
         if shape is None:
             return CompiledCheck(desired, rules)
         # No sections: a drifted Secret goes through the comparator's masking path whole.
@@ -157,7 +157,7 @@ def compile_checker(desired: Mapping[str, Any], rules: DiffRules) -> CompiledChe
         return CompiledCheck(
             desired, rules, (_compile_values(shape), _ownership(shape, constants)), (), constants
         )
-    shape = builder.map_shape(desired, rules.ignore, "")
+    shape = builder.map_shape(desired, rules.ignore, schema)
     if shape is None:
         return CompiledCheck(desired, rules)
     constants = tuple(builder.constants)
@@ -177,23 +177,18 @@ def _ownership(shape: tuple[Any, ...], constants: tuple[Any, ...]) -> _Ownership
 
 
 def _secret_shape(
-    builder: _ShapeBuilder, desired: Mapping[str, Any], rules: DiffRules
+    builder: _ShapeBuilder, desired: Mapping[str, Any], rules: DiffRules, schema: FieldType
 ) -> tuple[Any, ...] | None:
     """The shape of a Secret as the server keeps it: stringData folded into base64 `data`.
 
-    None (the comparator judges) when the data is ignored in part, or holds a value the plain
-    leaf rules would treat specially (an empty string may be absent; a quantity-named key).
+    None (the comparator judges) when the data is ignored in part.
     """
     if rules.ignore and ("data" in rules.ignore or "stringData" in rules.ignore):
         return None
     data = {name: encoded for name, (_, encoded) in wanted_secret_data(desired, rules.ignore).items()}
-    if any(
-        value == "" or name in QUANTITY_FIELDS or name in OMITTED_WHEN_ZERO for name, value in data.items()
-    ):
-        return None
     stored = {name: value for name, value in desired.items() if name not in ("data", "stringData")}
     stored["data"] = data
-    shape = builder.map_shape(stored, rules.ignore, "")
+    shape = builder.map_shape(stored, rules.ignore, schema)
     if shape is None or "stringData" not in desired:
         return shape
     # kubedrift's Apply entry lists the keys it sent as stringData under f:stringData.
@@ -202,22 +197,28 @@ def _secret_shape(
     return ("map", (*children, ("stringData", ("ownedonly", sent))), allowed | {"f:stringData"})
 
 
-# A shape is a hashable description of desired's structure. Nodes:
+# A shape is a hashable description of desired's structure, decided by the kind's schema. Nodes:
 #   ("map", ((name, child), ...), allowed_owned_keys)
-#   ("keyed", field, allowed_index, ((identity_index, trie_key_index, child_map), ...))
-#   ("atomic", length, (child, ...))      a list compared element by element, no ownership inside
+#   ("keyed", list_type, allowed_index, ((identity_index, trie_key_index, child_map), ...))
+#   ("atomic", length, (child, ...))      an atomic list of objects, compared element by element
+#   ("atomicmap", child_map)              an atomic map (label selector): desired's fields, in live
 #   ("leaf", tag, const_index)            tag: "eq", "eq_or_absent", "quantity"
 #   ("emptymap",)                         desired {}: live may be absent or any map
 #   ("ownedonly", allowed)                a field desired lacks but the ignore rules touch
+# An atomic value passes the ownership check only while kubedrift owns it: once another manager
+# replaced it, its live-only fields are drift and the comparator judges.
 
 
 class _ShapeBuilder:
     def __init__(self) -> None:
         self.constants: list[Any] = []
 
-    def map_shape(self, desired: Mapping[str, Any], ignore: IgnoreTrie, field: str) -> tuple[Any, ...] | None:
+    def map_shape(
+        self, desired: Mapping[str, Any], ignore: IgnoreTrie, ftype: FieldType
+    ) -> tuple[Any, ...] | None:
         children: list[tuple[str, Any]] = []
         allowed = {"."}
+        struct = ftype.shape is Shape.STRUCT
         for name, value in desired.items():
             sub_ignore = ignore.get(name) if ignore else None
             if sub_ignore is IGNORE_ALL:
@@ -226,7 +227,10 @@ class _ShapeBuilder:
             if value is None:
                 continue  # an explicit null sets nothing, and owning it would be "removed in Git"
             allowed.add("f:" + name)
-            child = self.value_shape(value, sub_ignore or {}, name, field)
+            struct_field = struct and name in ftype.fields
+            if struct_field and value == "" and value.__class__ is str:
+                continue  # left to the server (`clusterIP: ""`): nothing to check
+            child = self.value_shape(value, sub_ignore or {}, ftype.child(name), struct_field)
             if child is None:
                 return None
             children.append((name, child))
@@ -241,34 +245,49 @@ class _ShapeBuilder:
                 children.append((name, ("ownedonly", ignored)))
         return ("map", tuple(children), frozenset(allowed))
 
-    def value_shape(self, value: Any, ignore: IgnoreTrie, field: str, owner: str) -> tuple[Any, ...] | None:
+    def value_shape(
+        self, value: Any, ignore: IgnoreTrie, ftype: FieldType, struct_field: bool
+    ) -> tuple[Any, ...] | None:
+        ftype = ftype.resolved(value)
         if isinstance(value, dict):
-            return ("emptymap",) if not value else self.map_shape(value, ignore, field)
+            if not value:
+                return ("emptymap",)
+            if ftype.atomic:
+                if ignore:
+                    return None
+                child = self.map_shape(value, {}, ftype)
+                return None if child is None else ("atomicmap", child)
+            return self.map_shape(value, ignore, ftype)
         if isinstance(value, list):
-            if field in SET_LISTS or ignore:
+            if ftype.list_type is ListType.SET or ignore:
                 return None
-            if value and is_keyed_list(field, owner) and all(isinstance(v, dict) for v in value):
-                return self.keyed_shape(value, field)
-            if value and all(isinstance(v, dict) for v in value):
-                elements = [self.value_shape(v, {}, field, owner) for v in value]
-                if any(e is None for e in elements):
+            all_maps = all(isinstance(v, dict) for v in value)
+            if value and ftype.list_type is ListType.MAP and ftype.list_keys and all_maps:
+                return self.keyed_shape(value, ftype)
+            if value and all_maps:
+                item = ftype.item()
+                elements = [self.value_shape(v, {}, item, False) for v in value]
+                if any(e is None or e[0] != "map" for e in elements):
                     return None
                 return ("atomic", len(value), tuple(elements))
+            if any(isinstance(v, dict | list) for v in value):
+                return None
             return self.leaf("eq_or_absent" if not value else "eq", value)
-        if owner in QUANTITY_MAPS or field in QUANTITY_FIELDS:
+        if ftype.quantity:
             return self.leaf("quantity", value)
-        if value == "" or (field in OMITTED_WHEN_ZERO and (value is False or value == 0)):
+        if struct_field and (value is False or (value.__class__ in (int, float) and value == 0)):
             return self.leaf("eq_or_absent", value)
         return self.leaf("eq", value)
 
-    def keyed_shape(self, elements: list[Any], field: str) -> tuple[Any, ...] | None:
-        # Merge-key values (container names...) are constants, not shape, so that every Deployment
+    def keyed_shape(self, elements: list[Any], ftype: FieldType) -> tuple[Any, ...] | None:
+        # Key values (container names...) are constants, not shape, so that every Deployment
         # with one container shares one compiled function whatever the container is called.
         items: list[tuple[int, int, Any]] = []
         trie_keys: set[str] = {"."}
         seen: set[Any] = set()
+        item = ftype.item()
         for element in elements:
-            identity = element_identity(element, field)
+            identity = list_identity(element, ftype)
             if (
                 identity is None
                 or not all(isinstance(part, str | int) for part in identity)
@@ -276,15 +295,16 @@ class _ShapeBuilder:
             ):
                 return None
             seen.add(identity)
-            trie_key = element_trie_key(identity_fields(element, field))
+            trie_key = identity_trie_key(ftype, identity)
             trie_keys.add(trie_key)
             identity_index = self.constant(identity)
             trie_key_index = self.constant(trie_key)
-            child = self.map_shape(element, {}, field)
+            child = self.map_shape(element, {}, item.resolved(element))
             if child is None:
                 return None
             items.append((identity_index, trie_key_index, child))
-        return ("keyed", field, self.constant(frozenset(trie_keys)), tuple(items))
+        key_spec = tuple((key, ftype.key_defaults.get(key)) for key in ftype.list_keys)
+        return ("keyed", key_spec, self.constant(frozenset(trie_keys)), tuple(items))
 
     def constant(self, value: Any) -> int:
         self.constants.append(value)
@@ -325,11 +345,18 @@ def _generate(shape: tuple[Any, ...], *, owned: bool) -> tuple[Callable[..., boo
     return check, tuple(writer.reads)
 
 
-def _identity_expression(element: str, field: str) -> str:
-    """Inline code computing `core.drift.rules.element_identity` of a live element (same result)."""
-    if field == "ports":
-        return f'({element}.get("containerPort", {element}.get("port")), {element}.get("protocol") or "TCP")'
-    return "(" + "".join(f"{element}.get({key!r}), " for key in MERGE_KEYS[field]) + ")"
+def _identity_expression(element: str, key_spec: tuple[tuple[str, Any], ...]) -> str:
+    """Inline code computing `core.drift.keys.list_identity` of a live element.
+
+    Equal to it wherever it matters: desired's identity is all scalars, so a live element whose
+    identity differs, or is None, gives a different tuple here too."""
+    parts = []
+    for key, default in key_spec:
+        if default is None:
+            parts.append(f"{element}.get({key!r}), ")
+        else:
+            parts.append(f"({element}.get({key!r}) if {element}.get({key!r}) is not None else {default!r}), ")
+    return "(" + "".join(parts) + ")"
 
 
 class _CodeWriter:
@@ -391,7 +418,13 @@ class _CodeWriter:
                 self.map_node(child, value, sub_owned)
             elif kind == "keyed":
                 self.keyed(child, value, sub_owned)
-            elif not self.owned:
+            elif self.owned:
+                # atomic values: kubedrift must still own them whole (see the shape notes)
+                self.line(f"if {sub_owned} is None: return False")
+            elif kind == "atomicmap":
+                self.line(f"if {value}.__class__ is not dict: return False")
+                self.map_node(child[1], value, "None")
+            else:
                 self.atomic(child, value)
 
     def owned_keys_within(self, owned: str, allowed: str) -> None:
@@ -400,7 +433,7 @@ class _CodeWriter:
         self.line(f"    if {owned}.__class__ is not dict or not {allowed}.issuperset({owned}): return False")
 
     def keyed(self, shape: tuple[Any, ...], live: str, owned: str) -> None:
-        _, field, allowed_index, items = shape
+        _, key_spec, allowed_index, items = shape
         if self.owned:
             self.reads.append(allowed_index)
             self.owned_keys_within(owned, f"c[{allowed_index}]")
@@ -415,7 +448,9 @@ class _CodeWriter:
             else:
                 self.line(f"{element} = {live}[{index}]")
                 self.line(f"if {element}.__class__ is not dict: return False")
-                self.line(f"if {_identity_expression(element, field)} != c[{identity_index}]: return False")
+                self.line(
+                    f"if {_identity_expression(element, key_spec)} != c[{identity_index}]: return False"
+                )
             self.map_node(child, element, sub_owned)
 
     def atomic(self, shape: tuple[Any, ...], live: str) -> None:

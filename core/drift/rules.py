@@ -1,7 +1,9 @@
-"""The static knowledge the drift comparator needs, compiled once: merge keys, ignored paths, quantities.
+"""The rules the drift comparator needs for one resource, compiled once: its schema and ignored paths.
 
-Everything here is decided per field name (and the name of the field that holds it) so the hot
-comparison loop does dictionary look-ups and nothing else.
+The structure of a kind (list types and keys, map types, Quantity and int-or-string fields) comes
+from its schema (core.drift.schema_source), never from tables keyed by field name. What stays here
+is what no schema can say: the fields never compared (identity, status, server metadata) and
+kubedrift's own tracking label and annotation, which kubedrift adds to every applied object.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
+from core.drift.schema_source import SchemaSource, default_schema_source, split_api_version
 from core.model import (
     ARGOCD_TRACKING_ANNOTATION,
     TRACKING_ANNOTATION,
@@ -19,6 +22,7 @@ from core.model import (
     IgnoreDifference,
     ResourceKey,
 )
+from core.schema import DEDUCED_MAP, FieldType
 
 
 class _IgnoreAll:
@@ -32,56 +36,6 @@ IGNORE_ALL: Final = _IgnoreAll()
 
 IgnoreTrie = Mapping[str, Any]
 """Nested mapping of path segments; a value of IGNORE_ALL ends the walk."""
-
-# Lists of objects merged by key, as strategic merge and server-side apply merge them. The key is
-# the field name; `ports` is keyed only where the API types give it a merge key (containers and the
-# Service spec), other `ports` lists (NetworkPolicy) are atomic.
-MERGE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "containers": ("name",),
-    "initContainers": ("name",),
-    "ephemeralContainers": ("name",),
-    "env": ("name",),
-    "volumes": ("name",),
-    "imagePullSecrets": ("name",),
-    "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",),
-    "hostAliases": ("ip",),
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-    "resourceClaims": ("name",),
-}
-PORT_LIST_OWNERS: Final = frozenset({"containers", "initContainers", "ephemeralContainers", "spec"})
-# Port protocols default to TCP on the server, so a desired port without one matches a live TCP port.
-DEFAULT_PROTOCOL: Final = "TCP"
-
-# Lists of scalars that behave as sets (`v:` entries in managedFields): others may add elements.
-SET_LISTS: Final = frozenset({"finalizers"})
-
-# Maps whose values are resource quantities, compared by value.
-QUANTITY_MAPS: Final = frozenset({"requests", "limits", "capacity", "hard", "overhead", "allocatable"})
-QUANTITY_FIELDS: Final = frozenset({"sizeLimit"})
-
-# Non-pointer fields that the API server drops when they hold their zero value (Go `omitempty`),
-# so a desired `false` or `0` there reads back as absent. Pointer fields such as
-# `automountServiceAccountToken` keep an explicit `false` and are deliberately not listed.
-OMITTED_WHEN_ZERO: Final = frozenset(
-    {
-        "readOnly",
-        "stdin",
-        "stdinOnce",
-        "tty",
-        "hostNetwork",
-        "hostPID",
-        "hostIPC",
-        "hostUsers",
-        "initialDelaySeconds",
-        "paused",
-        "minReadySeconds",
-        "externalTrafficPolicy",
-        "publishNotReadyAddresses",
-        "allowVolumeExpansion",
-        "optional",
-    }
-)
 
 # Never compared: identity, status, and what the server or kubedrift itself writes.
 _BASE_IGNORED_POINTERS: Final = (
@@ -153,25 +107,81 @@ class DiffRules:
     ignore: IgnoreTrie = field(default_factory=lambda: BASE_IGNORE_TRIE)
     secret: bool = False
     """Secret data is compared but never shown."""
+    schema: FieldType | None = None
+    """The kind's type, from a SchemaSource. None: resolved from the desired object's apiVersion and
+    kind through the default source (official 1.31 definitions). A kind no source knows gets
+    DEDUCED_MAP: structure deduced from the values (maps granular, lists atomic), today's fallback."""
 
 
 DEFAULT_RULES: Final = DiffRules()
 SECRET_RULES: Final = DiffRules(secret=True)
 
 
-def rules_for(key: ResourceKey, ignore_differences: tuple[IgnoreDifference, ...] = ()) -> DiffRules:
-    """The compiled rules for one resource of an app; cached, since apps share few distinct rule sets."""
+def rules_for(
+    key: ResourceKey,
+    ignore_differences: tuple[IgnoreDifference, ...] = (),
+    *,
+    version: str = "",
+    source: SchemaSource | None = None,
+) -> DiffRules:
+    """The compiled rules for one resource of an app.
+
+    The kind's type comes from `source` (default: the official definitions of Kubernetes 1.31, see
+    core.drift.schema_source); `version` is the object's API version, the preferred one when empty.
+    Cached for the default source, since apps share few distinct rule sets.
+    """
     pointers = tuple(p for rule in ignore_differences if rule.matches(key) for p in rule.json_pointers)
     secret = key.group == "" and key.kind == "Secret"
-    if not pointers:
-        return SECRET_RULES if secret else DEFAULT_RULES
-    return _compiled(pointers, secret)
+    if source is None:
+        return _compiled(key.group, version, key.kind, pointers, secret)
+    schema = source.kind_type(key.group, version, key.kind) or DEDUCED_MAP
+    return DiffRules(ignore=_ignore_trie(pointers), secret=secret, schema=schema)
 
 
 @lru_cache(maxsize=1024)
-def _compiled(pointers: tuple[str, ...], secret: bool) -> DiffRules:
-    return DiffRules(ignore=compile_ignore_trie(_BASE_IGNORED_POINTERS + pointers), secret=secret)
+def _compiled(group: str, version: str, kind: str, pointers: tuple[str, ...], secret: bool) -> DiffRules:
+    schema = default_schema_source().kind_type(group, version, kind) or DEDUCED_MAP
+    return DiffRules(ignore=_ignore_trie(pointers), secret=secret, schema=schema)
 
+
+@lru_cache(maxsize=1024)
+def _ignore_trie(pointers: tuple[str, ...]) -> IgnoreTrie:
+    return compile_ignore_trie(_BASE_IGNORED_POINTERS + pointers) if pointers else BASE_IGNORE_TRIE
+
+
+@lru_cache(maxsize=1024)
+def schema_of(api_version: str, kind: str) -> FieldType:
+    """The type of a kind named by an object's apiVersion and kind, from the default source."""
+    group, version = split_api_version(api_version)
+    return default_schema_source().kind_type(group, version, kind) or DEDUCED_MAP
+
+
+# Legacy tables keyed by field name, kept only for core/drift/text.py and core/sync_plan.py until
+# they read the schema too (core.drift.keys: `type_at`, `list_identity`). The comparator and the
+# compiled fast path no longer use them; delete them with their last user.
+# Lists of objects merged by key, as strategic merge and server-side apply merge them. The key is
+# the field name; `ports` is keyed only where the API types give it a merge key (containers and the
+# Service spec), other `ports` lists (NetworkPolicy) are atomic.
+MERGE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumes": ("name",),
+    "imagePullSecrets": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "hostAliases": ("ip",),
+    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+    "resourceClaims": ("name",),
+}
+PORT_LIST_OWNERS: Final = frozenset({"containers", "initContainers", "ephemeralContainers", "spec"})
+# Port protocols default to TCP on the server, so a desired port without one matches a live TCP port.
+DEFAULT_PROTOCOL: Final = "TCP"
+
+# Maps whose values are resource quantities, compared by value.
+QUANTITY_MAPS: Final = frozenset({"requests", "limits", "capacity", "hard", "overhead", "allocatable"})
+QUANTITY_FIELDS: Final = frozenset({"sizeLimit"})
 
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
@@ -203,11 +213,3 @@ def element_identity(element: Mapping[str, Any], field: str) -> tuple[Any, ...] 
         if part.__class__ not in _SCALARS:
             return None
     return identity
-
-
-def identity_fields(element: Mapping[str, Any], field: str) -> dict[str, Any]:
-    """The key fields as managedFields writes them in a `k:{...}` entry."""
-    if field == "ports":
-        name = "containerPort" if "containerPort" in element else "port"
-        return {name: element.get(name), "protocol": element.get("protocol") or DEFAULT_PROTOCOL}
-    return {k: element.get(k) for k in MERGE_KEYS.get(field, ()) if element.get(k) is not None}

@@ -8,10 +8,9 @@ drift rules judge. This is display code, run for the one object a person selecte
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
 from typing import Any
-
-import yaml
 
 from core.drift.managedfields import FieldsTrie, applied_fields, element_key
 from core.drift.quantity import same_quantity
@@ -24,9 +23,15 @@ from core.drift.rules import (
     element_identity,
     is_keyed_list,
 )
+from core.drift.yaml_text import split_lines, yaml_text
 from core.model import SECRET_MASK, Drift
 
 _CHANGED_SECRET = SECRET_MASK + " (changed)"
+
+VALUE_CONTEXT = 3
+"""Unchanged lines shown around each change in a multi-line value, as `diff -u` shows them."""
+
+_NO_NEWLINE = "\\ No newline at end of file"
 
 
 def drift_text(
@@ -36,12 +41,14 @@ def drift_text(
     if not drift:
         return ""
     want = _strip(desired, rules.ignore)
-    have = {} if live is None else _project(want, live, rules.ignore, applied_fields(live), "")
     if rules.secret:
-        # The server folds stringData into data, so show both sides as data.
+        # The server folds stringData into data, so show both sides as data (and project live's
+        # data onto all of it: a Secret written with stringData only still shows its live keys).
         want = {k: v for k, v in want.items() if k != "stringData"} | {
             "data": {**(desired.get("data") or {}), **(desired.get("stringData") or {})}
         }
+    have = {} if live is None else _project(want, live, rules.ignore, applied_fields(live), "")
+    if rules.secret:
         changed = {change.path.rsplit("/", 1)[-1] for change in drift.changes if change.secret}
         want = _mask_secret(want, changed)
         have = _mask_secret(have, set())
@@ -148,4 +155,36 @@ def _mask_secret(obj: Mapping[str, Any], changed: set[str]) -> dict[str, Any]:
 
 
 def _dump(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    # Multi-line strings as block scalars, so a one-line change in a file is a one-line hunk.
+    return yaml_text(obj)
+
+
+def is_multiline(value: Any) -> bool:
+    """True for a string with a line break: a file, a script, an embedded config."""
+    return isinstance(value, str) and "\n" in value
+
+
+def value_diff(live: str, desired: str, context: int = VALUE_CONTEXT) -> list[str]:
+    """The lines of a unified diff of one string value, live (`-`) against desired (`+`).
+
+    Only hunks (`@@` headers, `-`/`+` lines and `context` lines around them), with no file
+    headers: the caller names the field. Lines split at `\\n` only; a carriage return or another
+    control character shows escaped (`\\r`), so a CRLF change is visible. A difference only in
+    the final newline shows as diff shows it, with `\\ No newline at end of file`.
+    """
+    hunks = difflib.unified_diff(split_lines(live), split_lines(desired), n=context, lineterm="")
+    out: list[str] = []
+    for line in itertools.islice(hunks, 2, None):  # past the `---`/`+++` header
+        if line.startswith("@@"):
+            out.append(line)
+            continue
+        out.append(line[0] + _visible(line[1:].removesuffix("\n")))
+        if not line.endswith("\n"):
+            out.append(_NO_NEWLINE)
+    return out
+
+
+def _visible(line: str) -> str:
+    return "".join(
+        ch if ch == "\t" or ch.isprintable() else ch.encode("unicode_escape").decode() for ch in line
+    )

@@ -391,7 +391,7 @@ def test_find_config_refuses_explicit_paths_that_do_not_exist(tmp_path: Path) ->
 
 # --- errors, as the user reads them ------------------------------------------------------------
 
-ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, tracking"
+ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, compareOptions, tracking"
 
 
 @pytest.mark.parametrize(

@@ -101,15 +101,19 @@ def test_zero_values_the_server_omits_are_not_drift() -> None:
     assert not diff(desired, live)
 
 
-def test_pointer_fields_keep_explicit_false() -> None:
+def test_struct_zero_values_read_back_absent() -> None:
+    # The schema cannot tell a Go pointer field (which keeps `false`) from an `omitempty` one, so
+    # every struct scalar field holding its zero value reads back absent (DESIGN rule 4).
     desired = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},
-        "spec": {"automountServiceAccountToken": False},
+        "spec": {"automountServiceAccountToken": False, "hostNetwork": False, "priority": 0},
     }
     live = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}
-    assert [c.path for c in diff(desired, live).changes] == ["/spec/automountServiceAccountToken"]
+    assert not diff(desired, live)
+    live_true = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostNetwork": True}}
+    assert [c.path for c in diff(desired, live_true).changes] == ["/spec/hostNetwork"]
 
 
 def test_network_policy_ports_are_atomic() -> None:
@@ -132,7 +136,8 @@ def test_network_policy_ports_are_atomic() -> None:
         "spec": {"ingress": [{"ports": [{"port": 80, "protocol": "TCP"}, {"port": 22}]}]},
     }
     assert not diff(desired, live_defaulted)
-    assert [c.path for c in diff(desired, live_extra).changes] == ["/spec/ingress"]
+    # Atomic lists compare whole; the difference is reported where it is (the live-only port).
+    assert [c.path for c in diff(desired, live_extra).changes] == ["/spec/ingress/0/ports/1"]
 
 
 def test_annotation_keys_with_slashes_are_escaped_in_paths() -> None:

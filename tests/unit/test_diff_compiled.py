@@ -147,3 +147,31 @@ def test_a_secret_in_sync_is_confirmed_by_the_fast_path_and_a_changed_key_is_not
     changed["data"]["password"] = "b3RoZXI="
     assert not check(changed)
     assert check.drift(changed) == diff(desired, changed, rules) != diff(desired, live, rules)
+
+
+def _corpus_pairs() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    from tests.unit.test_realworld_drift import CASES as CORPUS
+    from tests.unit.test_realworld_drift import _desired
+
+    return [(case.id, _desired(case), case.live) for case in CORPUS]
+
+
+@pytest.mark.parametrize("pair", _corpus_pairs(), ids=lambda pair: pair[0])
+def test_random_edits_of_the_realworld_corpus_never_make_the_fast_path_disagree(
+    pair: tuple[str, dict[str, Any], dict[str, Any]],
+) -> None:
+    # The schema-driven rules (atomic values replaced by others, keyed-list order, duplicates,
+    # last-applied) under random edits: the fast path must agree with the comparator every time.
+    name, desired0, live0 = pair
+    rng = random.Random(f"kubedrift-corpus-{name}")
+    rules = rules_for(ResourceKey.of(desired0))
+    assert compile_checker(desired0, rules).drift(live0) == diff(desired0, live0, rules)
+    for round_number in range(60):
+        desired, live = copy.deepcopy(desired0), copy.deepcopy(live0)
+        for _ in range(rng.randint(1, 3)):
+            _mutate(live if rng.random() < 0.7 else desired, rng)
+        check = compile_checker(desired, rules)
+        expected = diff(desired, live, rules)
+        if check(live):
+            assert not expected.changes, f"round {round_number}: fast path said in sync but {expected}"
+        assert check.drift(live) == expected, f"round {round_number}: a section proven in sync was not"

@@ -20,6 +20,9 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = only_app(load_settings(args), args.app)
-    statuses = build_engine(args, config).evaluate()
+    engine = build_engine(args, config)
+    statuses = engine.evaluate()
+    if any([runtime.restore_sync_marks() for runtime in engine.apps.values()]):
+        statuses = engine.statuses()  # what an earlier `kubedrift sync` changed nothing for
     print(check_json(statuses) if args.output == "json" else check_text(statuses, Style()))
     return exit_code(statuses)

@@ -6,13 +6,19 @@ import json
 from collections import Counter
 from typing import Any
 
-from core.model import AppStatus, AppSync, ResourceResult, SyncStatus
+from core.drift.text import is_multiline, value_diff
+from core.model import AppStatus, AppSync, Change, ResourceResult, SyncStatus
 from core.redact import redact_text
 from tui.commands.terminal import Style, table
 
 EXIT_IN_SYNC = 0
 EXIT_DRIFT = 1
 EXIT_ERROR = 2
+
+_LINE_COLOURS = {"+": "green", "-": "red", "@": "cyan"}
+
+VALUE_DIFF_LINES = 40
+"""Longest line diff of one multi-line value in `check` text; `kubedrift diff` shows the rest."""
 
 
 def exit_code(statuses: list[AppStatus]) -> int:
@@ -50,15 +56,44 @@ def details_text(statuses: list[AppStatus], style: Style) -> str:
             for change in resource.changes:
                 if change.path == "":
                     continue  # a missing object: the status line says it all
+                if _line_diffable(change):
+                    lines.extend(value_diff_lines(change, style))
+                    continue
                 lines.append(
                     f"    {change.path}: {_show(change.desired)} {style('->', 'dim')} {_show(change.live)}"
                 )
     return "\n".join(lines)
 
 
+def value_diff_lines(change: Change, style: Style) -> list[str]:
+    """A multi-line value's change as `diff -u` hunks under its path: `-` live, `+` desired."""
+    head = f"    {change.path}: {style('(- live, + desired)', 'dim')}"
+    hunk = value_diff(str(change.live), str(change.desired))
+    shown = [
+        head,
+        *(f"      {style(line, _LINE_COLOURS.get(line[:1], ''))}" for line in hunk[:VALUE_DIFF_LINES]),
+    ]
+    if len(hunk) > VALUE_DIFF_LINES:
+        more = len(hunk) - VALUE_DIFF_LINES
+        shown.append(f"      {style(f'… {more} more lines; kubedrift diff shows them all', 'dim')}")
+    return shown
+
+
+def _line_diffable(change: Change) -> bool:
+    # Secret values are masked (`***`) and never diffed line by line, whatever they hold.
+    return (
+        not change.secret
+        and isinstance(change.desired, str)
+        and isinstance(change.live, str)
+        and (is_multiline(change.desired) or is_multiline(change.live))
+    )
+
+
 def resource_line(app: str, resource: ResourceResult, style: Style) -> str:
     """One resource's status, with why when there is a reason (`shop: ConfigMap/shop/x  Unknown  (...)`)."""
     head = f"{app}: {resource.key}  {style.status(str(resource.status))}"
+    if resource.sync_changes_nothing:
+        head += " (sync changes nothing)"  # the marking; `status` stays OutOfSync in JSON (drift rule 7)
     return head + (f"  ({redact_text(resource.reason)})" if resource.reason else "")
 
 
@@ -84,5 +119,7 @@ def check_json(statuses: list[AppStatus]) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "(absent)"
-    text = json.dumps(value, separators=(", ", ": ")) if not isinstance(value, str) else value
+    # A string with a line break is quoted, so that it stays on its one line of the report.
+    plain = isinstance(value, str) and not is_multiline(value)
+    text = value if plain else json.dumps(value, separators=(", ", ": "))
     return text if len(text) <= 80 else text[:77] + "..."

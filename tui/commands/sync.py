@@ -3,6 +3,11 @@
 The results table is always printed: when the sync ran but its audit line failed, the table
 comes first, then the one-sentence audit error on stderr, and the exit code is 2. A sync refused
 because the audit file cannot take a line sends nothing and prints only that sentence.
+
+A sync is done only when what it applied is Synced (DESIGN drift rule 7): each applied resource is
+judged again, by the same engine, in the object the server answered its apply with. One still
+OutOfSync is listed with its changes (and `sync changes nothing` when they are the very changes
+it had before), and the exit code is 1; an app with a render error exits 2 and lists the errors.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from core.operations import (
     refuse_if_read_only,
     sync_now,
 )
-from tui.commands.report import EXIT_ERROR, EXIT_IN_SYNC
+from core.sync_verdict import Leftover
+from tui.commands.report import EXIT_DRIFT, EXIT_ERROR, EXIT_IN_SYNC
 from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
 from tui.commands.terminal import Style, table
 
@@ -79,7 +85,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"kubedrift: {error}", file=sys.stderr)
         return EXIT_ERROR
     print(_outcomes(result, style))
-    return EXIT_ERROR if result.failed else EXIT_IN_SYNC
+    runtime = engine.apps[args.app]
+    if result.dry_run:
+        return EXIT_ERROR if result.failed else EXIT_IN_SYNC
+    runtime.take_sync_verdicts()
+    if args.revision is None:
+        runtime.keep_sync_marks()  # so that a later `kubedrift check` shows the marking too
+    leftovers = _leftovers_text(runtime.leftovers, style)
+    if leftovers:
+        print(leftovers)
+    render_errors = [] if args.revision else list(desired.errors)
+    for problem in render_errors:
+        print(f"{args.app}: {style('render error', 'red')}: {problem}")
+    if result.failed or render_errors:
+        return EXIT_ERROR
+    return EXIT_DRIFT if runtime.leftovers else EXIT_IN_SYNC
+
+
+def _leftovers_text(leftovers: tuple[Leftover, ...], style: Style) -> str:
+    """Each applied resource still OutOfSync right after the sync, with why and its changes."""
+    if not leftovers:
+        return ""
+    lines = [style(f"{len(leftovers)} still OutOfSync after the sync:", "red")]
+    for leftover in leftovers:
+        lines.append(f"  {leftover.key}  {style.status('OutOfSync')}  ({leftover.reason})")
+        lines.extend(f"    {change.path}" for change in leftover.changes if change.path)
+    return "\n".join(lines)
 
 
 def _confirm(app: str, revision: str, plan: list[PlannedChange], style: Style) -> bool:

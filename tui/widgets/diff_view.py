@@ -73,10 +73,13 @@ class DiffView(RichLog):
         # The diff comes first after what the resource is: at 80x24 it is what a person came for.
         for note in content.notes:
             self._sentence(Text(note))
-        for line in content.diff.splitlines():
-            # `--- live` / `+++ desired` say what the notes already say; on 24 rows every line counts.
-            if not line.startswith(("---", "+++")):
-                self._line(self._diff_line(line, variables))
+        lines = content.diff.splitlines()
+        # `--- live` / `+++ desired` say what the notes already say; on 24 rows every line counts.
+        # Only the header goes: inside a file's value a removed `--x` line also starts with `---`.
+        while lines[:1] and lines[0].startswith(("---", "+++")):
+            lines.pop(0)
+        for line in lines:
+            self._line(self._diff_line(line, variables))
         if content.ignored:
             quiet = tone_style(Tone.QUIET, variables)
             ignored = "⊘ ignored by ignoreDifferences (never compared, sync keeps live):"
