@@ -14,55 +14,63 @@ from sandbox.controllers.loop import Key, ReconcileLoop, Source, split_key
 from sandbox.controllers.ownership import controller_keys, is_deleting, namespace_name, own_key, owned
 from sandbox.controllers.podstate import available_in, deletion_rank, is_active, is_ready, pod_from_template
 from sandbox.controllers.settings import ControllerSettings
-from sandbox.selectors import label_selector_from_object
+from sandbox.selectors import LabelSelector, label_selector_from_object
 from sandbox.store import StoredObject, WatchEvent
 
 
 class ReplicaSetController(ReconcileLoop):
+    """Also the replication manager's engine (see `replicationcontroller`), as in
+    kube-controller-manager, where the ReplicationController is served by the ReplicaSet code."""
+
     name = "replicaset-controller"
+    api_version = "apps/v1"
+    kind = "ReplicaSet"
 
     def __init__(self, settings: ControllerSettings | None = None) -> None:
         super().__init__(settings)
         self.events = EventRecorder(self.name, manager=self.manager, enabled=self.settings.record_events)
 
+    def selector_of(self, owner: dict[str, Any]) -> LabelSelector | None:
+        """The owner's pod selector; None adopts nothing (only pods it already controls count)."""
+        return label_selector_from_object((owner.get("spec") or {}).get("selector"))
+
     def sources(self) -> list[Source]:
         return [
-            Source("apps/v1", "ReplicaSet", own_key),
+            Source(self.api_version, self.kind, own_key),
             Source("v1", "Pod", self._pod_keys),
         ]
 
     def resync(self) -> Iterable[Key]:
-        replicasets = self.api.resource("apps/v1", "ReplicaSet")
-        return [namespace_name(rs.obj) for rs in self.api.store.iter_objects(replicasets.storage_key)]
+        owners = self.api.resource(self.api_version, self.kind)
+        return [namespace_name(rs.obj) for rs in self.api.store.iter_objects(owners.storage_key)]
 
     def _pod_keys(self, event: WatchEvent) -> Iterable[Key]:
-        keys = set(controller_keys("ReplicaSet")(event))
+        keys = set(controller_keys(self.kind)(event))
         if not keys and event.type != "DELETED":
             keys.update(self._selecting(event.new))
         return keys
 
     def _selecting(self, pod: StoredObject) -> list[Key]:
-        """ReplicaSets that would adopt this orphan pod."""
+        """Owners that would adopt this orphan pod."""
         labels = pod.obj["metadata"].get("labels")
         if not labels:
             return []
-        replicasets = self.api.resource("apps/v1", "ReplicaSet")
-        return [
-            namespace_name(rs.obj)
-            for rs in self.api.list(replicasets, pod.namespace).items
-            if label_selector_from_object((rs.obj.get("spec") or {}).get("selector")).matches(labels)
-        ]
+        owners = self.api.resource(self.api_version, self.kind)
+        keys: list[Key] = []
+        for owner in self.api.list(owners, pod.namespace).items:
+            selector = self.selector_of(owner.obj)
+            if selector is not None and selector.matches(labels):
+                keys.append(namespace_name(owner.obj))
+        return keys
 
     def reconcile(self, key: Key) -> float | None:
         namespace, name = split_key(key)
-        replicasets = self.api.resource("apps/v1", "ReplicaSet")
-        stored = self.api.find(replicasets, namespace, name)
+        stored = self.api.find(self.api.resource(self.api_version, self.kind), namespace, name)
         if stored is None:
             return None
         rs = stored.obj
-        spec = rs.get("spec") or {}
         pods_type = self.api.resource("v1", "Pod")
-        selector = label_selector_from_object(spec.get("selector"))
+        selector = self.selector_of(rs)
         pods = [p for p in owned(self.api, pods_type, rs, selector, manager=self.manager) if is_active(p.obj)]
         if not is_deleting(rs):
             pods = self._manage(rs, pods)
