@@ -26,7 +26,8 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from core.drift.rules import element_identity, is_keyed_list, pointer_segments
+from core.drift.keys import list_identity
+from core.drift.rules import pointer_segments, schema_of
 from core.model import (
     TRACKING_ANNOTATION,
     TRACKING_LABEL,
@@ -35,6 +36,7 @@ from core.model import (
     ResourceKey,
     TrackingMethod,
 )
+from core.schema import FieldType, ListType, Shape
 
 # Namespaces and CRDs first (everything else may live in or be one of them), then what workloads
 # mount or run as, then the rest (DESIGN "Sync, prune, self-heal").
@@ -143,30 +145,31 @@ def _keep_live_value(applied: dict[str, Any], live: Mapping[str, Any], pointer: 
         return  # config loading reports malformed pointers; here one is simply not applied
     if not segments:
         return
-    value = _live_value(applied, live, segments)
+    schema = schema_of(str(applied.get("apiVersion") or ""), str(applied.get("kind") or ""))
+    value = _live_value(applied, live, segments, schema)
     if value is _MISSING:
         _remove(applied, segments)
     else:
         _set(applied, segments, copy.deepcopy(value))
 
 
-def _live_value(applied: Any, live: Any, segments: tuple[str, ...]) -> Any:
+def _live_value(applied: Any, live: Any, segments: tuple[str, ...], schema: FieldType) -> Any:
     """The live value at a pointer into the applied object; list indexes follow the drift engine.
 
-    An index into a keyed list (containers, env, ports...) names the applied element, and the live
-    element is the one with the same merge key, wherever it sits in the live list.
+    An index into a keyed list (the schema's list-map: containers, env, ports...) names the applied
+    element, and the live element is the one with the same keys, wherever it sits in the live list.
     """
-    field = owner_field = ""
     for segment in segments:
         if isinstance(live, Mapping):
             applied = applied.get(segment) if isinstance(applied, Mapping) else None
             live = live.get(segment, _MISSING)
-            owner_field, field = field, segment
+            schema = schema.child(segment)
         elif isinstance(live, list) and segment.isdigit():
             index = int(segment)
             element = applied[index] if isinstance(applied, list) and index < len(applied) else None
-            live = _live_element(element, live, index, field, owner_field)
+            live = _live_element(element, live, index, schema)
             applied = element
+            schema = schema.item()
         else:
             return _MISSING
         if live is _MISSING:
@@ -174,12 +177,12 @@ def _live_value(applied: Any, live: Any, segments: tuple[str, ...]) -> Any:
     return live
 
 
-def _live_element(element: Any, live_list: list[Any], index: int, field: str, owner_field: str) -> Any:
-    if isinstance(element, Mapping) and is_keyed_list(field, owner_field):
-        identity = element_identity(element, field)
+def _live_element(element: Any, live_list: list[Any], index: int, list_type: FieldType) -> Any:
+    if isinstance(element, Mapping) and list_type.shape is Shape.LIST and list_type.list_type is ListType.MAP:
+        identity = list_identity(element, list_type)
         if identity is not None:
             for candidate in live_list:
-                if isinstance(candidate, Mapping) and element_identity(candidate, field) == identity:
+                if isinstance(candidate, Mapping) and list_identity(candidate, list_type) == identity:
                     return candidate
             return _MISSING
     return live_list[index] if index < len(live_list) else _MISSING

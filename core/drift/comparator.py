@@ -53,7 +53,7 @@ from core.drift.rules import (
     DiffRules,
     IgnoreTrie,
     escape_segment,
-    schema_of,
+    schema_for,
 )
 from core.drift.secret_data import masked_object, wanted_secret_data, without_data
 from core.model import NO_DRIFT, SECRET_MASK, Change, Drift
@@ -65,13 +65,6 @@ _MAP: Final = Shape.MAP
 _LIST: Final = Shape.LIST
 _ANY: Final = Shape.ANY
 _NO_IGNORE: Final[IgnoreTrie] = {}
-
-
-def schema_for(desired: Mapping[str, Any], rules: DiffRules) -> FieldType:
-    """The kind's type: the rules' own, else the default source's for desired's apiVersion and kind."""
-    if rules.schema is not None:
-        return rules.schema
-    return schema_of(str(desired.get("apiVersion") or ""), str(desired.get("kind") or ""))
 
 
 def diff(

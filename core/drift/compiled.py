@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from core.drift.comparator import diff, schema_for
+from core.drift.comparator import diff
 from core.drift.keys import identity_trie_key, list_identity
 from core.drift.last_applied import has_last_applied
 from core.drift.managedfields import applied_fields
 from core.drift.quantity import same_quantity
-from core.drift.rules import IGNORE_ALL, DiffRules, IgnoreTrie
+from core.drift.rules import IGNORE_ALL, DiffRules, IgnoreTrie, schema_for
 from core.drift.secret_data import wanted_secret_data
 from core.model import NO_DRIFT, Drift
 from core.schema import FieldType, ListType, Shape

@@ -156,60 +156,8 @@ def schema_of(api_version: str, kind: str) -> FieldType:
     return default_schema_source().kind_type(group, version, kind) or DEDUCED_MAP
 
 
-# Legacy tables keyed by field name, kept only for core/drift/text.py and core/sync_plan.py until
-# they read the schema too (core.drift.keys: `type_at`, `list_identity`). The comparator and the
-# compiled fast path no longer use them; delete them with their last user.
-# Lists of objects merged by key, as strategic merge and server-side apply merge them. The key is
-# the field name; `ports` is keyed only where the API types give it a merge key (containers and the
-# Service spec), other `ports` lists (NetworkPolicy) are atomic.
-MERGE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
-    "containers": ("name",),
-    "initContainers": ("name",),
-    "ephemeralContainers": ("name",),
-    "env": ("name",),
-    "volumes": ("name",),
-    "imagePullSecrets": ("name",),
-    "volumeMounts": ("mountPath",),
-    "volumeDevices": ("devicePath",),
-    "hostAliases": ("ip",),
-    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
-    "resourceClaims": ("name",),
-}
-PORT_LIST_OWNERS: Final = frozenset({"containers", "initContainers", "ephemeralContainers", "spec"})
-# Port protocols default to TCP on the server, so a desired port without one matches a live TCP port.
-DEFAULT_PROTOCOL: Final = "TCP"
-
-# Maps whose values are resource quantities, compared by value.
-QUANTITY_MAPS: Final = frozenset({"requests", "limits", "capacity", "hard", "overhead", "allocatable"})
-QUANTITY_FIELDS: Final = frozenset({"sizeLimit"})
-
-_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def is_keyed_list(field: str, owner_field: str) -> bool:
-    """True when list `field`, held by an object in `owner_field`, merges by key rather than whole."""
-    if field == "ports":
-        return owner_field in PORT_LIST_OWNERS
-    return field in MERGE_KEYS
-
-
-def element_identity(element: Mapping[str, Any], field: str) -> tuple[Any, ...] | None:
-    """The identity of a list-map element: its merge key values, with the server's defaults applied.
-
-    None when the element has none, or when a key is not a scalar (`name: {}` in a bad manifest):
-    such an element matches no other, rather than breaking the comparison.
-    """
-    if field == "ports":
-        number = element.get("containerPort", element.get("port"))
-        if number is None:
-            return None
-        identity: tuple[Any, ...] = (number, element.get("protocol") or DEFAULT_PROTOCOL)
-    else:
-        keys = MERGE_KEYS.get(field)
-        if keys is None:
-            return None
-        identity = tuple(element.get(k) for k in keys)
-    for part in identity:
-        if part.__class__ not in _SCALARS:
-            return None
-    return identity
+def schema_for(desired: Mapping[str, Any], rules: DiffRules) -> FieldType:
+    """The kind's type: the rules' own, else the default source's for desired's apiVersion and kind."""
+    if rules.schema is not None:
+        return rules.schema
+    return schema_of(str(desired.get("apiVersion") or ""), str(desired.get("kind") or ""))

@@ -12,19 +12,13 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from core.drift.keys import list_identity
 from core.drift.managedfields import FieldsTrie, applied_fields, element_key
 from core.drift.quantity import same_quantity
-from core.drift.rules import (
-    IGNORE_ALL,
-    QUANTITY_FIELDS,
-    QUANTITY_MAPS,
-    DiffRules,
-    IgnoreTrie,
-    element_identity,
-    is_keyed_list,
-)
+from core.drift.rules import IGNORE_ALL, DiffRules, IgnoreTrie, schema_for
 from core.drift.yaml_text import split_lines, yaml_text
 from core.model import SECRET_MASK, Drift
+from core.schema import FieldType, ListType, Shape
 
 _CHANGED_SECRET = SECRET_MASK + " (changed)"
 
@@ -47,7 +41,8 @@ def drift_text(
         want = {k: v for k, v in want.items() if k != "stringData"} | {
             "data": {**(desired.get("data") or {}), **(desired.get("stringData") or {})}
         }
-    have = {} if live is None else _project(want, live, rules.ignore, applied_fields(live), "")
+    schema = schema_for(desired, rules)
+    have = {} if live is None else _project(want, live, rules.ignore, applied_fields(live), schema)
     if rules.secret:
         changed = {change.path.rsplit("/", 1)[-1] for change in drift.changes if change.secret}
         want = _mask_secret(want, changed)
@@ -88,15 +83,16 @@ def _strip(obj: Mapping[str, Any], ignore: IgnoreTrie) -> dict[str, Any]:
 
 
 def _project(
-    want: Any, have: Any, ignore: IgnoreTrie | None, owned: FieldsTrie | None, field: str, owner: str = ""
+    want: Any, have: Any, ignore: IgnoreTrie | None, owned: FieldsTrie | None, schema: FieldType
 ) -> Any:
+    """Live's value cut to what `want` sets (and kubedrift owns), read with the kind's schema."""
     if isinstance(want, Mapping) and isinstance(have, Mapping):
         out: dict[str, Any] = {}
         for name, value in want.items():
             if name in have:
                 sub_ignore = ignore.get(name) if ignore else None
                 sub_owned = owned.get("f:" + name) if owned else None
-                out[name] = _project(value, have[name], sub_ignore, sub_owned, name, field)
+                out[name] = _project(value, have[name], sub_ignore, sub_owned, schema.child(name))
         for trie_key in owned or {}:
             name = trie_key[2:]
             if trie_key.startswith("f:") and name not in want and name in have:
@@ -107,15 +103,20 @@ def _project(
                 sub_owned = owned[trie_key] if owned else None
                 if isinstance(value, Mapping) and isinstance(sub_owned, Mapping) and _names_fields(sub_owned):
                     # kubedrift owns parts of this map: show those parts, not what others wrote beside them.
-                    value = _project({}, value, sub_ignore, sub_owned, name, field)
+                    value = _project({}, value, sub_ignore, sub_owned, schema.child(name))
                 elif isinstance(value, Mapping) and sub_ignore:
                     value = _strip(value, sub_ignore)
                 if value not in ({}, [], None):
                     out[name] = value
         return out
-    if isinstance(want, list) and isinstance(have, list) and is_keyed_list(field, owner):
-        return _project_keyed(want, have, owned, field)
-    if (owner in QUANTITY_MAPS or field in QUANTITY_FIELDS) and same_quantity(want, have):
+    if (
+        isinstance(want, list)
+        and isinstance(have, list)
+        and schema.shape is Shape.LIST
+        and schema.list_type is ListType.MAP
+    ):
+        return _project_keyed(want, have, owned, schema)
+    if schema.quantity and same_quantity(want, have):
         return want  # the same amount: show it spelled as in Git on both sides
     return have
 
@@ -125,21 +126,25 @@ def _names_fields(owned: Mapping[str, Any]) -> bool:
     return any(key.startswith(("f:", "k:", "v:")) for key in owned)
 
 
-def _project_keyed(want: list[Any], have: list[Any], owned: FieldsTrie | None, field: str) -> list[Any]:
+def _project_keyed(
+    want: list[Any], have: list[Any], owned: FieldsTrie | None, list_type: FieldType
+) -> list[Any]:
+    """A keyed list: each desired element's live match by key, then live elements kubedrift owns."""
     by_identity = {
-        element_identity(element, field): element for element in have if isinstance(element, Mapping)
+        list_identity(element, list_type): element for element in have if isinstance(element, Mapping)
     }
+    item = list_type.item()
     out: list[Any] = []
     for element in want:
         match = (
-            by_identity.pop(element_identity(element, field), None) if isinstance(element, Mapping) else None
+            by_identity.pop(list_identity(element, list_type), None) if isinstance(element, Mapping) else None
         )
         if match is not None:
-            out.append(_project(element, match, None, None, field))
+            out.append(_project(element, match, None, None, item))
     for trie_key in owned or {}:
         key_fields = element_key(trie_key)
         if key_fields is not None:
-            leftover = by_identity.get(element_identity(key_fields, field))
+            leftover = by_identity.get(list_identity(key_fields, list_type))
             if leftover is not None:
                 out.append(leftover)
     return out

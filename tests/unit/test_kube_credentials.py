@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +131,23 @@ def test_a_working_credential_plugin_still_gives_a_client(tmp_path: Path) -> Non
     assert client.configuration.api_key["BearerToken"] == "Bearer from-plugin"
 
 
-def running(pid_file: Path) -> bool:
-    """Whether the process whose id the plugin wrote is still running (a zombie is not)."""
-    try:
-        stat = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+def running(pid_file: Path, settle: float = 2.0) -> bool:
+    """Whether the process whose id the plugin wrote is still running (a zombie is not).
+
+    A SIGKILL is delivered asynchronously: on a busy machine the process may still be scheduled for a
+    moment after killpg returns, so it gets `settle` seconds to die before it counts as running.
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            stat = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.02)
 
 
 def hanging_plugin(tmp_path: Path, after: str = "") -> str:
