@@ -17,10 +17,12 @@ TUI import this module for its errors, and the client costs about 0.3 s to impor
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -47,6 +49,12 @@ KEEPALIVE_IDLE_SECONDS: Final = 15
 KEEPALIVE_INTERVAL_SECONDS: Final = 5
 KEEPALIVE_PROBES: Final = 3
 """TCP keepalive: a peer that vanished (no FIN) is found 15 + 3 x 5 = 30 s after the last byte."""
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    git_version: str
+    minor: int
 
 
 class ReadOnlyError(KubedriftError):
@@ -184,6 +192,18 @@ class ClusterAdapter:
             self._request("GET", resource.path(namespace), query=query, read_timeout=read_timeout)
         )
         return str((page.get("metadata") or {}).get("resourceVersion") or "")
+
+    def server_version(self) -> ServerVersion:
+        """The server's `/version`: its git version and minor number (`1.31`'s 31; 0 when unreadable)."""
+        answer = self._get_json("/version")
+        minor = "".join(itertools.takewhile(str.isdigit, str(answer.get("minor") or "")))
+        return ServerVersion(str(answer.get("gitVersion") or ""), int(minor) if minor else 0)
+
+    def openapi_v3(self, relative_url: str) -> dict[str, Any]:
+        """An /openapi/v3 document: the index, or a group-version's `serverRelativeURL` (`?hash=` kept)."""
+        path, _, query = relative_url.partition("?")
+        params = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        return self._get_json(path, params or None)
 
     def get(self, resource: ApiResource, namespace: str | None, name: str) -> dict[str, Any] | None:
         try:

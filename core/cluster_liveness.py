@@ -67,8 +67,7 @@ def unusable(context: str | None) -> str:
 
 def lost_by_version(context: str, before: int, after: str) -> str:
     return (
-        f"cluster {context} restarted and lost its state (resourceVersion went back from {before} "
-        f"to {after})"
+        f"cluster {context} restarted and lost its state (resourceVersion went back from {before} to {after})"
     )
 
 

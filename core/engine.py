@@ -41,6 +41,7 @@ from core.cluster import GIVE_UP_SECONDS, ApiError, ClusterAdapter, ClusterError
 from core.cluster_liveness import Liveness, unusable
 from core.config import Config
 from core.desired_state import WORKING_TREE_SETTLE_SECONDS, AppDesiredState
+from core.drift.cluster_schema import cluster_schema_source
 from core.engine_automation import EngineAutomation
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
@@ -139,6 +140,8 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             if cluster is not None and cluster.error is not None:
                 runtime.cluster_error = cluster.error
                 runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
+            if cluster is not None and cluster.schema_source is not None:
+                runtime.reconciler.set_schema_source(cluster.schema_source)
             runtime.loader = AppDesiredState(
                 runtime.app,
                 scope=scope,
@@ -166,6 +169,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             cluster.adapter = self._adapter_factory(context, read_only)
             discovery = cluster.adapter.discover()
             cluster.tracked_kinds = self._scan_tracked_kinds(cluster.adapter, discovery.by_kind.values())
+            cluster.schema_source = cluster_schema_source(cluster.adapter)
         except KubedriftError as error:
             cluster.error = str(error)
         return cluster

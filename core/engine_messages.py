@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from core.cluster_liveness import VANISHED_MINIMUM, lost_by_relist, lost_by_version
 from core.desired_state import DesiredState
+from core.drift.cluster_schema import group_versions
 from core.engine_parts import EngineParts
 from core.kind_watch import KindState, Relisted, StateLost, WatchMessage
 from core.live_cache import LiveEvent
@@ -133,6 +134,9 @@ class EngineMessages:
         if runtime.wake is None and runtime.context is not None:
             runtime.wake = nudger(self, runtime.context)  # a sync's verdicts reach the loop at once
         cluster = self.clusters.get(runtime.context or "")
+        if cluster is not None and cluster.schema_source is not None and cluster.error is None:
+            # The kinds' documents now, before judging: one request per group-version not seen yet.
+            cluster.schema_source.prefetch(group_versions(state.objects.values()))
         changed = runtime.reconciler.set_desired(
             state.objects, render_ok=state.render_ok, pending=state.pending
         )

@@ -276,7 +276,7 @@ class AppReconciler:
         if live is None:
             return ResourceResult(key, version_of(desired), SyncStatus.MISSING, health_of(None))
         checker = self._checker_for(key, desired)
-        drift = diff(desired, live, self._rules_for(key, desired)) if checker is None else checker.drift(live)
+        drift = diff(desired, live, self.rules_for(key, desired)) if checker is None else checker.drift(live)
         status = SyncStatus.OUT_OF_SYNC if drift else SyncStatus.SYNCED
         reason = self.unchangeable.reason(key, drift.changes, live) if self.unchangeable else ""
         verdict = self.server_verdicts.get(key) if drift and self.server_verdicts else None
@@ -293,7 +293,7 @@ class AppReconciler:
         self, key: ResourceKey, desired: Mapping[str, Any], live: Mapping[str, Any]
     ) -> tuple[Change, ...]:
         """The changes the engine finds between `desired` and `live` for `key`; nothing is kept."""
-        return diff(desired, live, self._rules_for(key, desired)).changes
+        return diff(desired, live, self.rules_for(key, desired)).changes
 
     def mark_unchangeable(
         self, key: ResourceKey, changes: tuple[Change, ...], reason: str, *, waiting: bool = False
@@ -328,12 +328,13 @@ class AppReconciler:
             self._checkers[key] = (desired, None)
             return None
         if found[1] is None:
-            found = self._checkers[key] = (desired, compile_checker(desired, self._rules_for(key, desired)))
+            found = self._checkers[key] = (desired, compile_checker(desired, self.rules_for(key, desired)))
         return found[1]
 
-    def _rules_for(self, key: ResourceKey, desired: Mapping[str, Any] | None = None) -> DiffRules:
-        """The key's rules, with its kind's schema: official 1.31 definitions, or the CRD schema
-        when the app declares the CRD (see core.drift.schema_source). Resolved once per key."""
+    def rules_for(self, key: ResourceKey, desired: Mapping[str, Any] | None = None) -> DiffRules:
+        """The key's rules, with its kind's schema: the app's CRDs, else the schema source (the
+        cluster's own, see core.drift.cluster_schema; else official definitions). Resolved once per key;
+        `check`, `diff` and the TUI's diff all read these, so they judge alike."""
         rules = self._rules.get(key)
         if rules is None:
             desired = desired if desired is not None else self.desired.get(key) or {}
@@ -342,6 +343,12 @@ class AppReconciler:
                 key, self.app.ignore_differences, version=version, source=self._schema_source
             )
         return rules
+
+    def set_schema_source(self, source: SchemaSource | None) -> None:
+        """Type kinds from `source` (the cluster's own schemas, say) from now on; the app's CRDs stay
+        on top, and rules built before are dropped."""
+        self._base_schema_source = source
+        self._learn_crds()
 
     def _learn_crds(self) -> None:
         """Type the app's custom resources by the CRDs it declares; rules built before are dropped."""

@@ -20,6 +20,7 @@ from core.audit import (
 )
 from core.cluster import ClusterAdapter
 from core.desired_state import AppDesiredState, DesiredState
+from core.drift.cluster_schema import ClusterSchemaSource
 from core.kind_watch import KindWatch
 from core.live_cache import LiveCache
 from core.model import (
@@ -274,6 +275,8 @@ class ClusterRuntime:
     """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
     tracked_kinds: set[GroupKind] = field(default_factory=set)
     """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
+    schema_source: ClusterSchemaSource | None = None
+    """Kinds' schemas from the cluster's /openapi/v3, the official ones of its version behind them."""
 
     @property
     def automation_paused(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from core.schema.official import raw_definitions
+from core.schema.official import KEY_DEFAULTS, raw_definitions
 from sandbox.discovery import KUBERNETES_VERSION
 
 V2_PREFIX = "#/definitions/"
@@ -115,6 +115,12 @@ def definition(name: str, v3: bool) -> dict[str, Any]:
         for field in ("apiVersion", "kind"):
             if field in properties:
                 properties[field] = {k: v for k, v in properties[field].items() if k != "enum"}
+    for field, default in KEY_DEFAULTS.get(name, {}).items():
+        # The Go types' `+default` markers, which kube-openapi publishes and the JSON-schema conversion
+        # dropped: a client keying a port without a protocol (kubectl, server-side apply) needs them.
+        properties = converted.get("properties", {})
+        if field in properties:
+            properties[field] = {**properties[field], "default": default}
     return converted
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.drift.rules import pointer_segments, rules_for
+from core.drift.rules import pointer_segments
 from core.drift.text import drift_text, removal_text
 from core.health.live_fields import int_at, mapping_at, mappings_at, str_at
 from core.model import SECRET_MASK, Change, Drift, ResourceKey, SyncStatus
@@ -63,7 +63,7 @@ def resource_diff(runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any]
     ignored = ignored_fields(runtime.app.ignore_rules_for(key), desired, live, secret=_is_secret(key))
     if result is None:
         return ResourceDiff(str(key), notes=("No longer part of this app.",), ignored=ignored)
-    rules = rules_for(key, runtime.app.ignore_differences)
+    rules = runtime.reconciler.rules_for(key)
     notes: list[str] = []
     text = ""
     status = result.status

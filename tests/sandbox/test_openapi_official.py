@@ -354,6 +354,8 @@ def decode_schema(data: bytes) -> dict[str, Any]:
     for number, value in fields(data):
         if number in strings:
             schema[strings[number]] = value.decode()
+        elif number == 5:
+            schema["default"] = yaml_any(value)
         elif number == 19:
             schema.setdefault("required", []).append(value.decode())
         elif number == 20:
@@ -540,3 +542,15 @@ def test_kubectl_applies_and_diffs_a_deployment_and_a_config_map(
     assert writes and all(r.query.get("fieldValidation") == "Strict" for r in writes), (
         "kubectl validates on the server once the OpenAPI shows PATCH takes fieldValidation"
     )
+
+
+def test_list_map_key_defaults_are_published_as_a_real_server_publishes_them(sandbox: SandboxThread) -> None:
+    # kube-openapi publishes the Go types' `+default="TCP"` on port protocols, in v3 and v2; clients
+    # key a port written without a protocol by it (server-side apply, kubedrift's comparator).
+    index = get(sandbox, "/openapi/v3").json()["paths"]
+    v3 = get(sandbox, index["api/v1"]["serverRelativeURL"]).json()["components"]["schemas"]
+    v2 = get(sandbox, "/openapi/v2").json()["definitions"]
+    for definitions in (v3, v2):
+        for name in ("io.k8s.api.core.v1.ContainerPort", "io.k8s.api.core.v1.ServicePort"):
+            assert definitions[name]["properties"]["protocol"]["default"] == "TCP"
+        assert "default" not in definitions["io.k8s.api.core.v1.ContainerPort"]["properties"]["name"]

@@ -90,7 +90,7 @@ def test_the_reconciler_types_custom_resources_by_the_apps_crds() -> None:
     desired = widget({"name": "a"})
     live = widget({"name": "other"}, {"name": "a"})
     reconciler.set_desired({ResourceKey.of(CRD): CRD, ResourceKey.of(desired): desired}, render_ok=True)
-    rules = reconciler._rules_for(ResourceKey.of(desired), desired)
+    rules = reconciler.rules_for(ResourceKey.of(desired), desired)
     assert not diff(desired, live, rules)
 
 

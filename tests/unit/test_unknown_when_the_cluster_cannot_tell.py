@@ -141,6 +141,14 @@ class StandInCluster:
         self.objects = objects
         self.down = down
 
+    server = "https://dev.example"
+
+    def server_version(self) -> Any:
+        raise ApiError(403, "Forbidden", 'forbidden: User "dev" cannot get path "/version"')
+
+    def openapi_v3(self, relative_url: str) -> dict[str, Any]:
+        raise ApiError(403, "Forbidden", f'forbidden: User "dev" cannot get path "{relative_url}"')
+
     def discover(self, *, refresh: bool = False) -> Discovery:
         if self.down:
             raise ClusterError(

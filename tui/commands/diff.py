@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.drift.rules import rules_for
 from core.drift.text import drift_text, removal_text
 from core.engine import Engine
 from core.model import Change, Drift, SyncStatus
@@ -45,7 +44,7 @@ def _app_diffs(engine: Engine, name: str, style: Style) -> list[str]:
     runtime = engine.apps[name]
     blocks: list[str] = []
     for key, result in sorted(runtime.reconciler.results.items()):
-        rules = rules_for(key, runtime.app.ignore_differences)
+        rules = runtime.reconciler.rules_for(key)
         live = engine.live_object(name, key)
         if result.status is SyncStatus.EXTRANEOUS and live is not None:
             text = removal_text(live, rules)
