@@ -26,7 +26,9 @@ from core.audit import scrub_secret_values, secret_values
 from core.cluster import ApiError, ClusterAdapter, ClusterError, ReadOnlyError
 from core.csa_upgrade import has_client_side_owner, migrate_client_side_ownership
 from core.desired_state import DesiredState
+from core.drift.last_applied import last_applied_changes
 from core.drift.object_compare import dry_run_changes
+from core.drift.rules import rules_for, schema_for
 from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
 from core.prune import PruneRefused, check_prune_allowed, prune_app, prune_candidates
 from core.self_heal import SelfHealBackoff
@@ -187,6 +189,8 @@ class _ApplyRun:
         if self.applied is not None:
             self.applied(key, answer)
         outcome = self._outcome(key, live, answer)
+        if self.dry_run and live is not None and has_client_side_owner(live):
+            outcome = self._with_adoption_removals(key, live, answer, outcome)
         if adopted and outcome.action is ResourceAction.CONFIGURED:
             outcome = ResourceOutcome(key, outcome.action, f"{outcome.message}; {adopted}")
         elif adopted == ADOPTED_NOTE:  # managedFields were written, even when nothing else was
@@ -209,6 +213,28 @@ class _ApplyRun:
         except ApiError as error:
             why = self._scrub(error.message, f"{error.code} {error.reason}".strip())
             return f"could not take over the fields `kubectl apply` owns: {why}"
+
+    def _with_adoption_removals(
+        self,
+        key: ResourceKey,
+        live: Mapping[str, Any],
+        answer: Mapping[str, Any],
+        outcome: ResourceOutcome,
+    ) -> ResourceOutcome:
+        """A dry run cannot move `kubectl apply`'s ownership, so the server's dry-run answer keeps
+        what Git dropped; the fields the real sync removes once it has moved it are read from the
+        last-applied configuration, as `check` reads them (core.drift.last_applied)."""
+        desired = self.desired.objects[key]
+        rules = rules_for(key, self.app.ignore_differences)
+        already = {change.path for change in dry_run_changes(live, answer, secret=is_secret(key))}
+        removals = last_applied_changes(desired, live, rules.ignore, schema_for(desired, rules), set())
+        paths = sorted({change.path for change in removals} - already)
+        if not paths:
+            return outcome
+        note = f"would take over the fields `kubectl apply` (client-side) owns and remove {_shown(paths)}"
+        return ResourceOutcome(
+            key, ResourceAction.CONFIGURED, f"{outcome.message}; {note}" if outcome.message else note
+        )
 
     def prune(
         self, wanted: set[ResourceKey] | None, progress: Progress | None, *, offset: int, total: int
@@ -273,11 +299,8 @@ class _ApplyRun:
         if not changes:
             return ResourceOutcome(key, ResourceAction.UNCHANGED)
         paths = sorted({change.path for change in changes})
-        shown = ", ".join(paths[:CHANGED_PATHS_SHOWN])
-        if len(paths) > CHANGED_PATHS_SHOWN:
-            shown += f" and {len(paths) - CHANGED_PATHS_SHOWN} more"
         verb = "would change" if self.dry_run else "changed"
-        return ResourceOutcome(key, ResourceAction.CONFIGURED, f"{verb} {shown}")
+        return ResourceOutcome(key, ResourceAction.CONFIGURED, f"{verb} {_shown(paths)}")
 
     def _scrub(self, message: str, status: str = "") -> str:
         """`message`, or when it quotes a Secret value a sentence saying it was hidden, with `status`.
@@ -310,3 +333,11 @@ def _kinds_defined_by_crds(objects: Mapping[ResourceKey, Mapping[str, Any]]) -> 
 
 def _resource_version(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _shown(paths: list[str]) -> str:
+    """The first CHANGED_PATHS_SHOWN paths, and how many more there are."""
+    shown = ", ".join(paths[:CHANGED_PATHS_SHOWN])
+    if len(paths) > CHANGED_PATHS_SHOWN:
+        shown += f" and {len(paths) - CHANGED_PATHS_SHOWN} more"
+    return shown

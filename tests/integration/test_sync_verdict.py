@@ -268,6 +268,17 @@ def test_sync_removes_a_key_git_dropped_from_an_object_made_with_kubectl_apply(
     assert ("kubectl-client-side-apply", "Update") in managers
 
     argv = ["--config", str(config_path), "--kubeconfig", str(kubeconfig_path)]
+    # Drift rule 7 before the sync too: check names the key, and the dry run says it would go.
+    assert main([*argv, "check", "--app", "shop", "-o", "json"]) == 1
+    (app,) = json.loads(capsys.readouterr().out)["apps"]
+    (config_map,) = [r for r in app["resources"] if r["kind"] == "ConfigMap" and r["name"] == "web-config"]
+    assert [change["path"] for change in config_map["changes"]] == ["/data/OLD_KEY"]
+    code = main([*argv, "sync", "shop", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "would take over the fields `kubectl apply` (client-side) owns and remove /data/OLD_KEY" in out
+    assert live_config_map(home, kubeconfig_path)["data"]["OLD_KEY"] == "legacy", "a dry run writes nothing"
+
     code = main([*argv, "sync", "shop", "--yes"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
