@@ -29,6 +29,7 @@ from benchmarks.memory import measure_memory
 from benchmarks.plan import Plan
 from benchmarks.rediff import mark_drift, measure_rediff
 from benchmarks.report import Results
+from benchmarks.schema_cost import count_server_side_diff_calls, measure_schema_cost
 from benchmarks.screen_latency import measure_screen_latency
 from benchmarks.tui_process import measure_first_frames, measure_idle_cpu
 from benchmarks.tui_scale import (
@@ -67,6 +68,7 @@ def _fleet_figures(plan: Plan, root: Path, results: Results, progress: Progress)
         _in_memory_figures(plan, fleet, results, progress)
         gc.collect()  # the parsed copies of the fleet are gone; their cycles go too
         _live_figures(plan, root, fleet, results, progress)
+        _schema_figures(plan, fleet, results, progress)
         _process_figures(plan, root, fleet, results, progress)
 
 
@@ -156,6 +158,35 @@ def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progre
             f"{git.manifests:,} manifests: {git.latency.describe('ms', 1000)}",
             f"git add + commit itself (not counted): {git.commit.describe('ms', 1000)}",
             f"engine start: {git.start_seconds:.1f} s; timeouts: {git.timeouts}",
+        )
+
+
+def _schema_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
+    with _figure(results, [], scale_keys=["schema_first_use_official_s", "schema_first_use_cluster_s"]):
+        progress("schema first use")
+        cost = measure_schema_cost(fleet)
+        results.scale["schema_first_use_official_s"] = cost.official_first_seconds
+        results.scale["schema_first_use_cluster_s"] = cost.cluster_first_seconds
+        results.note(
+            "schema_first_use_official_s",
+            f"kubernetes-validate's definitions read and the fleet's {cost.kinds} kinds typed, "
+            "caches cleared",
+        )
+        results.note(
+            "schema_first_use_cluster_s",
+            f"the cluster's /openapi/v3 index and {cost.cluster_documents} group-version document(s) "
+            "fetched and converted; a second source of the same server: "
+            f"{cost.cluster_warm_seconds * 1000:.1f} ms",
+        )
+    with _figure(results, [], scale_keys=["server_side_diff_dry_runs"]):
+        drifted = max(10, plan.objects // 100)
+        progress(f"server-side diff, {drifted} drifted objects")
+        calls = count_server_side_diff_calls(fleet, drifted)
+        results.scale["server_side_diff_dry_runs"] = calls.dry_runs
+        results.note(
+            "server_side_diff_dry_runs",
+            f"one pass over {calls.resources:,} resources with serverSideDiff on, {calls.drifted} changed by "
+            f"hand, {calls.out_of_sync} OutOfSync after confirmation: only candidates are sent",
         )
 
 
