@@ -273,6 +273,9 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.stop_watches()
+            for runtime in self.apps.values():
+                if runtime.server_side_worker is not None:
+                    runtime.server_side_worker.stop()  # its thread ends after the call under way
 
     async def _follow_source(self, watch: SourceWatch, publish: Publish, stop: asyncio.Event) -> None:
         runtime = self.apps[watch.loader.app.name]

@@ -160,9 +160,12 @@ class ServerSideDiffWorker:
         self._queue: queue.Queue[Candidate | None] = queue.Queue()
         self._asked: set[tuple[str, ResourceKey, int, str]] = set()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def submit(self, candidate: Candidate) -> bool:
         """Queue `candidate` unless the same pair was asked about; True when queued."""
+        if self._stopped:
+            return False
         asked = (candidate.app.name, candidate.key, id(candidate.desired), resource_version(candidate.live))
         if asked in self._asked:
             return False
@@ -176,15 +179,23 @@ class ServerSideDiffWorker:
         return True
 
     def stop(self) -> None:
+        """End the thread: candidates still queued are dropped, and no answer is delivered after."""
+        self._stopped = True
         if self._thread is not None:
             self._queue.put(None)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
             candidate = self._queue.get()
-            if candidate is None:
+            if candidate is None or self._stopped:
                 return
             verdict = confirm(
                 candidate.adapter, candidate.app, candidate.key, candidate.desired, candidate.live
             )
+            if self._stopped:
+                return
             self._deliver(candidate.app.name, verdict)

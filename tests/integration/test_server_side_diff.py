@@ -3,6 +3,7 @@ a webhook that sets the field makes the resource Synced; read-only mode never se
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,9 @@ def test_the_live_engine_confirms_on_a_worker_and_publishes_the_answer(
         run.wait_for(about(SyncStatus.SYNCED))  # then the server's answer, from the worker
         result = engine.apps["shop"].reconciler.results[CONFIG_KEY]
         assert "server-side diff" in result.reason
+    worker = engine.apps["shop"].server_side_worker
+    assert worker is not None
+    deadline = time.monotonic() + 5
+    while worker.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not worker.running, "the engine stops the worker's thread when it stops"
