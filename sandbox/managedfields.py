@@ -17,10 +17,10 @@ import copy
 import json
 from typing import Any
 
+from core.schema.go_types import zero_object
 from core.schema.model import FieldType
 from sandbox.defaults import apply_defaults, drop_nulls
 from sandbox.errors import StatusError, bad_request, unreasoned_server_error
-from sandbox.kindschemas import zero_object
 from sandbox.schemas import built_in_schema, schema_of_object
 from sandbox.ssa import updater
 from sandbox.ssa.fieldset import FieldSet, path_string

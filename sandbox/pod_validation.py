@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.schema.quantity import Quantity
 from sandbox.invalid_fields import DNS_LABEL, LABEL_MESSAGE, FieldError
-from sandbox.quantity import Quantity
 
 __all__ = ["validate_pod_spec"]
 

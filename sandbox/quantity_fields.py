@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from core.schema.model import FieldType, Shape
+from core.schema.quantity import canonical_quantity
 from sandbox.errors import bad_request
 from sandbox.kinds import ResourceType
-from sandbox.quantity import canonical_quantity
 from sandbox.schemas import schema_of
 
 # Whether a schema node has a Quantity anywhere below it, by node identity (the node is kept so a

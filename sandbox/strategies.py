@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.schema.go_types import zero_status
 from sandbox.kinds import Generation, ResourceType
-from sandbox.kindschemas import zero_status
 
 # What a freshly created object's status is, for kinds whose create strategy (or the defaulting
 # of the stored object) sets more than the zero status.

@@ -19,9 +19,9 @@ import json
 from typing import Any
 
 from core.schema.model import FieldType, ScalarKind, Shape
+from core.schema.quantity import Quantity
 from sandbox.errors import StatusError, bad_request, invalid, unreasoned_server_error
 from sandbox.kinds import ResourceType
-from sandbox.quantity import Quantity
 from sandbox.schemas import schema_of
 
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
+from core.schema.quantity import Quantity, QuantityFormat, canonical_quantity
 from sandbox.controllers.loop import Key, ReconcileLoop, Source, split_key
 from sandbox.controllers.ownership import is_deleting, namespace_name, own_key
 from sandbox.controllers.podstate import is_terminal
-from sandbox.quantity import Quantity, QuantityFormat, canonical_quantity
 from sandbox.store import WatchEvent
 
 # What the quota's short names count: (group, plural).

@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from core.schema.quantity import Quantity
 from sandbox.admission import DEFAULT_STORAGE_CLASS_ANNOTATIONS, STORAGE_CLASSES, default_class
 from sandbox.controllers.events import NORMAL, WARNING, EventRecorder
 from sandbox.controllers.loop import Key, ReconcileLoop, Source, split_key
 from sandbox.controllers.ownership import is_deleting, namespace_name, own_key
 from sandbox.controllers.settings import ControllerSettings
-from sandbox.quantity import Quantity
 from sandbox.store import DELETED, StoredObject, WatchEvent
 
 PROVISIONER = "sandbox.kubedrift.io/hostpath"

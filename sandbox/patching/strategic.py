@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from core.schema.go_types import is_built_in
 from core.schema.model import FieldType
 from sandbox.errors import bad_request, unprocessable, unsupported_media_type
-from sandbox.kindschemas import is_built_in
 from sandbox.patching.element_order import (
     DIRECTIVE,
     SET_ELEMENT_ORDER,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sandbox.kindschemas import has_status_subresource
+from core.schema.go_types import has_status_subresource
 from sandbox.ssa.fieldset import FieldSet, FieldsV1Error, Path, field, path_string
 from sandbox.ssa.updater import ManagedFields, VersionedSet
 from sandbox.ssa.values import go_json, go_quote

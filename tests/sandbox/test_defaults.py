@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from core.schema.pod_defaults import image_pull_policy
+from core.schema.quantity import canonical_quantity
 from sandbox.defaults import apply_defaults
 from sandbox.errors import StatusError
-from sandbox.pod_defaults import image_pull_policy
-from sandbox.quantity import canonical_quantity
 
 
 def defaulted(obj: dict[str, Any]) -> dict[str, Any]:

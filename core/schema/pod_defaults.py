@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandbox.quantity import Quantity, canonical_quantity
+from core.schema.quantity import Quantity, canonical_quantity
 
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DEFAULT_VOLUME_MODE = 0o644  # 420: secret, configMap, downwardAPI and projected volumes
