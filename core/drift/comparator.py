@@ -47,6 +47,7 @@ from core.drift.managedfields import (
 )
 from core.drift.normalise import reads_back_absent, removal_changes
 from core.drift.quantity import same_quantity
+from core.drift.redefault import redefaulted
 from core.drift.rules import (
     DEFAULT_RULES,
     IGNORE_ALL,
@@ -93,9 +94,12 @@ def diff(
         comparer.changes.extend(
             last_applied_changes(desired, live, rules.ignore, schema, {c.path for c in comparer.changes})
         )
-    if not comparer.changes:
+    changes = comparer.changes
+    if not rules.secret and any(change.desired is None for change in changes):
+        changes = redefaulted(live, changes)  # what the server's defaulting puts back is no change
+    if not changes:
         return NO_DRIFT
-    return Drift(tuple(comparer.changes))
+    return Drift(tuple(changes))
 
 
 class _Comparer:

@@ -7,6 +7,9 @@
 - `official`: the definitions kubernetes-validate ships for each release, by group-version-kind.
 - `openapi_v3`: a server's `/openapi/v3` document for one group-version.
 - `crd`: a custom resource's type from its CRD's `openAPIV3Schema`.
+- `server_defaults` (with `pod_defaults`, `quantity` and `go_types`): the defaulting functions of the
+  built-in kinds, which no OpenAPI document carries; the sandbox stores objects with them and the drift
+  engine predicts with them what a sync's removal leaves.
 """
 
 from __future__ import annotations

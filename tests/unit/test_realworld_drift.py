@@ -23,13 +23,7 @@ from tests.realworld import RealWorldCase, load_cases
 CASES = [case for case in load_cases() if not case.needs_server]
 
 # Cases the local comparator cannot decide yet, with why (strict: they fail until fixed).
-KNOWN_GAPS = {
-    "053-strategy-removed-in-git-resets-to-defaults": (
-        "a removed struct is reported where kubedrift owned it (/spec/strategy); the corpus names the "
-        "leaves the server's Go defaulting would change (maxSurge, maxUnavailable but not type), and "
-        "no schema source carries those defaults"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _desired(case: RealWorldCase) -> dict[str, Any]:
