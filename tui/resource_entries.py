@@ -15,7 +15,7 @@ from typing import Any
 
 from core.health import health_of
 from core.live_cache import LiveCache
-from core.model import ResourceKey, ResourceResult
+from core.model import SYNC_CHANGES_NOTHING, ResourceKey, ResourceResult
 from core.runtime import AppRuntime
 
 CHILD_KINDS: tuple[tuple[str, str], ...] = (("apps", "ReplicaSet"), ("batch", "Job"), ("", "Pod"))
@@ -36,6 +36,9 @@ class TreeEntry:
     health_message: str = ""
     parent: ResourceKey | None = None
     """The owner, for an owned child; None for a resource Git declares or tracks."""
+    sync_note: str = ""
+    """Shown after the sync word: `sync changes nothing` for an OutOfSync a sync cannot fix (drift
+    rule 7). The word itself stays, so counts and filters read it as any OutOfSync."""
 
     @property
     def owned(self) -> bool:
@@ -142,11 +145,18 @@ def _resource_entry(result: ResourceResult, old: TreeEntry | None) -> TreeEntry:
         old is not None
         and old.parent is None
         and old.sync == result.status
+        and old.sync_note == _sync_note(result)
         and old.health == health.status
         and old.health_message == health.message
     ):
         return old
-    return TreeEntry(result.key, str(result.status), str(health.status), health.message)
+    return TreeEntry(
+        result.key, str(result.status), str(health.status), health.message, sync_note=_sync_note(result)
+    )
+
+
+def _sync_note(result: ResourceResult) -> str:
+    return SYNC_CHANGES_NOTHING if result.sync_changes_nothing else ""
 
 
 def owned_entries(

@@ -303,3 +303,25 @@ def test_app_entries_come_back_the_same_until_something_changes() -> None:
 
     results[SECRET] = _result(SECRET, SyncStatus.MISSING)
     assert [entry.key for entry in book.of(_runtime(results), cache)] == [CONFIG_MAP, SECRET, WEB, RS, POD_A]
+
+
+async def test_a_resource_a_sync_cannot_fix_is_marked_in_the_tree_and_still_counted_as_out_of_sync() -> None:
+    # Drift rule 7: the marking rides on the entry from the result's reason; the kind still counts it.
+    marked = ResourceResult(
+        WEB,
+        "v1",
+        SyncStatus.OUT_OF_SYNC,
+        HealthStatus(Health.HEALTHY),
+        reason="sync changes nothing: /spec/replicas kept by hpa-controller",
+    )
+    book = AppEntries()
+    (entry,) = [e for e in book.of(_runtime({WEB: marked}), LiveCache()) if e.key == WEB]
+    assert (entry.sync, entry.sync_note) == ("OutOfSync", "sync changes nothing")
+    host = TreeHost()
+    async with host.run_test(size=(100, 24)) as pilot:
+        tree = host.query_one(ResourceTree)
+        tree.set_entries([TreeEntry(CONFIG_MAP, "Synced", "Healthy"), entry])
+        await pilot.pause()
+        assert label_of(tree, WEB) == "web  ≠ OutOfSync (sync changes nothing)  ♥ Healthy"
+        kind = next(node for node in tree.root.children if str(node.label).startswith("Deployment"))
+        assert str(kind.label) == "Deployment (1) ≠1"

@@ -69,10 +69,13 @@ class ResourceLabels:
             plain = key.name if key.namespace in ("", self.namespace) else f"{key.namespace}/{key.name}"
             spans.append(Span(0, len(plain), _BOLD))
         cells = cell_len(plain)
-        for word in (entry.sync, entry.health):
+        for word, note in ((entry.sync, entry.sync_note), (entry.health, "")):
             if word is None:
                 continue
             shown, width, style = self.word(word)
+            if note:
+                shown = f"{shown} ({note})"  # drift rule 7's marking, in the word's colour
+                width = cell_len(shown)
             start = len(plain) + len(_GAP)
             plain = f"{plain}{_GAP}{shown}"
             spans.append(Span(start, len(plain), style))
