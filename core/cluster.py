@@ -21,7 +21,7 @@ import itertools
 import json
 import random
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -283,6 +283,19 @@ class ClusterAdapter:
         )
         return _json_of(response)
 
+    def json_patch(
+        self, resource: ApiResource, namespace: str | None, name: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """PATCH one object with a JSON patch (RFC 6902 operations, `test` ones included); returns
+        the object the server stored. Used for what apply cannot say, such as rewriting managedFields."""
+        response = self._request(
+            "PATCH",
+            resource.path(namespace, name),
+            body=[dict(operation) for operation in operations],  # a list: the client sends it as is
+            content_type="application/json-patch+json",
+        )
+        return _json_of(response)
+
     def delete(
         self,
         resource: ApiResource,
@@ -334,8 +347,11 @@ class ClusterAdapter:
         payload: Any = None
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-            # The client serialises JSON bodies itself; any other content type must arrive as bytes.
-            payload = body if content_type is None else json.dumps(body, separators=(",", ":")).encode()
+            # The client serialises a body itself when its content type names JSON (a JSON patch must
+            # then be a list, or the client sends it as a strategic merge patch); any other content
+            # type (apply-patch+yaml) must arrive as bytes.
+            as_json = "json" in headers["Content-Type"].lower()
+            payload = body if as_json else json.dumps(body, separators=(",", ":")).encode()
         full_path = path + (
             "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items()) if query else ""
         )

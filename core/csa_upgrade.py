@@ -25,11 +25,10 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from core.cluster import ApiError, ClusterAdapter, ClusterError, ReadOnlyError, _api_error
+from core.cluster import ApiError, ClusterAdapter
 from core.model import FIELD_MANAGER, ResourceKey
 
 CSA_MANAGER: Final = "kubectl-client-side-apply"
-JSON_PATCH: Final = "application/json-patch+json"
 _CONFLICT_CODES: Final = (409, 422)
 """A failed `test` op (the object changed since it was read) answers 422; some servers say 409."""
 
@@ -108,43 +107,10 @@ def migrate_client_side_ownership(adapter: ClusterAdapter, key: ResourceKey, *, 
             {"op": "replace", "path": "/metadata/managedFields", "value": upgraded},
         ]
         try:
-            _json_patch(adapter, resource.path(key.namespace or None, key.name), patch)
+            adapter.json_patch(resource, key.namespace or None, key.name, patch)
         except ApiError as error:
             if error.code in _CONFLICT_CODES and attempt + 1 < attempts:
                 continue
             raise
         return True
     return False
-
-
-def _json_patch(adapter: ClusterAdapter, path: str, patch: list[dict[str, Any]]) -> None:
-    """PATCH `path` with a JSON patch (a list of operations).
-
-    ClusterAdapter has no JSON-patch call, and its request path encodes every body of its own content
-    type to bytes, which the kubernetes client then turns into a strategic merge patch; the list is
-    handed to the client as it is here. The adapter's read-only guard is kept, word for word.
-    """
-    import urllib3
-
-    if adapter.read_only:
-        raise ReadOnlyError(
-            f"refused PATCH {path}: kubedrift is read-only for context {adapter.context!r} "
-            "(--read-only or readOnly in kubedrift.yaml)"
-        )
-    client = adapter.api_client
-    method, url, headers, _, _ = client.param_serialize(
-        method="PATCH",
-        resource_path=path,
-        header_params={"Accept": "application/json", "Content-Type": JSON_PATCH},
-        auth_settings=["BearerToken"],
-    )
-    try:
-        response = client.call_api(
-            method, url, header_params=headers, body=patch, _request_timeout=(10.0, 30.0)
-        )
-        response.response.data  # noqa: B018 - read the body here, where a timeout is caught
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise ClusterError(f"cannot reach the cluster of context {adapter.context!r}: {error}") from None
-    status = int(response.status)
-    if not 200 <= status < 300:
-        raise _api_error(response, status)

@@ -108,6 +108,8 @@ def test_read_only_refuses_before_any_request(
         read_only_adapter.delete(resource, "default", "anything")
     with pytest.raises(ReadOnlyError):
         read_only_adapter.apply(configmap("nope"), dry_run=True)
+    with pytest.raises(ReadOnlyError):
+        read_only_adapter.json_patch(resource, "default", "anything", [{"op": "remove", "path": "/data"}])
     assert sandbox.request_log == []
     read_only_adapter.list(resource)  # reads still work
     assert {r.method for r in sandbox.request_log} == {"GET"}
@@ -182,3 +184,21 @@ def test_in_cluster_config_is_used_when_no_kubeconfig_exists(
     )
     assert kubeconfig.current_context == "in-cluster"
     assert kubeconfig.context_for(Destination()) == "in-cluster"
+
+
+def test_a_json_patch_is_sent_as_one_and_its_test_operation_guards_it(
+    adapter: ClusterAdapter, sandbox: SandboxThread
+) -> None:
+    stored = adapter.apply(configmap("patched", first="0"))
+    resource = adapter.resource_for("", "ConfigMap")
+    version = stored["metadata"]["resourceVersion"]
+    guard = {"op": "test", "path": "/metadata/resourceVersion", "value": version}
+    answer = adapter.json_patch(
+        resource, "default", "patched", [guard, {"op": "add", "path": "/data/extra", "value": "1"}]
+    )
+    assert answer["data"]["extra"] == "1"
+    (patch,) = [r for r in sandbox.request_log if r.method == "PATCH" and r.path.endswith("/patched")][-1:]
+    assert patch.content_type == "application/json-patch+json", "not turned into a strategic merge patch"
+    with pytest.raises(ApiError) as refused:  # the object changed since `version`: the test op fails
+        adapter.json_patch(resource, "default", "patched", [guard, {"op": "remove", "path": "/data/extra"}])
+    assert refused.value.code in (409, 422)
