@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
+from core.drift.object_compare import DeltaKind, ObjectDelta
+from core.model import Change, ResourceKey
 from sandbox.handle import SandboxThread
 from tests.tui.conftest import git, wait_until
 from tests.tui.test_dashboard import SIZE, apps_api, core_api, highlight, loaded
@@ -174,3 +177,25 @@ async def test_read_only_refuses_a_rollback_and_writes_nothing(
         assert "read-only" in refusal.message.lower()
         await pilot.pause(0.3)
         assert [f"{r.method} {r.path}" for r in sandbox.request_log if r.is_write] == []
+
+
+class DeltaHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RevisionDelta(id="delta")
+
+
+async def test_a_multi_line_value_shows_its_changed_lines_not_one_cut_off_string() -> None:
+    now = "server {\n  listen 80;\n  root /srv;\n  gzip on;\n}\n"
+    then = now.replace("listen 80;", "listen 8080;")
+    key = ResourceKey("", "ConfigMap", "shop", "nginx")
+    change = Change("/data/nginx.conf", then, now)  # desired: at that commit; live: now
+    host = DeltaHost()
+    async with host.run_test(size=(100, 30)) as pilot:
+        delta = host.query_one(RevisionDelta)
+        delta.show_deltas("a" * 40, "b" * 40, [ObjectDelta(key, DeltaKind.CHANGED, (change,))])
+        await pilot.pause()
+        lines = delta.lines_shown
+        assert "    /data/nginx.conf: (lines now → then)" in lines
+        assert "      -  listen 80;" in lines and "      +  listen 8080;" in lines
+        assert "      @@ -1,5 +1,5 @@" in lines
+        assert not any("\\n" in line for line in lines), "no JSON-escaped file on one line"

@@ -1,7 +1,8 @@
 """The history screen's lower pane: how a commit differs from the current revision, field by field.
 
 Objects only at that commit read `+`, objects it lacks read `-`, changed ones `~` with one
-`path: now → then` line per field; Secret values arrive masked from core and stay `***`.
+`path: now → then` line per field, or the changed lines of a multi-line value (a file, a script) as
+`diff -u` shows them; Secret values arrive masked from core and stay `***`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from core.drift.object_compare import DeltaKind, ObjectDelta
+from core.drift.text import is_multiline, value_diff
 from core.model import Change
 from tui.status_text import Tone, short_revision, tone_style
 
@@ -72,7 +74,10 @@ class RevisionDelta(RichLog):
             else:
                 self._line(Text(f"~ {delta.key}", style=tone_style(Tone.DRIFT, variables)))
                 for change in delta.changes:
-                    self._line(self._change_line(change, variables))
+                    if not change.secret and is_multiline(change.live) and is_multiline(change.desired):
+                        self._value_lines(change, variables)
+                    else:
+                        self._line(self._change_line(change, variables))
 
     def _change_line(self, change: Change, variables: Mapping[str, str]) -> Text:
         line = Text(f"    {change.path or '/'}: ")
@@ -82,6 +87,14 @@ class RevisionDelta(RichLog):
         if change.secret:
             line.append("  (secret value changed)", style=Style(dim=True))
         return line
+
+    def _value_lines(self, change: Change, variables: Mapping[str, str]) -> None:
+        """A file or script that changed: its changed lines, as `diff -u` shows them (now `-`, then `+`)."""
+        self._line(Text(f"    {change.path}: (lines now → then)"))
+        tones = {"-": Tone.BAD, "+": Tone.GOOD, "@": Tone.QUIET}
+        for line in value_diff(change.live, change.desired):
+            tone = tones.get(line[:1])
+            self._line(Text(f"      {line}", style=tone_style(tone, variables) if tone else ""))
 
     def _reset(self) -> None:
         self.clear()
