@@ -13,10 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
+from core.drift.last_applied import LAST_APPLIED
 from core.drift.rules import escape_segment
-from core.model import SECRET_MASK, Change, ResourceKey
+from core.model import (
+    ARGOCD_TRACKING_ANNOTATION,
+    SECRET_MASK,
+    TRACKING_ANNOTATION,
+    TRACKING_LABEL,
+    Change,
+    ResourceKey,
+)
 
 # Fields the server rewrites on every write; a dry run changes them without changing anything real.
 _SERVER_WRITTEN = (
@@ -27,6 +35,11 @@ _SERVER_WRITTEN = (
     "root['metadata']['creationTimestamp']",
     "root['status']",
 )
+# Metadata drift never compares (core.drift.rules), which a sync writes or drops on the side.
+_NEVER_COMPARED_METADATA: Final = {
+    "labels": frozenset({TRACKING_LABEL}),
+    "annotations": frozenset({TRACKING_ANNOTATION, ARGOCD_TRACKING_ANNOTATION, LAST_APPLIED}),
+}
 _REPORTS = (
     "values_changed",
     "type_changes",
@@ -73,8 +86,33 @@ def compare_revisions(
 def dry_run_changes(
     live: Mapping[str, Any], dry_run: Mapping[str, Any], *, secret: bool = False
 ) -> tuple[Change, ...]:
-    """What a sync would really change, from the server's `dryRun=All` answer (desired = dry run)."""
-    return object_changes(dry_run, live, secret=secret, exclude=_SERVER_WRITTEN)
+    """What a sync would really change, from the server's `dryRun=All` answer (desired = dry run).
+
+    Only what drift compares counts (DESIGN drift rule 7): the tracking label and annotations a sync
+    adds and the last-applied annotation it may drop are never compared, so writing them alone is no
+    change (an object made by `kubectl apply` is Synced and its dry run changes nothing)."""
+    return object_changes(
+        _without_never_compared(dry_run),
+        _without_never_compared(live),
+        secret=secret,
+        exclude=_SERVER_WRITTEN,
+    )
+
+
+def _without_never_compared(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return obj
+    trimmed = dict(metadata)
+    for section, names in _NEVER_COMPARED_METADATA.items():
+        values = trimmed.get(section)
+        if isinstance(values, Mapping) and any(name in values for name in names):
+            kept = {k: v for k, v in values.items() if k not in names}
+            if kept:
+                trimmed[section] = kept
+            else:
+                del trimmed[section]
+    return {**obj, "metadata": trimmed}
 
 
 def object_changes(

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from core.drift.object_compare import DeltaKind, compare_revisions, dry_run_changes
-from core.model import SECRET_MASK, ResourceKey
+from core.model import SECRET_MASK, TRACKING_ANNOTATION, TRACKING_LABEL, ResourceKey
 
 
 def deployment(name: str, replicas: int, image: str) -> dict[str, Any]:
@@ -69,3 +69,32 @@ def test_dry_run_ignores_what_the_server_rewrites() -> None:
     assert [c.to_json() for c in dry_run_changes(live, dry)] == [
         {"path": "/spec/replicas", "desired": 4, "live": 2}
     ]
+
+
+def test_a_dry_run_that_only_adds_tracking_or_drops_last_applied_changes_nothing() -> None:
+    # Drift rule 7: check never compares these, so a sync that writes only them changes nothing.
+    live = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "web",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        },
+        "data": {"a": "b"},
+    }
+    answer = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "web",
+            "labels": {TRACKING_LABEL: "kubedrift"},
+            "annotations": {TRACKING_ANNOTATION: "demo:/ConfigMap:default/web"},
+        },
+        "data": {"a": "b"},
+    }
+    assert dry_run_changes(live, answer) == ()
+    changed = {
+        **answer,
+        "metadata": {**answer["metadata"], "labels": {TRACKING_LABEL: "kubedrift", "x": "1"}},
+    }
+    assert [change.path for change in dry_run_changes(live, changed)] == ["/metadata/labels"]
