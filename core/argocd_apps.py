@@ -25,8 +25,9 @@ from core.model import (
     SyncPolicy,
     TrackingMethod,
 )
+from core.source_options_yaml import SOURCE_OPTION_KEYS, read_source_options
 
-_SOURCE_KEYS = ("repoURL", "targetRevision", "path")
+_SOURCE_KEYS = ("repoURL", "targetRevision", "path", *SOURCE_OPTION_KEYS)
 _DESTINATION_KEYS = ("name", "server", "namespace")
 _SYNC_POLICY_KEYS = ("automated",)
 _AUTOMATED_KEYS = ("prune", "selfHeal", "enabled")
@@ -141,7 +142,8 @@ def _read_source(source: YamlField, base: Path, *, strict: bool) -> Source:
     if revision is None or (not strict and not revision):
         revision = "HEAD"
     path = source.optional_string("path", allow_empty=True)
-    return Source(repo_url=repo_url, target_revision=revision, path=path or ".")
+    options = read_source_options(source, strict=strict)
+    return Source(repo_url=repo_url, target_revision=revision, path=path or ".", options=options)
 
 
 def _resolve_repo_url(repo_url: str, base: Path) -> str:

@@ -19,6 +19,7 @@ from core.argocd_apps import applications_at, read_app
 from core.config_yaml import YamlField, describe_value, display_path, load_yaml_file
 from core.errors import ConfigError
 from core.model import App, Source, TrackingMethod
+from core.source_options import DirectoryOptions, SourceOptions
 
 CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
@@ -130,7 +131,10 @@ def zero_config(folder: Path) -> Config:
     # The name goes into tracking ids (`<app>:<group>/<kind>:...`), so it must not hold a colon.
     name = re.sub(r"[:\s]+", "-", absolute.name) or "root"
     # An empty target revision tells the Git source to read the files on disk, not a commit.
-    source = Source(repo_url=str(absolute), target_revision="", path=".")
+    # A folder named on the command line is read with its subfolders: that is what a person pointing
+    # at a folder of manifests means (an Application's `directory.recurse` defaults to false).
+    options = SourceOptions(directory=DirectoryOptions(recurse=True))
+    source = Source(repo_url=str(absolute), target_revision="", path=".", options=options)
     return Config(apps=(App(name=name, source=source, origin=display_path(absolute)),))
 
 

@@ -122,7 +122,10 @@ class AppDesiredState:
         self.app = app
         self.source = source or AppSource(app.source, base_dir=base_dir, cache_dir=cache_dir)
         self.renderer = Renderer(
-            default_namespace=app.destination.namespace, scope=scope, app_path=app.source.path
+            default_namespace=app.destination.namespace,
+            scope=scope,
+            app_path=app.source.path,
+            directory=app.source.options.directory,
         )
         self._last_render = RenderResult({}, ())
         self._clock = clock

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.redact import redact_text
+from core.source_options import SourceOptions
 
 TRACKING_LABEL = "app.kubernetes.io/managed-by"
 TRACKING_LABEL_VALUE = "kubedrift"
@@ -131,6 +132,8 @@ class Source:
     repo_url: str
     target_revision: str = "HEAD"
     path: str = "."
+    options: SourceOptions = field(default_factory=SourceOptions)
+    """`directory`, `helm`, `kustomize` and `chart`: how the files at `path` are rendered."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
 from core.manifest_file import Manifest, ParsedFile, is_manifest_path, parse_manifest_file
 from core.model import ResourceKey
+from core.source_options import DirectoryOptions
+
+EVERY_FILE = DirectoryOptions(recurse=True)
+"""Every manifest file of the folder and its subfolders (a folder named on the command line)."""
 
 __all__ = ["DesiredObject", "KustomizeRunner", "RenderResult", "Renderer", "SubprocessKustomize"]
 
@@ -83,8 +88,11 @@ class Renderer:
         scope: NamespaceScope = BUILTIN_SCOPE,
         kustomize: KustomizeRunner | None = None,
         app_path: str = "",
+        directory: DirectoryOptions = EVERY_FILE,
     ) -> None:
         self.default_namespace = default_namespace
+        self.directory = directory
+        """Which files of a plain folder are manifests (Argo CD's `directory`; apps pass their own)."""
         self.scope = scope
         self.kustomize: KustomizeRunner = kustomize if kustomize is not None else SubprocessKustomize()
         self.app_path = app_path
@@ -112,7 +120,7 @@ class Renderer:
 
     def _parse_files(self, files: Mapping[str, bytes]) -> list[ParsedFile]:
         previous, current = self._file_cache, {}
-        for path in sorted(files):
+        for path in selected_paths(sorted(files), self.directory):
             if not is_manifest_path(path):
                 continue
             content = files[path]

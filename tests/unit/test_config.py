@@ -14,6 +14,7 @@ import yaml
 from core.config import Config, ContextSettings, find_config, load_config, zero_config
 from core.errors import ConfigError
 from core.model import App, Destination, IgnoreDifference, Source, SyncPolicy, TrackingMethod
+from core.source_options import DirectoryOptions, SourceOptions
 
 GUESTBOOK_APPLICATION = """\
 apiVersion: argoproj.io/v1alpha1
@@ -254,6 +255,7 @@ metadata: {name: not-an-app}
                 repo_url="https://github.com/argoproj/argocd-example-apps.git",
                 target_revision="HEAD",
                 path="guestbook",
+                options=SourceOptions(directory=DirectoryOptions(recurse=True)),
             ),
             destination=Destination(server="https://kubernetes.default.svc", namespace="guestbook"),
             sync_policy=SyncPolicy(automated=True, prune=True, self_heal=True),

@@ -1,0 +1,73 @@
+"""Argo CD's `directory` options: which files of a plain folder are manifests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import load_config
+from core.directory_files import selected_paths
+from core.render import Renderer
+from core.source_options import DirectoryOptions
+
+PATHS = ["a.yaml", "b.json", "README.md", "team/web.yaml", "team/db/pg.yaml", "env-use2/x.yaml", "skip.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (DirectoryOptions(), ["a.yaml", "b.json", "README.md", "skip.yaml"]),
+        (DirectoryOptions(recurse=True), PATHS),
+        (DirectoryOptions(recurse=True, include="*.yaml"), [p for p in PATHS if p.endswith(".yaml")]),
+        (DirectoryOptions(recurse=True, include="team/*"), ["team/web.yaml", "team/db/pg.yaml"]),
+        (DirectoryOptions(recurse=True, include="{a.yaml,env-use2/*}"), ["a.yaml", "env-use2/x.yaml"]),
+        (DirectoryOptions(recurse=True, exclude="**/pg.yaml"), [p for p in PATHS if p != "team/db/pg.yaml"]),
+        # exclude wins over include
+        (DirectoryOptions(include="*.yaml", exclude="skip.yaml"), ["a.yaml"]),
+        (DirectoryOptions(include="[ab].*"), ["a.yaml", "b.json"]),
+        (DirectoryOptions(include="?.yaml"), ["a.yaml"]),
+    ],
+)
+def test_recurse_include_and_exclude_select_as_argo_cd_does(
+    options: DirectoryOptions, expected: list[str]
+) -> None:
+    assert selected_paths(PATHS, options) == expected
+
+
+def test_a_pattern_is_matched_whole_and_literally_outside_its_wildcards() -> None:
+    assert selected_paths(["a.yaml", "a.yaml.bak", "a+b.yaml"], DirectoryOptions(include="a*.yaml")) == [
+        "a.yaml",
+        "a+b.yaml",
+    ]
+    assert selected_paths(["x.yaml"], DirectoryOptions(include="{x.yaml")) == ["x.yaml"]  # unclosed brace
+
+
+def deployment(name: str) -> bytes:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n".encode()
+
+
+def test_the_renderer_reads_only_the_folder_itself_unless_told_to_recurse() -> None:
+    files = {"top.yaml": deployment("top"), "sub/inner.yaml": deployment("inner")}
+    flat = Renderer(default_namespace="default", directory=DirectoryOptions()).render(files)
+    assert sorted(key.name for key in flat.objects) == ["top"]
+    deep = Renderer(default_namespace="default", directory=DirectoryOptions(recurse=True)).render(files)
+    assert sorted(key.name for key in deep.objects) == ["inner", "top"]
+
+
+def test_kubedrift_yaml_reads_directory_options_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    (tmp_path / "kubedrift.yaml").write_text(
+        "apps:\n"
+        "  - name: web\n"
+        "    source:\n"
+        "      repoURL: .\n"
+        "      path: web\n"
+        "      directory: {recurse: true, include: '*.yaml', exclude: 'test/*'}\n"
+    )
+    (app,) = load_config(tmp_path / "kubedrift.yaml").apps
+    assert app.source.options.directory == DirectoryOptions(recurse=True, include="*.yaml", exclude="test/*")
+    (tmp_path / "kubedrift.yaml").write_text(
+        "apps:\n  - name: web\n    source: {repoURL: ., directory: {recursive: true}}\n"
+    )
+    with pytest.raises(Exception, match="unknown key 'recursive'.*did you mean 'recurse'"):
+        load_config(tmp_path / "kubedrift.yaml")
