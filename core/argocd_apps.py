@@ -129,13 +129,12 @@ def _read_application(document: YamlField, tracking: TrackingMethod) -> tuple[Ap
 
 def _read_source(source: YamlField, base: Path, *, strict: bool) -> Source:
     source.mapping(_SOURCE_KEYS if strict else None)
-    if not strict:
-        for unrenderable in ("chart", "plugin"):
-            if source.optional(unrenderable) is not None:
-                raise source.required(unrenderable).fail(
-                    "Helm repository charts and config management plugins are not supported; "
-                    "kubedrift renders folders of manifests and kustomizations"
-                )
+    for unrenderable in ("chart", "plugin"):
+        if source.optional(unrenderable) is not None:
+            raise source.required(unrenderable).fail(
+                "charts from a Helm repository and config management plugins are not supported yet; "
+                "kubedrift renders folders of manifests, kustomizations and charts committed to Git"
+            )
     repo_url = _resolve_repo_url(source.required("repoURL").string(), base)
     revision = source.optional_string("targetRevision", allow_empty=True)
     # In kubedrift.yaml an explicit empty revision means the files on disk; Argo CD reads "" as HEAD.

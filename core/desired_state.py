@@ -126,6 +126,8 @@ class AppDesiredState:
             scope=scope,
             app_path=app.source.path,
             directory=app.source.options.directory,
+            helm=app.source.options.helm,
+            release_name=app.name,
         )
         self._last_render = RenderResult({}, ())
         self._clock = clock

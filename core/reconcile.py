@@ -204,6 +204,9 @@ class AppReconciler:
 
     @property
     def health(self) -> Health:
+        if not self.render_ok:
+            # Part of the app could not be rendered: nothing can say that part is healthy.
+            return Health.UNKNOWN
         return Health.worst(health for health, count in self._health_counts.items() if count)
 
     def result(self) -> AppResult:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
+from core.helm_chart import CHART_FILE, is_chart, render_chart
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
 from core.manifest_file import Manifest, ParsedFile, is_manifest_path, parse_manifest_file
 from core.model import ResourceKey
-from core.source_options import DirectoryOptions
+from core.source_options import DirectoryOptions, HelmOptions
 
 EVERY_FILE = DirectoryOptions(recurse=True)
+NO_HELM_OPTIONS = HelmOptions()
 """Every manifest file of the folder and its subfolders (a folder named on the command line)."""
 
 __all__ = ["DesiredObject", "KustomizeRunner", "RenderResult", "Renderer", "SubprocessKustomize"]
@@ -53,6 +55,15 @@ class RenderResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+HOOK_ANNOTATIONS = ("helm.sh/hook", "argocd.argoproj.io/hook")
+
+
+def is_hook(obj: Mapping[str, Any]) -> bool:
+    """Whether an object is a hook (Argo CD's, or Helm's, which Argo CD maps onto its own)."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    return isinstance(annotations, Mapping) and any(name in annotations for name in HOOK_ANNOTATIONS)
 
 
 def _content_digest(files: Mapping[str, bytes]) -> bytes:
@@ -89,10 +100,15 @@ class Renderer:
         kustomize: KustomizeRunner | None = None,
         app_path: str = "",
         directory: DirectoryOptions = EVERY_FILE,
+        helm: HelmOptions = NO_HELM_OPTIONS,
+        release_name: str = "",
     ) -> None:
         self.default_namespace = default_namespace
         self.directory = directory
         """Which files of a plain folder are manifests (Argo CD's `directory`; apps pass their own)."""
+        self.helm = helm
+        self.release_name = release_name
+        """A chart's release name when `helm.releaseName` does not say: the app's name, as in Argo CD."""
         self.scope = scope
         self.kustomize: KustomizeRunner = kustomize if kustomize is not None else SubprocessKustomize()
         self.app_path = app_path
@@ -111,9 +127,12 @@ class Renderer:
         and that folder is built instead of reading the files one by one.
         """
         kustomization = next((name for name in KUSTOMIZATION_FILES if name in files), None)
-        if kustomization is not None:
+        if is_chart(files):
             self._file_cache = {}
-            parsed = [self._build(kustomization, files, materialize)]
+            parsed = [self._build(CHART_FILE, files, materialize, self._render_chart)]
+        elif kustomization is not None:
+            self._file_cache = {}
+            parsed = [self._build(kustomization, files, materialize, self._kustomize_build)]
         else:
             parsed = self._parse_files(files)
         return self._assemble(parsed)
@@ -133,33 +152,54 @@ class Renderer:
         return list(current.values())
 
     def _build(
-        self, kustomization: str, files: Mapping[str, bytes], materialize: Callable[[], Path] | None
+        self,
+        entry: str,
+        files: Mapping[str, bytes],
+        materialize: Callable[[], Path] | None,
+        build: Callable[[str, Path], bytes],
     ) -> ParsedFile:
+        """A built app (a kustomization, a chart): `build(entry, folder)` on the files put on disk,
+        its output parsed as one stream; cached by the files' content (the options are the app's own)."""
         digest = _content_digest(files)
         if self._build_cache is not None and self._build_cache[0] == digest:
             return self._build_cache[1]
         place = self.app_path or "the app folder"
         try:
             if materialize is None:
-                raise RenderError(
-                    f"{kustomization} found in {place} but no checkout to build it from was given"
-                )
-            output = self.kustomize.build(materialize())
+                raise RenderError(f"{entry} found in {place} but no checkout to build it from was given")
+            output = build(entry, materialize())
         except RenderError as exc:
-            return ParsedFile(b"", errors=(RenderError(exc.message, file=kustomization),))
+            return ParsedFile(b"", errors=(RenderError(exc.message, file=exc.file or entry, line=exc.line),))
         except (KubedriftError, OSError) as exc:
-            return ParsedFile(b"", errors=(RenderError(f"cannot build: {exc}", file=kustomization),))
-        if output is None:
-            message = (
-                f"{kustomization} found in {place} but neither kubectl nor kustomize is installed; "
-                "install one of them"
-            )
-            return ParsedFile(b"", errors=(RenderError(message, file=kustomization),))
+            return ParsedFile(b"", errors=(RenderError(f"cannot build: {exc}", file=entry),))
         # Failures are not cached: a retry on the same tree is what a user who fixed the tool wants.
-        parsed = parse_manifest_file(kustomization, output, lines_known=False)
+        parsed = parse_manifest_file(entry, output, lines_known=False)
         self.parse_count += 1
         self._build_cache = (digest, parsed)
         return parsed
+
+    def _kustomize_build(self, kustomization: str, folder: Path) -> bytes:
+        output = self.kustomize.build(folder)
+        if output is None:
+            place = self.app_path or "the app folder"
+            raise RenderError(
+                f"{kustomization} found in {place} but neither kubectl nor kustomize is installed; "
+                "install one of them"
+            )
+        return output
+
+    def _render_chart(self, chart_file: str, folder: Path) -> bytes:
+        """The chart in `folder` through Helm's own engine; value files may come from anywhere in the
+        repository the folder is `app_path` of, and nowhere outside it."""
+        depth = len(PurePosixPath(self.app_path).parts) if self.app_path not in ("", ".") else 0
+        repo_root = folder.parents[depth - 1] if depth else folder
+        return render_chart(
+            folder,
+            self.helm,
+            release_name=self.helm.release_name or self.release_name or "release",
+            namespace=self.helm.namespace or self.default_namespace,
+            repo_root=repo_root,
+        )
 
     def _assemble(self, parsed: list[ParsedFile]) -> RenderResult:
         crd_scopes = {group_kind: namespaced for file in parsed for group_kind, namespaced in file.crd_scopes}
@@ -169,6 +209,8 @@ class Renderer:
         for file in parsed:
             errors.extend(file.errors)
             for manifest in file.manifests:
+                if is_hook(manifest.obj):
+                    continue  # run around a sync, never compared (Argo CD's hooks; Helm's map onto them)
                 group_kind = (manifest.group, manifest.kind)
                 namespaced = namespaced_by_kind.get(group_kind)
                 if namespaced is None:

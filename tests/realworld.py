@@ -249,8 +249,10 @@ class _KubeConstructor(SafeConstructor):
                 key = _key_string(self.construct_object(key_node, deep=True))
                 if key in seen:
                     raise ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"found duplicate key {key!r}", key_node.start_mark,
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
                     )
                 seen.add(key)
         mapping = super().construct_mapping(node, deep=deep)

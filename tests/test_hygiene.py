@@ -55,7 +55,16 @@ def test_mypy_is_clean() -> None:
 # Imported when first used, never on the way to the TUI's first frame: together they take most of a
 # second to import (the kubernetes client alone about 0.3 s), which the first frame's 1 s budget
 # cannot carry. The engine loads them on its worker once the dashboard is on screen.
-DEFERRED_PACKAGES = ("kubernetes", "git", "deepdiff", "watchfiles", "aiohttp", "urllib3", "sandbox")
+DEFERRED_PACKAGES = (
+    "kubernetes",
+    "git",
+    "deepdiff",
+    "watchfiles",
+    "aiohttp",
+    "urllib3",
+    "sandbox",
+    "helm_python",
+)
 
 
 def _loaded_packages(probe: str, cwd: Path = ROOT) -> set[str]:

@@ -337,7 +337,12 @@ def test_zero_config_is_one_app_for_the_folder_read_from_disk(tmp_path: Path) ->
     assert config.apps == (
         App(
             name="manifests",
-            source=Source(repo_url=str(tmp_path / "manifests"), target_revision="", path="."),
+            source=Source(
+                repo_url=str(tmp_path / "manifests"),
+                target_revision="",
+                path=".",
+                options=SourceOptions(directory=DirectoryOptions(recurse=True)),
+            ),
             destination=Destination(name=None, server=None, namespace="default"),
             origin="manifests",
         ),
@@ -627,8 +632,9 @@ spec:
     chart: nginx
     targetRevision: 15.0.0
 """,
-            "argocd/shop.yaml:10: spec.source.chart: Helm repository charts and config management plugins "
-            "are not supported; kubedrift renders folders of manifests and kustomizations",
+            "argocd/shop.yaml:10: spec.source.chart: charts from a Helm repository and config management "
+            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
+            "charts committed to Git",
             id="helm-chart",
         ),
         pytest.param(

@@ -8,6 +8,7 @@ import pytest
 
 from core.config import load_config
 from core.directory_files import selected_paths
+from core.errors import ConfigError
 from core.render import Renderer
 from core.source_options import DirectoryOptions
 
@@ -69,5 +70,32 @@ def test_kubedrift_yaml_reads_directory_options_and_refuses_unknown_keys(tmp_pat
     (tmp_path / "kubedrift.yaml").write_text(
         "apps:\n  - name: web\n    source: {repoURL: ., directory: {recursive: true}}\n"
     )
-    with pytest.raises(Exception, match="unknown key 'recursive'.*did you mean 'recurse'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'recursive'.*did you mean 'recurse'"):
         load_config(tmp_path / "kubedrift.yaml")
+
+
+def test_hooks_are_not_desired_objects() -> None:
+    hook = (
+        b"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n"
+        b"  annotations: {helm.sh/hook: pre-install}\n"
+    )
+    argo_hook = (
+        b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n"
+        b"  annotations: {argocd.argoproj.io/hook: PostSync}\n"
+    )
+    files = {"a.yaml": deployment("plain"), "hook.yaml": hook, "smoke.yaml": argo_hook}
+    rendered = Renderer(default_namespace="default").render(files)
+    assert sorted(key.name for key in rendered.objects) == ["plain"] and rendered.ok
+
+
+def test_a_chart_folder_renders_through_helm_with_the_app_name_as_release(tmp_path: Path) -> None:
+    chart = Path(__file__).resolve().parent.parent / "fixtures" / "charts" / "widgets"
+    files = {
+        path.relative_to(chart).as_posix(): path.read_bytes() for path in chart.rglob("*") if path.is_file()
+    }
+    renderer = Renderer(default_namespace="team", release_name="demo", app_path=".")
+    rendered = renderer.render(files, materialize=lambda: chart)
+    assert rendered.ok, rendered.errors
+    kinds = {key.kind for key in rendered.objects}
+    assert "CustomResourceDefinition" in kinds and "Job" not in kinds, "the CRD is kept, the hook is not"
+    assert all(key.namespace in ("team", "") for key in rendered.objects)
