@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config_yaml import YamlField, display_path, load_yaml_file
+from core.errors import ConfigError
 from core.model import (
     COMPARE_OPTIONS_ANNOTATION,
     App,
@@ -34,6 +35,11 @@ _AUTOMATED_KEYS = ("prune", "selfHeal", "enabled")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "jsonPointers")
 _UNSUPPORTED_IGNORE_KEYS = ("jqPathExpressions", "managedFieldsManagers")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_UNRENDERABLE = ("chart", "plugin")
+_UNRENDERABLE_MESSAGE = (
+    "charts from a Helm repository and config management plugins are not supported yet; "
+    "kubedrift renders folders of manifests, kustomizations and charts committed to Git"
+)
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -110,15 +116,20 @@ def _is_argocd_application(document: Any) -> bool:
 
 
 def _read_application(document: YamlField, tracking: TrackingMethod) -> tuple[App, YamlField]:
-    """An Argo CD Application manifest as an App with the same meaning."""
+    """An Argo CD Application manifest as an App with the same meaning.
+
+    One that kubedrift cannot render (a plugin, a Helm repository chart, several sources) is still an
+    app, whose one error says why: the other Applications of the folder are evaluated as usual."""
     name_field = document.required("metadata").mapping().required("name")
     spec = document.required("spec").mapping()
-    if spec.optional("source") is None and spec.optional("sources") is not None:
-        raise spec.required("sources").fail(
-            "multi-source Applications are not supported; give the app a single spec.source"
-        )
     base = Path(os.path.abspath(document.file)).parent
+    unsupported = _unsupported_source(spec)
+    if unsupported is not None:
+        stand_in = {**spec.value, "source": {"repoURL": str(base), "path": "."}}
+        spec = YamlField(stand_in, spec.file, spec.line, spec.path)
     app = read_app(name_field, spec, base=base, origin=document.origin, strict=False, tracking=tracking)
+    if unsupported is not None:
+        app = replace(app, unrenderable=str(unsupported))
     # Argo CD turns server-side diff on per Application with the same annotation a resource can carry.
     annotations = document.value["metadata"].get("annotations") or {}
     options = str(annotations.get(COMPARE_OPTIONS_ANNOTATION) or "").replace(" ", "").split(",")
@@ -127,14 +138,27 @@ def _read_application(document: YamlField, tracking: TrackingMethod) -> tuple[Ap
     return app, name_field
 
 
+def _unsupported_source(spec: YamlField) -> ConfigError | None:
+    """Why kubedrift cannot render this Application's source, or None when it can."""
+    source = spec.optional("source")
+    if source is None:
+        if spec.optional("sources") is not None:
+            return spec.required("sources").fail(
+                "multi-source Applications are not supported yet; give the app a single spec.source"
+            )
+        return None
+    source.mapping()
+    for unrenderable in _UNRENDERABLE:
+        if source.optional(unrenderable) is not None:
+            return source.required(unrenderable).fail(_UNRENDERABLE_MESSAGE)
+    return None
+
+
 def _read_source(source: YamlField, base: Path, *, strict: bool) -> Source:
     source.mapping(_SOURCE_KEYS if strict else None)
-    for unrenderable in ("chart", "plugin"):
+    for unrenderable in _UNRENDERABLE:
         if source.optional(unrenderable) is not None:
-            raise source.required(unrenderable).fail(
-                "charts from a Helm repository and config management plugins are not supported yet; "
-                "kubedrift renders folders of manifests, kustomizations and charts committed to Git"
-            )
+            raise source.required(unrenderable).fail(_UNRENDERABLE_MESSAGE)
     repo_url = _resolve_repo_url(source.required("repoURL").string(), base)
     revision = source.optional_string("targetRevision", allow_empty=True)
     # In kubedrift.yaml an explicit empty revision means the files on disk; Argo CD reads "" as HEAD.

@@ -18,13 +18,13 @@ from typing import Any
 from core.argocd_apps import applications_at, read_app
 from core.config_yaml import YamlField, describe_value, display_path, load_yaml_file
 from core.errors import ConfigError
-from core.model import App, Source, TrackingMethod
+from core.model import App, Destination, Source, TrackingMethod
 from core.source_options import DirectoryOptions, SourceOptions
 
 CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
 
-_TOP_KEYS = ("apps", "readOnly", "contexts", "theme", "keymap")
+_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap")
 _APP_KEYS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences", "compareOptions", "tracking")
 _INCLUDE_KEYS = ("include", "tracking")
 _CONTEXT_KEYS = ("readOnly",)
@@ -107,6 +107,9 @@ def load_config(path: Path) -> Config:
     apps = _read_apps(apps_field, absolute.parent) if apps_field else ()
     if not apps:
         raise apps_field.fail(_NO_APPS) if apps_field else ConfigError(_NO_APPS, file=display)
+    clusters = _read_clusters(root.optional("clusters"))
+    if clusters:
+        apps = tuple(_mapped_destination(app, clusters) for app in apps)
     return Config(
         apps=apps,
         read_only=root.optional_boolean("readOnly", default=False),
@@ -194,3 +197,24 @@ def _read_contexts(contexts: YamlField | None) -> dict[str, ContextSettings]:
 
 def _read_keymap(keymap: YamlField | None) -> dict[str, str]:
     return {binding: key.string() for binding, key in keymap.entries()} if keymap else {}
+
+
+def _read_clusters(clusters: YamlField | None) -> dict[str, str]:
+    """`clusters:`: an Argo CD destination (a server URL or a cluster name) -> a kubeconfig context."""
+    mapping: dict[str, str] = {}
+    for destination, context in clusters.entries() if clusters else ():
+        mapping[destination.rstrip("/")] = context.string()
+    return mapping
+
+
+def _mapped_destination(app: App, clusters: Mapping[str, str]) -> App:
+    """The app deploying to the context `clusters` maps its destination to, if it maps it.
+
+    Argo CD names the cluster it runs in `https://kubernetes.default.svc` (or `in-cluster`); from a
+    laptop or a bastion that is some kubeconfig context, which only the user can name."""
+    destination = app.destination
+    wanted = destination.server.rstrip("/") if destination.server else destination.name
+    context = clusters.get(wanted or "")
+    if context is None:
+        return app
+    return replace(app, destination=Destination(name=context, namespace=destination.namespace))

@@ -157,6 +157,8 @@ class AppDesiredState:
 
     def load(self, revision: str | None = None) -> DesiredState:
         """Render the app at `revision` (None: its target revision, falling back to the last good one)."""
+        if self.app.unrenderable:
+            return DesiredState(revision=None, errors=(self.app.unrenderable,))
         try:
             snapshot = self.source.load(revision)
         except GitSourceError as error:

@@ -63,8 +63,9 @@ class Kubeconfig:
                 if server.rstrip("/") == wanted:
                     return name
             raise ClusterConfigError(
-                f"no context in {self.source} points at server {destination.server}: "
-                "add one to your kubeconfig or set destination.name"
+                f"no context in {self.source} points at server {destination.server}: map it to a "
+                "context under clusters: in kubedrift.yaml, add one to your kubeconfig, "
+                "or set destination.name"
             )
         context = default or self.current_context
         if not context:

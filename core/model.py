@@ -188,6 +188,9 @@ class App:
     """`compareOptions: {serverSideDiff: true}`: confirm local OutOfSync verdicts with a dry-run apply."""
     origin: str = ""
     """The file (and line) the app was declared in, for error messages."""
+    unrenderable: str = ""
+    """Why this app cannot be rendered at all (an included Application using a config management
+    plugin, say): its one error, while every other app is evaluated."""
 
     def ignore_rules_for(self, key: ResourceKey) -> tuple[str, ...]:
         """The JSON pointers ignored for `key`."""

@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from core.config import Config, ContextSettings, find_config, load_config, zero_config
+from core.desired_state import AppDesiredState
 from core.errors import ConfigError
+from core.kubeconfig import ClusterConfigError, Kubeconfig
 from core.model import App, Destination, IgnoreDifference, Source, SyncPolicy, TrackingMethod
 from core.source_options import DirectoryOptions, SourceOptions
 
@@ -478,7 +480,7 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         ),
         pytest.param(
             "- name: shop\n  source: {repoURL: .}\n",
-            "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, theme, keymap "
+            "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, clusters, theme, keymap "
             "at the top level, got a list",
             id="top-level-not-a-mapping",
         ),
@@ -496,7 +498,7 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         ),
         pytest.param(
             "apps: [{name: a, source: {repoURL: .}}]\nreadonly: true\n",
-            "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, theme, "
+            "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, clusters, theme, "
             "keymap; did you mean 'readOnly'?",
             id="unknown-top-level-key",
         ),
@@ -612,32 +614,6 @@ spec:
     ("application", "expected"),
     [
         pytest.param(
-            APPLICATION_HEAD
-            + """\
-  sources:
-    - repoURL: https://github.com/org/charts.git
-      path: shop
-    - repoURL: https://github.com/org/values.git
-      ref: values
-""",
-            "argocd/shop.yaml:9: spec.sources: multi-source Applications are not supported; "
-            "give the app a single spec.source",
-            id="multi-source",
-        ),
-        pytest.param(
-            APPLICATION_HEAD
-            + """\
-  source:
-    repoURL: https://charts.bitnami.com/bitnami
-    chart: nginx
-    targetRevision: 15.0.0
-""",
-            "argocd/shop.yaml:10: spec.source.chart: charts from a Helm repository and config management "
-            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
-            "charts committed to Git",
-            id="helm-chart",
-        ),
-        pytest.param(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  namespace: argocd\n"
             "spec:\n  source: {repoURL: 'https://github.com/org/repo.git'}\n",
             "argocd/shop.yaml:4: metadata: missing required key 'name'",
@@ -692,3 +668,67 @@ def test_invalid_json_in_an_include_names_the_file_and_line(tmp_path: Path) -> N
     )
     message = config_error(tmp_path, "apps:\n  - include: argocd\n")
     assert message == "argocd/shop.json:5: invalid JSON: Expecting ',' delimiter"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(
+            "  sources:\n    - repoURL: https://github.com/org/charts.git\n      path: shop\n",
+            "argocd/shop.yaml:9: spec.sources: multi-source Applications are not supported yet; "
+            "give the app a single spec.source",
+            id="multi-source",
+        ),
+        pytest.param(
+            "  source:\n    repoURL: https://charts.bitnami.com/bitnami\n    chart: nginx\n"
+            "    targetRevision: 15.0.0\n",
+            "argocd/shop.yaml:10: spec.source.chart: charts from a Helm repository and config management "
+            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
+            "charts committed to Git",
+            id="helm-repository-chart",
+        ),
+        pytest.param(
+            "  source:\n    repoURL: https://github.com/org/repo.git\n    plugin: {name: cdk8s}\n",
+            "argocd/shop.yaml:10: spec.source.plugin: charts from a Helm repository and config management "
+            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
+            "charts committed to Git",
+            id="plugin",
+        ),
+    ],
+)
+def test_an_included_application_kubedrift_cannot_render_is_that_apps_error_not_the_configs(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    write(tmp_path / "argocd" / "shop.yaml", APPLICATION_HEAD + source + "  destination: {namespace: shop}\n")
+    write(tmp_path / "argocd" / "guestbook.yaml", GUESTBOOK_APPLICATION)
+    config = load(tmp_path, "apps:\n  - include: argocd\n")
+    apps = {app.name: app for app in config.apps}
+    assert apps["shop"].unrenderable == expected
+    assert apps["shop"].destination.namespace == "shop"
+    assert apps["guestbook"].unrenderable == "", "the other Applications are read as usual"
+    state = AppDesiredState(apps["shop"]).load()
+    assert (state.revision, state.errors, state.render_ok) == (None, (expected,), False)
+
+
+def test_clusters_maps_argo_cd_destinations_to_kubeconfig_contexts(tmp_path: Path) -> None:
+    write(tmp_path / "argocd" / "guestbook.yaml", GUESTBOOK_APPLICATION)  # server: kubernetes.default.svc
+    config = load(
+        tmp_path,
+        "apps:\n"
+        "  - include: argocd\n"
+        "  - {name: web, source: {repoURL: .}, destination: {name: in-cluster, namespace: web}}\n"
+        "  - {name: other, source: {repoURL: .}, destination: {server: 'https://10.0.0.9:6443'}}\n"
+        "clusters:\n"
+        "  https://kubernetes.default.svc/: prod\n"
+        "  in-cluster: prod\n",
+    )
+    apps = {app.name: app for app in config.apps}
+    assert apps["guestbook"].destination == Destination(name="prod", namespace="guestbook")
+    assert apps["web"].destination == Destination(name="prod", namespace="web")
+    assert apps["other"].destination == Destination(server="https://10.0.0.9:6443"), "not mapped: as given"
+
+
+def test_an_unmapped_in_cluster_destination_names_the_fix(tmp_path: Path) -> None:
+    kubeconfig = Kubeconfig("test", {"dev": "https://dev.example"}, "dev", None)
+    with pytest.raises(ClusterConfigError, match=r"map it to a context under clusters: in kubedrift\.yaml"):
+        kubeconfig.context_for(Destination(server="https://kubernetes.default.svc"))
