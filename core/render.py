@@ -24,6 +24,7 @@ from core.source_options import DirectoryOptions, HelmOptions
 
 EVERY_FILE = DirectoryOptions(recurse=True)
 NO_HELM_OPTIONS = HelmOptions()
+JSONNET_HINTS = (".jsonnet", ".libsonnet")
 """Every manifest file of the folder and its subfolders (a folder named on the command line)."""
 
 __all__ = ["DesiredObject", "KustomizeRunner", "RenderResult", "Renderer", "SubprocessKustomize"]
@@ -135,7 +136,29 @@ class Renderer:
             parsed = [self._build(kustomization, files, materialize, self._kustomize_build)]
         else:
             parsed = self._parse_files(files)
+            if not any(file.manifests or file.errors for file in parsed):
+                return RenderResult({}, (self._nothing_to_render(files),))
         return self._assemble(parsed)
+
+    def _nothing_to_render(self, files: Mapping[str, bytes]) -> RenderError:
+        """Why a plain folder gave no object at all: an app that renders nothing is a mistake to name,
+        never an empty app shown Synced and Healthy."""
+        place = self.app_path if self.app_path not in ("", ".") else "the app folder"
+        manifests = [path for path in files if is_manifest_path(path)]
+        if manifests and not self.directory.recurse and all("/" in path for path in manifests):
+            why = "its manifests are all in subfolders; set source.directory.recurse: true to read them"
+        elif manifests:
+            why = "source.directory.include/exclude leave none of its manifests; fix the globs"
+        elif any(path.endswith(JSONNET_HINTS) for path in files):
+            why = "it holds Jsonnet files, which kubedrift does not render yet; render them to YAML in Git"
+        elif files:
+            why = (
+                "it holds no YAML or JSON manifests, no Chart.yaml and no kustomization.yaml (a config "
+                "management plugin app?); point source.path at the manifests"
+            )
+        else:
+            why = "it is empty or does not exist at this revision; fix source.path"
+        return RenderError(f"nothing to render in {place}: {why}")
 
     def _parse_files(self, files: Mapping[str, bytes]) -> list[ParsedFile]:
         previous, current = self._file_cache, {}

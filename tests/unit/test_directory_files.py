@@ -99,3 +99,22 @@ def test_a_chart_folder_renders_through_helm_with_the_app_name_as_release(tmp_pa
     kinds = {key.kind for key in rendered.objects}
     assert "CustomResourceDefinition" in kinds and "Job" not in kinds, "the CRD is kept, the hook is not"
     assert all(key.namespace in ("team", "") for key in rendered.objects)
+
+
+@pytest.mark.parametrize(
+    ("files", "options", "why"),
+    [
+        ({"sub/a.yaml": deployment("a")}, DirectoryOptions(), "set source.directory.recurse: true"),
+        ({"a.yaml": deployment("a")}, DirectoryOptions(include="*.json"), "include/exclude leave none"),
+        ({"main.jsonnet": b"{}", "lib.libsonnet": b"{}"}, DirectoryOptions(), "Jsonnet files"),
+        ({"main.ts": b"", "cdk8s.yaml.txt": b""}, DirectoryOptions(), "config management plugin app?"),
+        ({}, DirectoryOptions(), "empty or does not exist"),
+    ],
+)
+def test_a_folder_that_renders_nothing_is_an_error_that_says_why(
+    files: dict[str, bytes], options: DirectoryOptions, why: str
+) -> None:
+    rendered = Renderer(default_namespace="default", directory=options, app_path="apps/web").render(files)
+    (error,) = rendered.errors
+    assert str(error).startswith("nothing to render in apps/web: ") and why in str(error), str(error)
+    assert not rendered.ok and not rendered.objects
