@@ -28,6 +28,7 @@ from benchmarks.machine import machine_info
 from benchmarks.memory import measure_memory
 from benchmarks.plan import Plan
 from benchmarks.rediff import mark_drift, measure_rediff
+from benchmarks.render_cost import TEMPLATES, measure_render_cost
 from benchmarks.report import Results
 from benchmarks.schema_cost import count_server_side_diff_calls, measure_schema_cost
 from benchmarks.screen_latency import measure_screen_latency
@@ -50,6 +51,7 @@ def run_all(plan: Plan, progress: Progress) -> Results:
     start_calibration = calibrate()
     with tempfile.TemporaryDirectory(prefix="kubedrift-bench-") as scratch, _private_home(Path(scratch)):
         _fleet_figures(plan, Path(scratch), results, progress)
+        _render_figures(Path(scratch), results, progress)
         gc.collect()
         _row_update_figures(plan, results, progress)
     gc.collect()  # so the closing calibration runs in a process as lean as the opening one
@@ -159,6 +161,29 @@ def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progre
             f"git add + commit itself (not counted): {git.commit.describe('ms', 1000)}",
             f"engine start: {git.start_seconds:.1f} s; timeouts: {git.timeouts}",
         )
+
+
+def _render_figures(root: Path, results: Results, progress: Progress) -> None:
+    keys = ["chart_rerender_ms", "kustomize_rerender_ms"]
+    with _figure(results, [], scale_keys=keys):
+        progress(f"render a chart of {TEMPLATES} templates, and the same objects with kubectl kustomize")
+        cost = measure_render_cost(root / "render")
+        results.scale["chart_rerender_ms"] = cost.chart_rerender_s * 1000
+        results.note(
+            "chart_rerender_ms",
+            f"load of a {TEMPLATES}-template chart after a one-file commit (git read, on disk, Helm's "
+            f"engine, parse; {cost.objects} objects), median; first load {cost.chart_first_s * 1000:.0f} ms",
+        )
+        if cost.kustomize_rerender_s is None or cost.kustomize_first_s is None:
+            results.scale["kustomize_rerender_ms"] = None
+            results.note("kustomize_rerender_ms", "no kubectl installed")
+        else:
+            results.scale["kustomize_rerender_ms"] = cost.kustomize_rerender_s * 1000
+            results.note(
+                "kustomize_rerender_ms",
+                f"the same {TEMPLATES} objects as a kustomization built by kubectl kustomize, median; "
+                f"first load {cost.kustomize_first_s * 1000:.0f} ms (Git -> drift budget: 150 ms at p50)",
+            )
 
 
 def _schema_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
