@@ -127,6 +127,7 @@ class AppDesiredState:
             app_path=app.source.path,
             directory=app.source.options.directory,
             helm=app.source.options.helm,
+            kustomize_options=app.source.options.kustomize,
             release_name=app.name,
         )
         self._last_render = RenderResult({}, ())

@@ -18,12 +18,14 @@ from core.errors import KubedriftError, RenderError
 from core.helm_chart import CHART_FILE, is_chart, render_chart
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
+from core.kustomize_overlay import build_with_options
 from core.manifest_file import Manifest, ParsedFile, is_manifest_path, parse_manifest_file
 from core.model import ResourceKey
-from core.source_options import DirectoryOptions, HelmOptions
+from core.source_options import DirectoryOptions, HelmOptions, KustomizeOptions
 
 EVERY_FILE = DirectoryOptions(recurse=True)
 NO_HELM_OPTIONS = HelmOptions()
+NO_KUSTOMIZE_OPTIONS = KustomizeOptions()
 JSONNET_HINTS = (".jsonnet", ".libsonnet")
 """Every manifest file of the folder and its subfolders (a folder named on the command line)."""
 
@@ -102,12 +104,15 @@ class Renderer:
         app_path: str = "",
         directory: DirectoryOptions = EVERY_FILE,
         helm: HelmOptions = NO_HELM_OPTIONS,
+        kustomize_options: KustomizeOptions = NO_KUSTOMIZE_OPTIONS,
         release_name: str = "",
     ) -> None:
         self.default_namespace = default_namespace
         self.directory = directory
         """Which files of a plain folder are manifests (Argo CD's `directory`; apps pass their own)."""
         self.helm = helm
+        self.kustomize_options = kustomize_options
+        """Argo CD's `kustomize` options, applied to a copy of the app's kustomization before a build."""
         self.release_name = release_name
         """A chart's release name when `helm.releaseName` does not say: the app's name, as in Argo CD."""
         self.scope = scope
@@ -202,7 +207,13 @@ class Renderer:
         return parsed
 
     def _kustomize_build(self, kustomization: str, folder: Path) -> bytes:
-        output = self.kustomize.build(folder)
+        output = build_with_options(
+            folder,
+            self._repository_root(folder),
+            self.kustomize_options,
+            self.kustomize,
+            env=self._build_env(),
+        )
         if output is None:
             place = self.app_path or "the app folder"
             raise RenderError(
@@ -214,15 +225,27 @@ class Renderer:
     def _render_chart(self, chart_file: str, folder: Path) -> bytes:
         """The chart in `folder` through Helm's own engine; value files may come from anywhere in the
         repository the folder is `app_path` of, and nowhere outside it."""
-        depth = len(PurePosixPath(self.app_path).parts) if self.app_path not in ("", ".") else 0
-        repo_root = folder.parents[depth - 1] if depth else folder
         return render_chart(
             folder,
             self.helm,
             release_name=self.helm.release_name or self.release_name or "release",
             namespace=self.helm.namespace or self.default_namespace,
-            repo_root=repo_root,
+            repo_root=self._repository_root(folder),
         )
+
+    def _repository_root(self, folder: Path) -> Path:
+        """The repository the app `folder` (on disk, at `app_path` in it) belongs to."""
+        depth = len(PurePosixPath(self.app_path).parts) if self.app_path not in ("", ".") else 0
+        return folder.parents[depth - 1] if depth else folder
+
+    def _build_env(self) -> dict[str, str]:
+        """Argo CD's build environment, as far as kubedrift knows it, for `${ARGOCD_APP_NAME}` and the
+        like in kustomize options."""
+        return {
+            "ARGOCD_APP_NAME": self.release_name,
+            "ARGOCD_APP_NAMESPACE": self.default_namespace,
+            "ARGOCD_APP_SOURCE_PATH": self.app_path,
+        }
 
     def _assemble(self, parsed: list[ParsedFile]) -> RenderResult:
         crd_scopes = {group_kind: namespaced for file in parsed for group_kind, namespaced in file.crd_scopes}
