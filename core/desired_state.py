@@ -181,7 +181,9 @@ class AppDesiredState:
 
     def _render(self, snapshot: SourceSnapshot, extra_errors: tuple[str, ...] = ()) -> DesiredState:
         with _Materializer(self.source, snapshot) as materialize:
-            result: RenderResult = self.renderer.render(snapshot.files, materialize=materialize)
+            result: RenderResult = self.renderer.render(
+                snapshot.files, materialize=materialize, revision=snapshot.revision
+            )
         self._last_render = result
         errors = extra_errors + tuple(str(error) for error in result.errors)
         objects = {key: desired.obj for key, desired in result.objects.items()}

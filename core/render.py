@@ -16,6 +16,7 @@ from typing import Any
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
 from core.helm_chart import CHART_FILE, is_chart, render_chart
+from core.jsonnet_render import LIBRARY_SUFFIXES, is_jsonnet_path, render_jsonnet
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
 from core.kustomize_overlay import build_with_options
@@ -26,7 +27,6 @@ from core.source_options import DirectoryOptions, HelmOptions, KustomizeOptions
 EVERY_FILE = DirectoryOptions(recurse=True)
 NO_HELM_OPTIONS = HelmOptions()
 NO_KUSTOMIZE_OPTIONS = KustomizeOptions()
-JSONNET_HINTS = (".jsonnet", ".libsonnet")
 """Every manifest file of the folder and its subfolders (a folder named on the command line)."""
 
 __all__ = ["DesiredObject", "KustomizeRunner", "RenderResult", "Renderer", "SubprocessKustomize"]
@@ -123,14 +123,20 @@ class Renderer:
         """File parses done so far (a kustomize build's output counts as one)."""
         self._file_cache: dict[str, ParsedFile] = {}
         self._build_cache: tuple[bytes, ParsedFile] | None = None
+        self._jsonnet_cache: tuple[tuple[str, bytes], list[ParsedFile]] | None = None
 
     def render(
-        self, files: Mapping[str, bytes], *, materialize: Callable[[], Path] | None = None
+        self,
+        files: Mapping[str, bytes],
+        *,
+        materialize: Callable[[], Path] | None = None,
+        revision: str = "",
     ) -> RenderResult:
         """Renders `files` (relative "/" paths to contents) into desired objects and per-file errors.
 
-        When the app root holds a kustomization, `materialize()` is called for the folder on disk
-        and that folder is built instead of reading the files one by one.
+        When the app root holds a chart or a kustomization, or Jsonnet files, `materialize()` is called
+        for the folder on disk, which is built or evaluated there. `revision` (the commit, or a
+        folder's digest) keys what Jsonnet evaluated, since its imports may reach past the app folder.
         """
         kustomization = next((name for name in KUSTOMIZATION_FILES if name in files), None)
         if is_chart(files):
@@ -141,6 +147,7 @@ class Renderer:
             parsed = [self._build(kustomization, files, materialize, self._kustomize_build)]
         else:
             parsed = self._parse_files(files)
+            parsed += self._evaluate_jsonnet(files, materialize, revision)
             if not any(file.manifests or file.errors for file in parsed):
                 return RenderResult({}, (self._nothing_to_render(files),))
         return self._assemble(parsed)
@@ -154,8 +161,8 @@ class Renderer:
             why = "its manifests are all in subfolders; set source.directory.recurse: true to read them"
         elif manifests:
             why = "source.directory.include/exclude leave none of its manifests; fix the globs"
-        elif any(path.endswith(JSONNET_HINTS) for path in files):
-            why = "it holds Jsonnet files, which kubedrift does not render yet; render them to YAML in Git"
+        elif any(path.endswith(LIBRARY_SUFFIXES) for path in files):
+            why = "it holds only Jsonnet libraries (.libsonnet), which are imported, never evaluated"
         elif files:
             why = (
                 "it holds no YAML or JSON manifests, no Chart.yaml and no kustomization.yaml (a config "
@@ -164,6 +171,38 @@ class Renderer:
         else:
             why = "it is empty or does not exist at this revision; fix source.path"
         return RenderError(f"nothing to render in {place}: {why}")
+
+    def _evaluate_jsonnet(
+        self, files: Mapping[str, bytes], materialize: Callable[[], Path] | None, revision: str
+    ) -> list[ParsedFile]:
+        """Each selected `.jsonnet` file evaluated on disk (Argo CD's directory.jsonnet options), kept
+        until the revision or the app's files change."""
+        paths = [path for path in selected_paths(sorted(files), self.directory) if is_jsonnet_path(path)]
+        if not paths:
+            return []
+        key = (revision, _content_digest(files))
+        if self._jsonnet_cache is not None and self._jsonnet_cache[0] == key:
+            return self._jsonnet_cache[1]
+        if materialize is None:
+            errors = (
+                RenderError("Jsonnet found but no checkout to evaluate it in was given", file=paths[0]),
+            )
+            return [ParsedFile(b"", errors=errors)]
+        folder = materialize()
+        root = self._repository_root(folder)
+        parsed = []
+        for path in paths:
+            try:
+                stream = render_jsonnet(
+                    folder, path, self.directory.jsonnet, repo_root=root, build_env=self._build_env()
+                )
+            except RenderError as error:
+                parsed.append(ParsedFile(b"", errors=(error,)))
+                continue
+            parsed.append(parse_manifest_file(path, stream, lines_known=False))
+            self.parse_count += 1
+        self._jsonnet_cache = (key, parsed)
+        return parsed
 
     def _parse_files(self, files: Mapping[str, bytes]) -> list[ParsedFile]:
         previous, current = self._file_cache, {}

@@ -106,7 +106,7 @@ def test_a_chart_folder_renders_through_helm_with_the_app_name_as_release(tmp_pa
     [
         ({"sub/a.yaml": deployment("a")}, DirectoryOptions(), "set source.directory.recurse: true"),
         ({"a.yaml": deployment("a")}, DirectoryOptions(include="*.json"), "include/exclude leave none"),
-        ({"main.jsonnet": b"{}", "lib.libsonnet": b"{}"}, DirectoryOptions(), "Jsonnet files"),
+        ({"lib.libsonnet": b"{}"}, DirectoryOptions(), "only Jsonnet libraries"),
         ({"main.ts": b"", "cdk8s.yaml.txt": b""}, DirectoryOptions(), "config management plugin app?"),
         ({}, DirectoryOptions(), "empty or does not exist"),
     ],
