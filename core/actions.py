@@ -29,7 +29,7 @@ from core.desired_state import DesiredState
 from core.drift.last_applied import last_applied_changes
 from core.drift.object_compare import dry_run_changes
 from core.drift.rules import rules_for, schema_for
-from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult
+from core.model import App, ResourceAction, ResourceKey, ResourceOutcome, SyncResult, revision_label
 from core.prune import PruneRefused, check_prune_allowed, prune_app, prune_candidates
 from core.self_heal import SelfHealBackoff
 from core.status_events import rfc3339_now
@@ -109,10 +109,8 @@ def sync_app(
     if prune:
         outcomes.extend(run.prune(wanted, progress, offset=len(ordered), total=total))
     revision = desired.revision or ""
-    outcomes.extend(
-        ResourceOutcome(key, ResourceAction.SKIPPED, f"not in Git at revision {revision[:12] or '?'}")
-        for key in strays
-    )
+    stray_note = f"not in Git at revision {revision_label(revision) if revision else '?'}"
+    outcomes.extend(ResourceOutcome(key, ResourceAction.SKIPPED, stray_note) for key in strays)
     return SyncResult(revision=revision, started_at=started_at, outcomes=tuple(outcomes), dry_run=dry_run)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.config_yaml import YamlField, display_path, load_yaml_file
 from core.errors import ConfigError
+from core.flux_apps import FluxDocuments
 from core.model import (
     COMPARE_OPTIONS_ANNOTATION,
     App,
@@ -35,22 +36,26 @@ _AUTOMATED_KEYS = ("prune", "selfHeal", "enabled")
 _IGNORE_KEYS = ("group", "kind", "name", "namespace", "jsonPointers")
 _UNSUPPORTED_IGNORE_KEYS = ("jqPathExpressions", "managedFieldsManagers")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-_UNRENDERABLE = ("chart", "plugin")
+_UNRENDERABLE = ("plugin",)
 _UNRENDERABLE_MESSAGE = (
-    "charts from a Helm repository and config management plugins are not supported yet; "
-    "kubedrift renders folders of manifests, kustomizations and charts committed to Git"
+    "config management plugins are not supported; kubedrift renders folders of manifests, Jsonnet, "
+    "kustomizations, and Helm charts from Git or a Helm repository"
 )
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def applications_at(target: Path, tracking: TrackingMethod) -> list[tuple[App, YamlField]]:
-    """The Argo CD Applications in a manifest file, or in every manifest under a folder.
+    """The Argo CD Applications, then the Flux Kustomizations and HelmReleases (`core.flux_apps`), in a
+    manifest file, or in every manifest under a folder.
 
     Each comes with its name field, so that a caller can point at it (say, for a duplicate name).
-    Documents that are not Applications are skipped.
+    Other documents are skipped. Flux objects are paired with their sources once every file is read,
+    since a GitRepository may be declared in another file than the Kustomization using it.
     """
     files = [target] if target.is_file() else list(_manifest_files(target))
-    return [app for file in files for app in _applications_in(file, tracking)]
+    flux = FluxDocuments()
+    applications = [app for file in files for app in _applications_in(file, tracking, flux)]
+    return applications + flux.apps(tracking)
 
 
 def read_app(
@@ -99,12 +104,16 @@ def _manifest_files(folder: Path) -> Iterator[Path]:
                 yield Path(parent) / name
 
 
-def _applications_in(file: Path, tracking: TrackingMethod) -> Iterator[tuple[App, YamlField]]:
+def _applications_in(
+    file: Path, tracking: TrackingMethod, flux: FluxDocuments
+) -> Iterator[tuple[App, YamlField]]:
     display = display_path(file)
     for document in load_yaml_file(file, display, multi_document=True):
         if _is_argocd_application(document):
             root = YamlField(document, display, getattr(document, "line", None), "")
             yield _read_application(root, tracking)
+        else:
+            flux.add(document, display)
 
 
 def _is_argocd_application(document: Any) -> bool:

@@ -173,17 +173,19 @@ def _read_include(entry: YamlField, base: Path) -> list[tuple[App, YamlField]]:
         raise include_field.fail(
             f"{include_field.value!r} does not exist (include paths are read relative to the config file)"
         )
-    return applications_at(target, _read_tracking(entry))
+    return applications_at(target, _read_tracking(entry, included=True))
 
 
-def _read_tracking(entry: YamlField) -> TrackingMethod:
+def _read_tracking(entry: YamlField, *, included: bool = False) -> TrackingMethod:
+    """`tracking:`; `flux` only for included apps, since only Flux objects name what Flux labels."""
     tracking = entry.optional("tracking")
     if tracking is None:
         return TrackingMethod.KUBEDRIFT
     value = tracking.string()
-    allowed = [str(method) for method in TrackingMethod]
+    allowed = [str(method) for method in TrackingMethod if included or method is not TrackingMethod.FLUX]
     if value not in allowed:
-        raise tracking.fail(f"expected one of {', '.join(allowed)}, got {value!r}")
+        hint = " (flux is for Flux Kustomizations and HelmReleases under include:)" if value == "flux" else ""
+        raise tracking.fail(f"expected one of {', '.join(allowed)}, got {value!r}{hint}")
     return TrackingMethod(value)
 
 

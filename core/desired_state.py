@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import GitSourceError
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
-from core.model import App, ResourceKey
+from core.model import App, ResourceKey, revision_label
 from core.render import Renderer, RenderResult
 from core.unreadable_file import UnreadableFile
 
@@ -128,6 +128,7 @@ class AppDesiredState:
             directory=app.source.options.directory,
             helm=app.source.options.helm,
             kustomize_options=app.source.options.kustomize,
+            substitute=app.source.options.substitute,
             release_name=app.name,
         )
         self._last_render = RenderResult({}, ())
@@ -166,7 +167,7 @@ class AppDesiredState:
             fallback = self.source.last_good if revision is None else None
             if fallback is None:
                 return DesiredState(revision=None, errors=(str(error),))
-            note = f"{error} (still showing revision {fallback.revision[:12]})"
+            note = f"{error} (still showing revision {revision_label(fallback.revision)})"
             return self._render(fallback, extra_errors=(note,))
         state = self._render(snapshot)
         if revision is None and self.source.is_folder:
@@ -202,6 +203,8 @@ class _Materializer:
         return self
 
     def __call__(self) -> Path:
+        if self._source.chart_folder is not None:
+            return self._source.chart_folder  # the unpacked chart in the cache; rendering only reads it
         if self._source.folder is not None:
             return self._source.folder.folder
         assert self._source.repository is not None

@@ -4,7 +4,7 @@ An app's reconciler changes only for the keys it desires, the keys it holds live
 tracking annotation names it (see `AppReconciler.live_changed`); for any other object it does
 nothing. Asking every app about every event costs apps x events: ten million calls when a fleet of
 1,000 apps starts on a 10,000-object list. This index answers from the key and the object's
-annotations instead.
+annotations (or, for `tracking: flux`, Flux's labels) instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.live_cache import LiveEvent
-from core.model import ARGOCD_TRACKING_ANNOTATION, TRACKING_ANNOTATION, ResourceKey
+from core.model import (
+    ARGOCD_TRACKING_ANNOTATION,
+    FLUX_GROUPS,
+    TRACKING_ANNOTATION,
+    ResourceKey,
+    TrackingMethod,
+)
 from core.runtime import AppRuntime
 
 _ANNOTATIONS = (TRACKING_ANNOTATION, ARGOCD_TRACKING_ANNOTATION)
@@ -26,6 +32,12 @@ class EventRouting:
         self._apps = {runtime.app.name: runtime for runtime in runtimes}
         self._order = {name: index for index, name in enumerate(self._apps)}
         self._interested: dict[ResourceKey, set[str]] = {}
+        self._flux_owned: dict[tuple[str, str, str], str] = {
+            (owner.group, owner.name, owner.namespace): name
+            for name, runtime in self._apps.items()
+            if runtime.app.tracking is TrackingMethod.FLUX and (owner := runtime.app.flux_owner) is not None
+        }
+        """(Flux group, name, namespace) of a Kustomization or HelmRelease -> its app's name."""
 
     def note(self, runtime: AppRuntime, keys: Iterable[ResourceKey]) -> None:
         """Record, after its reconciler changed, whether `runtime` desires or holds each of `keys`."""
@@ -57,8 +69,17 @@ class EventRouting:
         return sorted((self._apps[name] for name in names), key=lambda runtime: self._order[runtime.app.name])
 
     def _named_by(self, obj: Mapping[str, Any]) -> Iterable[str]:
-        """Apps whose tracking id the object carries: `<app>:<group>/<Kind>:<namespace>/<name>`."""
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        """Apps whose tracking id the object carries (`<app>:<group>/<Kind>:<namespace>/<name>`), and
+        the Flux apps whose Kustomization or HelmRelease its labels name."""
+        metadata = obj.get("metadata") or {}
+        labels = metadata.get("labels")
+        if self._flux_owned and isinstance(labels, Mapping):
+            for group in FLUX_GROUPS:
+                owner = (group, labels.get(f"{group}/name", ""), labels.get(f"{group}/namespace", ""))
+                name = self._flux_owned.get(owner)
+                if name is not None:
+                    yield name
+        annotations = metadata.get("annotations") or {}
         for annotation in _ANNOTATIONS:
             value = annotations.get(annotation)
             if not isinstance(value, str):

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import watchfiles
 
@@ -28,6 +28,9 @@ from core.git_remote import default_cache_dir, is_remote_url
 from core.git_repository import Commit, GitRepository, inside_git_repository, normalize_repo_path
 from core.model import Source
 from core.unreadable_file import UnreadableFile
+
+if TYPE_CHECKING:
+    from core.chart_repository import ChartRepository
 
 __all__ = ["AppSource", "Commit", "FolderSource", "GitRepository", "SourceSnapshot", "default_cache_dir"]
 
@@ -283,6 +286,16 @@ class AppSource:
         self._path = source.path or "."
         self.repository: GitRepository | None = None
         self.folder: FolderSource | None = None
+        self.charts: ChartRepository | None = None
+        """A chart from a Helm repository (`source.chart`): the Helm repository, read by version."""
+        self.chart_folder: Path | None = None
+        """Where the chart of `last_good` is unpacked (read-only: the cache's)."""
+        if source.options.chart:
+            from core.chart_repository import ChartRepository, default_chart_cache_dir
+
+            charts = cache_dir / "charts" if cache_dir is not None else default_chart_cache_dir()
+            self.charts = ChartRepository(source.repo_url, cache_dir=charts)
+            return
         local = None if is_remote_url(source.repo_url) else Path(source.repo_url).expanduser()
         if local is not None and not local.is_absolute():
             local = (base_dir or Path.cwd()) / local
@@ -294,6 +307,12 @@ class AppSource:
             self.repository = repository or GitRepository(
                 source.repo_url, base_dir=base_dir, cache_dir=cache_dir
             )
+
+    @property
+    def is_polled(self) -> bool:
+        """Whether new revisions are found by asking a server (a remote Git repository, a Helm
+        repository) rather than by watching files."""
+        return self.charts is not None or (self.repository is not None and self.repository.is_remote)
 
     @property
     def is_folder(self) -> bool:
@@ -315,6 +334,8 @@ class AppSource:
         history screen never becomes the fallback. A failure raises GitSourceError and leaves
         `last_good` as it was.
         """
+        if self.charts is not None:
+            return self._load_chart(revision)
         if self.folder is not None:
             root = normalize_repo_path(self._path)
             read_at = time.time_ns()
@@ -335,11 +356,29 @@ class AppSource:
             self.last_good = snapshot
         return snapshot
 
+    def _load_chart(self, revision: str | None) -> SourceSnapshot:
+        """The chart's files at the version `targetRevision` names (an exact version or a constraint;
+        `HEAD`, the default when none is given, means the newest stable version)."""
+        assert self.charts is not None
+        wanted = self.source.target_revision if revision is None else revision
+        if wanted == "HEAD":
+            wanted = ""
+        release = self.charts.fetch(self.source.options.chart, wanted)
+        if revision is None and self.last_good is not None and self.last_good.revision == release.revision:
+            return self.last_good
+        snapshot = replace(
+            FolderSource(release.folder, boundary=release.folder).load(), revision=release.revision
+        )
+        if revision is None:
+            self.last_good = snapshot
+            self.chart_folder = release.folder
+        return snapshot
+
     def may_have_changed(self) -> bool:
         """Whether the target revision may render differently from `last_good`: its ref moved, or a
         file of the folder was written since it was read. Cheap: a ref lookup, or file times."""
-        if self.last_good is None:
-            return True
+        if self.last_good is None or self.charts is not None:
+            return True  # a chart's next load asks its repository at most once a minute
         if self.folder is not None:
             return self.folder.changed_since(self._read_at)
         assert self.repository is not None
@@ -349,9 +388,12 @@ class AppSource:
             return True  # the load that follows reports it
 
     def refresh(self) -> None:
-        """Fetch new commits of a remote repository; nothing to do for local ones and folders."""
+        """Fetch new commits of a remote repository, or re-read a Helm repository's index; nothing to
+        do for local repositories and folders."""
         if self.repository is not None:
             self.repository.fetch()
+        if self.charts is not None:
+            self.charts.refresh()
 
     def history(self, revision: str | None = None, max_count: int = 200) -> list[Commit]:
         """Commits that touched the app path, newest first; a plain folder has none."""

@@ -21,6 +21,11 @@ ARGOCD_TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 PRUNE_ANNOTATION = "kubedrift.io/prune"
 ARGOCD_SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
 COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"
+FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+FLUX_HELM_GROUP = "helm.toolkit.fluxcd.io"
+FLUX_GROUPS = (FLUX_KUSTOMIZE_GROUP, FLUX_HELM_GROUP)
+"""Flux labels what it applies `<group>/name` and `<group>/namespace`, naming the Kustomization or the
+HelmRelease (kustomize-controller and helm-controller `originLabels`)."""
 FIELD_MANAGER = "kubedrift"
 SECRET_MASK = "***"
 SYNC_CHANGES_NOTHING = "sync changes nothing"
@@ -68,15 +73,45 @@ class Health(StrEnum):
 _HEALTH_RANK: dict[Health, int] = {health: rank for rank, health in enumerate(Health)}
 
 
+def revision_label(revision: str | None, length: int = 12) -> str:
+    """A revision as people read it: a commit by its first `length` hex digits, a plain folder as
+    `folder`, a chart version from a Helm repository as the version (`1.1.0`)."""
+    if not revision:
+        return "-"
+    if revision.startswith("folder:"):
+        return "folder"
+    if " (sha256:" in revision:
+        return revision.partition(" (")[0]
+    return revision[:length]
+
+
 class TrackingMethod(StrEnum):
-    """Which annotation tells that a live object belongs to an app."""
+    """What tells that a live object belongs to an app: a tracking-id annotation, or Flux's labels."""
 
     KUBEDRIFT = "kubedrift"
     ARGOCD = "argocd"
+    FLUX = "flux"
 
     @property
     def annotation(self) -> str:
+        """The annotation holding the tracking id; empty for flux, which tracks by labels."""
+        if self is TrackingMethod.FLUX:
+            return ""
         return ARGOCD_TRACKING_ANNOTATION if self is TrackingMethod.ARGOCD else TRACKING_ANNOTATION
+
+
+@dataclass(frozen=True, slots=True)
+class FluxOwner:
+    """The Flux Kustomization or HelmRelease an app stands for, as its labels on live objects name it."""
+
+    group: str
+    """`kustomize.toolkit.fluxcd.io` or `helm.toolkit.fluxcd.io`."""
+    name: str
+    namespace: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {f"{self.group}/name": self.name, f"{self.group}/namespace": self.namespace}
 
 
 class ResourceAction(StrEnum):
@@ -191,6 +226,25 @@ class App:
     unrenderable: str = ""
     """Why this app cannot be rendered at all (an included Application using a config management
     plugin, say): its one error, while every other app is evaluated."""
+    flux_owner: FluxOwner | None = None
+    """The Flux object this app was read from; `tracking: flux` matches live objects by its labels."""
+
+    def owns(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
+        """Whether the live `obj` is tracked for this app: its tracking id names this app and `key`, or
+        (`tracking: flux`) Flux's labels name this app's Kustomization or HelmRelease."""
+        metadata = obj.get("metadata") or {}
+        if self.tracking is TrackingMethod.FLUX:
+            labels = metadata.get("labels")
+            owner = self.flux_owner
+            return (
+                owner is not None
+                and isinstance(labels, Mapping)
+                and all(labels.get(label) == value for label, value in owner.labels.items())
+            )
+        annotations = metadata.get("annotations")
+        return isinstance(annotations, Mapping) and bool(
+            annotations.get(self.tracking.annotation) == key.tracking_id(self.name)
+        )
 
     def ignore_rules_for(self, key: ResourceKey) -> tuple[str, ...]:
         """The JSON pointers ignored for `key`."""

@@ -60,9 +60,9 @@ def prune_candidates(
 
 
 def is_tracked(app: App, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
-    """True when `obj` carries exactly this app's tracking id for its own key."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return bool(annotations.get(app.tracking.annotation) == key.tracking_id(app.name))
+    """True when `obj` carries exactly this app's tracking id for its own key (or, for `tracking: flux`,
+    Flux's labels naming the app's Kustomization or HelmRelease)."""
+    return app.owns(key, obj)
 
 
 def check_prune_allowed(app: App, desired: DesiredState) -> None:

@@ -369,5 +369,4 @@ class AppReconciler:
         self._checkers.clear()
 
     def _tracked(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        return bool(annotations.get(self.app.tracking.annotation) == key.tracking_id(self.app.name))
+        return self.app.owns(key, obj)

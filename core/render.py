@@ -15,6 +15,7 @@ from typing import Any
 
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
+from core.flux_substitute import substitute_stream
 from core.helm_chart import CHART_FILE, is_chart, render_chart
 from core.jsonnet_render import LIBRARY_SUFFIXES, is_jsonnet_path, render_jsonnet
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
@@ -106,8 +107,12 @@ class Renderer:
         helm: HelmOptions = NO_HELM_OPTIONS,
         kustomize_options: KustomizeOptions = NO_KUSTOMIZE_OPTIONS,
         release_name: str = "",
+        substitute: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.default_namespace = default_namespace
+        self.substitute = dict(substitute)
+        """Flux's `postBuild.substitute`, applied to each file's (or build's) text before it is parsed;
+        empty: no substitution at all, as Flux does without postBuild."""
         self.directory = directory
         """Which files of a plain folder are manifests (Argo CD's `directory`; apps pass their own)."""
         self.helm = helm
@@ -211,6 +216,12 @@ class Renderer:
                 continue
             content = files[path]
             cached = previous.get(path)
+            if self.substitute:
+                try:
+                    content = substitute_stream(content, self.substitute)
+                except RenderError as error:
+                    current[path] = ParsedFile(b"", errors=(RenderError(error.message, file=path),))
+                    continue
             if cached is None or (cached.content is not content and cached.content != content):
                 cached = parse_manifest_file(path, content)
                 self.parse_count += 1
@@ -235,6 +246,8 @@ class Renderer:
             if materialize is None:
                 raise RenderError(f"{entry} found in {place} but no checkout to build it from was given")
             output = build(entry, materialize())
+            if self.substitute:
+                output = substitute_stream(output, self.substitute)
         except RenderError as exc:
             return ParsedFile(b"", errors=(RenderError(exc.message, file=exc.file or entry, line=exc.line),))
         except (KubedriftError, OSError) as exc:

@@ -119,3 +119,5 @@ class SourceOptions:
     kustomize: KustomizeOptions = KustomizeOptions()
     chart: str = ""
     """A chart in a Helm repository (`repoURL` is the repository, `targetRevision` its version)."""
+    substitute: tuple[tuple[str, str], ...] = ()
+    """Flux's `postBuild.substitute`: `${var}` in the rendered manifests (see `core.flux_substitute`)."""

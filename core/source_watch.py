@@ -52,7 +52,7 @@ class SourceWatch:
         if watched is not None:
             path, wanted = watched
             unfollow = self.files.follow(path, wanted, lambda: triggers.put_nowait(False))
-        elif self.loader.source.repository is not None:
+        elif self.loader.source.is_polled:
             tasks.append(asyncio.create_task(self._on_timer(triggers, stop)))
         try:
             previous = known
@@ -89,8 +89,7 @@ class SourceWatch:
     @property
     def watched(self) -> bool:
         """Whether saves and commits reach this source through the file watch (not by polling)."""
-        repository = self.loader.source.repository
-        return repository is None or not repository.is_remote
+        return not self.loader.source.is_polled
 
     def _watched_path(self) -> tuple[Path, Wanted] | None:
         """The folder to watch for this app, and which changes in it count; None for a remote."""

@@ -16,7 +16,9 @@ Argo CD-tracked apps (`tracking: argocd`) are Argo CD's: kubedrift syncing one s
 Argo CD, so it writes Argo CD's tracking annotation (keeping the live value when there is one,
 never rewriting what Argo CD wrote) and adds neither its own label nor its own annotation. The
 label would misstate who manages the object, and a second tracking id would make it look owned by
-a kubedrift app of the same name.
+a kubedrift app of the same name. Flux-tracked apps (`tracking: flux`) are Flux's in the same way: a
+sync writes the labels Flux itself sets (`kustomize.toolkit.fluxcd.io/name` and `/namespace`, or
+helm-controller's), and nothing of kubedrift's.
 """
 
 from __future__ import annotations
@@ -105,13 +107,18 @@ def _add_tracking(
 ) -> None:
     annotations = metadata.get("annotations")
     annotations = metadata["annotations"] = dict(annotations) if isinstance(annotations, Mapping) else {}
+    labels = metadata.get("labels")
+    labels = dict(labels) if isinstance(labels, Mapping) else {}
+    if app.tracking is TrackingMethod.FLUX:
+        if app.flux_owner is not None:
+            metadata["labels"] = labels | app.flux_owner.labels
+        return
     if app.tracking is TrackingMethod.ARGOCD:
         annotation = app.tracking.annotation
         live_annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
         annotations[annotation] = live_annotations.get(annotation) or key.tracking_id(app.name)
         return
-    labels = metadata.get("labels")
-    labels = metadata["labels"] = dict(labels) if isinstance(labels, Mapping) else {}
+    metadata["labels"] = labels
     labels[TRACKING_LABEL] = TRACKING_LABEL_VALUE
     annotations[TRACKING_ANNOTATION] = key.tracking_id(app.name)
 

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
 
-from core.model import SyncResult
+from core.model import SyncResult, revision_label
 from core.sync_verdict import Leftover
 
 
@@ -68,12 +68,8 @@ def status_text(word: str, variables: Mapping[str, str]) -> Text:
 
 
 def short_revision(revision: str | None) -> str:
-    """A commit as its 7-character SHA; a plain folder's content digest as `folder`."""
-    if not revision:
-        return "-"
-    if revision.startswith("folder:"):
-        return "folder"
-    return revision[:7]
+    """A commit as its 7-character SHA; a plain folder's content digest as `folder`; a chart's version."""
+    return revision_label(revision, 7)
 
 
 def describe_sync(result: SyncResult) -> str:

@@ -480,8 +480,8 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         ),
         pytest.param(
             "- name: shop\n  source: {repoURL: .}\n",
-            "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, clusters, theme, keymap "
-            "at the top level, got a list",
+            "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, clusters, theme, "
+            "keymap at the top level, got a list",
             id="top-level-not-a-mapping",
         ),
         pytest.param(
@@ -498,8 +498,8 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         ),
         pytest.param(
             "apps: [{name: a, source: {repoURL: .}}]\nreadonly: true\n",
-            "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, clusters, theme, "
-            "keymap; did you mean 'readOnly'?",
+            "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, clusters, "
+            "theme, keymap; did you mean 'readOnly'?",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -680,18 +680,10 @@ def test_invalid_json_in_an_include_names_the_file_and_line(tmp_path: Path) -> N
             id="multi-source",
         ),
         pytest.param(
-            "  source:\n    repoURL: https://charts.bitnami.com/bitnami\n    chart: nginx\n"
-            "    targetRevision: 15.0.0\n",
-            "argocd/shop.yaml:10: spec.source.chart: charts from a Helm repository and config management "
-            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
-            "charts committed to Git",
-            id="helm-repository-chart",
-        ),
-        pytest.param(
             "  source:\n    repoURL: https://github.com/org/repo.git\n    plugin: {name: cdk8s}\n",
-            "argocd/shop.yaml:10: spec.source.plugin: charts from a Helm repository and config management "
-            "plugins are not supported yet; kubedrift renders folders of manifests, kustomizations and "
-            "charts committed to Git",
+            "argocd/shop.yaml:10: spec.source.plugin: config management plugins are not supported; "
+            "kubedrift renders folders of manifests, Jsonnet, kustomizations, and Helm charts from Git or "
+            "a Helm repository",
             id="plugin",
         ),
     ],

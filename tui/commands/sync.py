@@ -18,7 +18,7 @@ from typing import Any
 
 from core.audit import AuditWriteError
 from core.errors import KubedriftError
-from core.model import ResourceAction, ResourceKey, SyncResult
+from core.model import ResourceAction, ResourceKey, SyncResult, revision_label
 from core.operations import (
     PlannedChange,
     adapter_for,
@@ -115,9 +115,9 @@ def _leftovers_text(leftovers: tuple[Leftover, ...], style: Style) -> str:
 
 def _confirm(app: str, revision: str, plan: list[PlannedChange], style: Style) -> bool:
     if not plan:
-        print(f"{app} matches revision {revision[:12]}; a sync will re-apply without changes.")
+        print(f"{app} matches revision {revision_label(revision)}; a sync will re-apply without changes.")
     else:
-        print(f"Sync {app} to revision {revision[:12]}:")
+        print(f"Sync {app} to revision {revision_label(revision)}:")
         for change in plan:
             print(f"  {style(change.verb, 'red' if change.verb == 'delete' else 'yellow')}  {change.key}")
     answer = input("Proceed? [y/N] ").strip().lower()
@@ -138,7 +138,8 @@ def _outcomes(result: SyncResult, style: Style) -> str:
     rows = [["RESOURCE", "RESULT", "MESSAGE"]]
     for outcome in result.outcomes:
         rows.append([str(outcome.key), str(outcome.action), outcome.message])
-    heading = f"{'Dry run: would sync' if result.dry_run else 'Synced'} revision {result.revision[:12]}"
+    verb = "Dry run: would sync" if result.dry_run else "Synced"
+    heading = f"{verb} revision {revision_label(result.revision)}"
     failures = sum(1 for o in result.outcomes if o.action is ResourceAction.FAILED)
     footer = style(f"{failures} failed", "red") if failures else ""
     return "\n".join(part for part in (heading, table(rows, style, coloured_columns=(1,)), footer) if part)
