@@ -23,6 +23,10 @@ ARGOCD_SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
 COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"
 FLUX_KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 FLUX_HELM_GROUP = "helm.toolkit.fluxcd.io"
+FLUX_TRACKING_LABELS = tuple(
+    f"{group}/{part}" for group in (FLUX_KUSTOMIZE_GROUP, FLUX_HELM_GROUP) for part in ("name", "namespace")
+)
+"""The labels Flux's controllers put on what they apply; a sync standing in for Flux writes them too."""
 FLUX_GROUPS = (FLUX_KUSTOMIZE_GROUP, FLUX_HELM_GROUP)
 """Flux labels what it applies `<group>/name` and `<group>/namespace`, naming the Kustomization or the
 HelmRelease (kustomize-controller and helm-controller `originLabels`)."""

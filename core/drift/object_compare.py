@@ -19,6 +19,7 @@ from core.drift.last_applied import LAST_APPLIED
 from core.drift.rules import escape_segment
 from core.model import (
     ARGOCD_TRACKING_ANNOTATION,
+    FLUX_TRACKING_LABELS,
     SECRET_MASK,
     TRACKING_ANNOTATION,
     TRACKING_LABEL,
@@ -37,7 +38,7 @@ _SERVER_WRITTEN = (
 )
 # Metadata drift never compares (core.drift.rules), which a sync writes or drops on the side.
 _NEVER_COMPARED_METADATA: Final = {
-    "labels": frozenset({TRACKING_LABEL}),
+    "labels": frozenset({TRACKING_LABEL, *FLUX_TRACKING_LABELS}),
     "annotations": frozenset({TRACKING_ANNOTATION, ARGOCD_TRACKING_ANNOTATION, LAST_APPLIED}),
 }
 _REPORTS = (

@@ -17,6 +17,7 @@ from typing import Any, Final
 from core.drift.schema_source import SchemaSource, default_schema_source, split_api_version
 from core.model import (
     ARGOCD_TRACKING_ANNOTATION,
+    FLUX_TRACKING_LABELS,
     TRACKING_ANNOTATION,
     TRACKING_LABEL,
     IgnoreDifference,
@@ -58,6 +59,7 @@ _BASE_IGNORED_POINTERS: Final = (
     "/metadata/annotations/" + TRACKING_ANNOTATION.replace("/", "~1"),
     "/metadata/annotations/" + ARGOCD_TRACKING_ANNOTATION.replace("/", "~1"),
     "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration",
+    *("/metadata/labels/" + label.replace("/", "~1") for label in FLUX_TRACKING_LABELS),
 )
 
 

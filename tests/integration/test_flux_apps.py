@@ -1,0 +1,92 @@
+"""A Flux Kustomization under `include:` with `tracking: flux`, against the sandbox: its GitRepository
+and path give the app, postBuild.substitute fills the manifests, a sync writes Flux's own labels (not
+kubedrift's), the app is Synced after, and a kubectl change is drift."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gitops import git
+from tests.kubectl import Kubectl, newest_kubectl
+from tui.cli import main
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+spec:
+  replicas: ${replicas:=1}
+  selector: {matchLabels: {app: podinfo}}
+  template:
+    metadata: {labels: {app: podinfo, env: "${cluster_env}"}}
+    spec:
+      containers: [{name: podinfo, image: "ghcr.io/stefanprodan/podinfo:6.7.0"}]
+"""
+
+
+@pytest.fixture
+def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
+    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
+    if found is None:
+        pytest.skip("no kubectl 1.29+ is installed")
+    return found
+
+
+def test_a_flux_kustomization_is_an_app_tracked_by_fluxs_labels(
+    tmp_path: Path,
+    kubeconfig_path: Path,
+    kubectl: Kubectl,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    repo = tmp_path / "fleet"
+    (repo / "apps" / "production").mkdir(parents=True)
+    (repo / "apps" / "production" / "podinfo.yaml").write_text(DEPLOYMENT)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "podinfo")
+    flux = tmp_path / "clusters"
+    flux.mkdir()
+    (flux / "sync.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        "metadata: {name: fleet, namespace: flux-system}\n"
+        f"spec: {{url: '{repo}', ref: {{branch: main}}, interval: 1m}}\n"
+        "---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n"
+        "  sourceRef: {kind: GitRepository, name: fleet}\n"
+        "  path: ./apps/production\n"
+        "  prune: true\n"
+        "  targetNamespace: podinfo\n"
+        "  postBuild: {substitute: {cluster_env: production, replicas: '2'}}\n"
+    )
+    (tmp_path / "kubedrift.yaml").write_text("apps:\n  - {include: clusters, tracking: flux}\n")
+    argv = ["--config", str(tmp_path / "kubedrift.yaml"), "--kubeconfig", str(kubeconfig_path)]
+    kubectl.run("create", "namespace", "podinfo")
+
+    assert main([*argv, "sync", "flux-system-apps", "--yes"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    live = kubectl.json("get", "deployment", "podinfo", "-n", "podinfo")
+    assert live["spec"]["replicas"] == 2 and live["spec"]["template"]["metadata"]["labels"]["env"] == "production"
+    labels = live["metadata"]["labels"]
+    assert labels["kustomize.toolkit.fluxcd.io/name"] == "apps"
+    assert labels["kustomize.toolkit.fluxcd.io/namespace"] == "flux-system"
+    assert "app.kubernetes.io/managed-by" not in labels, "standing in for Flux: none of kubedrift's own"
+
+    assert main([*argv, "check", "-o", "json"]) == 0
+    (app,) = json.loads(capsys.readouterr().out)["apps"]
+    assert (app["name"], app["sync"]) == ("flux-system-apps", "Synced")
+
+    kubectl.run("scale", "deployment", "podinfo", "-n", "podinfo", "--replicas=4")
+    assert main([*argv, "check", "-o", "json"]) == 1
+    (app,) = json.loads(capsys.readouterr().out)["apps"]
+    ((resource, paths),) = [
+        (r["name"], [c["path"] for c in r["changes"]]) for r in app["resources"] if r["status"] != "Synced"
+    ]
+    assert (resource, paths) == ("podinfo", ["/spec/replicas"])
