@@ -47,6 +47,14 @@ def make_gitops(root: Path, *, extra_config: str = "") -> Path:
     return config
 
 
+def committed_repository(repo: Path, message: str = "start") -> Path:
+    """`repo` (its files already written) as a Git repository with one commit on `main`."""
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", message)
+    return repo
+
+
 def commit_file(repo: Path, relative: str, text: str | None, message: str) -> str:
     path = repo / relative
     if text is None:

@@ -18,7 +18,7 @@ from core.model import ResourceKey, SyncStatus
 from core.schema import ListType
 from sandbox.handle import SandboxThread
 from tests.integration.gitops import deploy
-from tests.kubectl import Kubectl, newest_kubectl
+from tests.kubectl import Kubectl
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -87,14 +87,6 @@ def engine_for(tmp_path: Path, kubeconfig_path: Path) -> Engine:
     )
     config = load_config(tmp_path / "kubedrift.yaml")
     return Engine(config, load_kubeconfig(str(kubeconfig_path), environ={}), base_dir=tmp_path)
-
-
-@pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
-    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
-    if found is None:
-        pytest.skip("no kubectl 1.29+ is installed")
-    return found
 
 
 def install_and_add_a_rule(adapter: ClusterAdapter, engine: Engine, kubectl: Kubectl) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gitops import git
-from tests.kubectl import Kubectl, newest_kubectl
+from tests.integration.gitops import committed_repository
+from tests.kubectl import Kubectl
 from tui.cli import main
 
 DEPLOYMENT = """\
@@ -28,14 +28,6 @@ spec:
 """
 
 
-@pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
-    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
-    if found is None:
-        pytest.skip("no kubectl 1.29+ is installed")
-    return found
-
-
 def test_a_flux_kustomization_is_an_app_tracked_by_fluxs_labels(
     tmp_path: Path,
     kubeconfig_path: Path,
@@ -47,9 +39,7 @@ def test_a_flux_kustomization_is_an_app_tracked_by_fluxs_labels(
     repo = tmp_path / "fleet"
     (repo / "apps" / "production").mkdir(parents=True)
     (repo / "apps" / "production" / "podinfo.yaml").write_text(DEPLOYMENT)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "podinfo")
+    committed_repository(repo, "podinfo")
     flux = tmp_path / "clusters"
     flux.mkdir()
     (flux / "sync.yaml").write_text(
@@ -73,7 +63,10 @@ def test_a_flux_kustomization_is_an_app_tracked_by_fluxs_labels(
     assert main([*argv, "sync", "flux-system-apps", "--yes"]) == 0, capsys.readouterr()
     capsys.readouterr()
     live = kubectl.json("get", "deployment", "podinfo", "-n", "podinfo")
-    assert live["spec"]["replicas"] == 2 and live["spec"]["template"]["metadata"]["labels"]["env"] == "production"
+    assert (
+        live["spec"]["replicas"] == 2
+        and live["spec"]["template"]["metadata"]["labels"]["env"] == "production"
+    )
     labels = live["metadata"]["labels"]
     assert labels["kustomize.toolkit.fluxcd.io/name"] == "apps"
     assert labels["kustomize.toolkit.fluxcd.io/namespace"] == "flux-system"

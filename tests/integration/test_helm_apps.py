@@ -11,25 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gitops import git
-from tests.kubectl import Kubectl, newest_kubectl
+from tests.integration.gitops import committed_repository
+from tests.kubectl import Kubectl
 from tui.cli import main
 
 CHARTS = Path(__file__).resolve().parent.parent / "fixtures" / "charts"
-
-
-@pytest.fixture
-def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
-    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
-    if found is None:
-        pytest.skip("no kubectl 1.29+ is installed")
-    return found
 
 
 def chart_repo(tmp_path: Path, helm: str) -> list[str]:
@@ -39,9 +25,7 @@ def chart_repo(tmp_path: Path, helm: str) -> list[str]:
     shutil.copytree(CHARTS / "guestbook", repo / "charts" / "guestbook")
     (repo / "envs").mkdir()
     (repo / "envs" / "prod.yaml").write_text("replicaCount: 2\nimage: {tag: '2.1'}\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "chart")
+    committed_repository(repo, "chart")
     (tmp_path / "kubedrift.yaml").write_text(
         "apps:\n"
         "  - name: guestbook\n"

@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gitops import git
-from tests.kubectl import Kubectl, newest_kubectl
+from tests.integration.gitops import committed_repository
+from tests.kubectl import Kubectl
 from tui.cli import main
 
 JSONNET = Path(__file__).resolve().parent.parent / "fixtures" / "jsonnet"
-
-
-@pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
-    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
-    if found is None:
-        pytest.skip("no kubectl 1.29+ is installed")
-    return found
 
 
 def test_a_jsonnet_app_syncs_and_is_synced_then_a_kubectl_change_is_drift(
@@ -34,9 +26,7 @@ def test_a_jsonnet_app_syncs_and_is_synced_then_a_kubectl_change_is_drift(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     repo = tmp_path / "gitops"
     shutil.copytree(JSONNET / "guestbook", repo / "guestbook")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "jsonnet guestbook")
+    committed_repository(repo, "jsonnet guestbook")
     (tmp_path / "kubedrift.yaml").write_text(
         "apps:\n"
         "  - name: guestbook\n"

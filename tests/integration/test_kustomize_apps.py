@@ -11,19 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gitops import git
-from tests.kubectl import Kubectl, newest_kubectl
+from tests.integration.gitops import committed_repository
+from tests.kubectl import Kubectl
 from tui.cli import main
 
 KUSTOMIZE = Path(__file__).resolve().parent.parent / "fixtures" / "kustomize"
-
-
-@pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> Kubectl:
-    found = newest_kubectl(kubeconfig_path, tmp_path / "kubectl-home")
-    if found is None:
-        pytest.skip("no kubectl 1.29+ is installed (it builds kustomizations too)")
-    return found
 
 
 def test_kustomize_options_shape_what_is_synced_and_it_is_synced_after(
@@ -36,9 +28,7 @@ def test_kustomize_options_shape_what_is_synced_and_it_is_synced_after(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     repo = tmp_path / "gitops"
     shutil.copytree(KUSTOMIZE / "guestbook", repo / "guestbook")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "guestbook")
+    committed_repository(repo, "guestbook")
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
     (tmp_path / "kubedrift.yaml").write_text(
         "apps:\n"

@@ -84,13 +84,6 @@ def _param(case: RealWorldCase) -> Any:
     return pytest.param(case, id=case.id)
 
 
-@pytest.fixture
-def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """kubedrift's XDG state (audit file, sync markings) kept inside the test's folder."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
 def write_app(root: Path, case: RealWorldCase) -> Path:
     """The case's Git manifest as app `realworld` (a plain folder), and its kubedrift.yaml."""
     (root / "app").mkdir()
