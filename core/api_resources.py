@@ -43,6 +43,15 @@ class Discovery:
 
     by_kind: Mapping[tuple[str, str], ApiResource]
 
+    def api_versions(self) -> tuple[str, ...]:
+        """What the cluster serves, as Helm's `.Capabilities.APIVersions` lists it: each group-version
+        (`apps/v1`, `v1`) and each group-version/Kind (`apps/v1/Deployment`)."""
+        found: set[str] = set()
+        for resource in self.by_kind.values():
+            found.add(resource.api_version)
+            found.add(f"{resource.api_version}/{resource.kind}")
+        return tuple(sorted(found))
+
     def kind_table(self) -> KindTable:
         """The built-in table overlaid with what this cluster says, for namespace defaulting."""
         table = BUILTIN_SCOPE.copy()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import GitSourceError
+from core.helm_chart import NO_CAPABILITIES, Capabilities
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.model import App, ResourceKey, revision_label
 from core.render import Renderer, RenderResult
@@ -116,6 +117,7 @@ class AppDesiredState:
         source: AppSource | None = None,
         clock: Callable[[], float] = time.monotonic,
         settle_seconds: float = WORKING_TREE_SETTLE_SECONDS,
+        capabilities: Capabilities = NO_CAPABILITIES,
     ) -> None:
         from core.gitsource import AppSource
 
@@ -129,6 +131,7 @@ class AppDesiredState:
             helm=app.source.options.helm,
             kustomize_options=app.source.options.kustomize,
             substitute=app.source.options.substitute,
+            capabilities=capabilities,
             release_name=app.name,
         )
         self._last_render = RenderResult({}, ())

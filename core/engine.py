@@ -41,13 +41,14 @@ from core.cluster import GIVE_UP_SECONDS, ApiError, ClusterAdapter, ClusterError
 from core.cluster_liveness import Liveness, unusable
 from core.config import Config
 from core.desired_state import WORKING_TREE_SETTLE_SECONDS, AppDesiredState
-from core.drift.cluster_schema import cluster_schema_source
+from core.drift.cluster_schema import cluster_schema_source, kube_version_of
 from core.engine_automation import EngineAutomation
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
 from core.engine_watches import EngineWatches
 from core.errors import KubedriftError
 from core.event_routing import EventRouting
+from core.helm_chart import NO_CAPABILITIES, Capabilities
 from core.kind_watch import WatchMessage
 from core.kinds import BUILTIN_SCOPE
 from core.kubeconfig import Kubeconfig
@@ -135,8 +136,11 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         for runtime in self.apps.values():
             cluster = self.clusters.get(runtime.context or "")
             scope = BUILTIN_SCOPE
+            capabilities = NO_CAPABILITIES
             if cluster is not None and cluster.adapter is not None and cluster.error is None:
-                scope = cluster.adapter.discover().kind_table()
+                discovery = cluster.adapter.discover()
+                scope = discovery.kind_table()
+                capabilities = Capabilities(cluster.kube_version, discovery.api_versions())
             if cluster is not None and cluster.error is not None:
                 runtime.cluster_error = cluster.error
                 runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
@@ -147,6 +151,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
                 scope=scope,
                 source=self._source_of(runtime.app),
                 settle_seconds=self._working_tree_settle,
+                capabilities=capabilities,
             )
             self._set_desired(runtime, runtime.loader.load())
 
@@ -170,6 +175,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             discovery = cluster.adapter.discover()
             cluster.tracked_kinds = self._scan_tracked_kinds(cluster.adapter, discovery.by_kind.values())
             cluster.schema_source = cluster_schema_source(cluster.adapter)
+            cluster.kube_version = kube_version_of(cluster.adapter)
         except KubedriftError as error:
             cluster.error = str(error)
         return cluster

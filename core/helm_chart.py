@@ -45,7 +45,7 @@ from core.source_options import HelmOptions
 if TYPE_CHECKING:
     import helm_python
 
-__all__ = ["CHART_FILE", "is_chart", "render_chart"]
+__all__ = ["CHART_FILE", "NO_CAPABILITIES", "Capabilities", "is_chart", "render_chart"]
 
 CHART_FILE = "Chart.yaml"
 _NOTES_SUFFIX = "NOTES.txt"
@@ -61,6 +61,18 @@ _TEMPLATE_FAILURE = re.compile(
 _SUBCHART_FAILURE = re.compile(r"error unpacking subchart (\S+) in \S+: (.*)", re.DOTALL)
 _FILE_FAILURE = re.compile(r"cannot load (\S+): (.*)", re.DOTALL)
 _SCHEMA_CHART = re.compile(r"^(\S+):$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """The destination cluster as a chart sees it, as Argo CD passes it to Helm: its version and what it
+    serves. Empty: Helm's own defaults. An app's `helm.kubeVersion` and `helm.apiVersions` win."""
+
+    kube_version: str = ""
+    api_versions: tuple[str, ...] = ()
+
+
+NO_CAPABILITIES = Capabilities()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,7 @@ def render_chart(
     release_name: str,
     namespace: str,
     repo_root: Path | None = None,
+    capabilities: Capabilities = NO_CAPABILITIES,
 ) -> bytes:
     """The chart's manifests as one YAML stream, as `helm template --include-crds` prints them.
 
@@ -100,7 +113,12 @@ def render_chart(
         )
         raise RenderError(message, file=CHART_FILE) from None
 
-    release = _Release(release_name, namespace, options.kube_version, options.api_versions)
+    release = _Release(
+        release_name,
+        namespace,
+        options.kube_version or capabilities.kube_version,
+        options.api_versions or capabilities.api_versions,
+    )
     bounds = (repo_root or chart_dir).resolve()
     values = _user_values(chart_dir, bounds, options)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
 from core.flux_substitute import substitute_stream
-from core.helm_chart import CHART_FILE, is_chart, render_chart
+from core.helm_chart import CHART_FILE, NO_CAPABILITIES, Capabilities, is_chart, render_chart
 from core.jsonnet_render import LIBRARY_SUFFIXES, is_jsonnet_path, render_jsonnet
 from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
@@ -106,6 +106,7 @@ class Renderer:
         directory: DirectoryOptions = EVERY_FILE,
         helm: HelmOptions = NO_HELM_OPTIONS,
         kustomize_options: KustomizeOptions = NO_KUSTOMIZE_OPTIONS,
+        capabilities: Capabilities = NO_CAPABILITIES,
         release_name: str = "",
         substitute: tuple[tuple[str, str], ...] = (),
     ) -> None:
@@ -117,6 +118,8 @@ class Renderer:
         """Which files of a plain folder are manifests (Argo CD's `directory`; apps pass their own)."""
         self.helm = helm
         self.kustomize_options = kustomize_options
+        self.capabilities = capabilities
+        """The destination cluster's version and APIs, which a chart's templates may ask about."""
         """Argo CD's `kustomize` options, applied to a copy of the app's kustomization before a build."""
         self.release_name = release_name
         """A chart's release name when `helm.releaseName` does not say: the app's name, as in Argo CD."""
@@ -283,6 +286,7 @@ class Renderer:
             release_name=self.helm.release_name or self.release_name or "release",
             namespace=self.helm.namespace or self.default_namespace,
             repo_root=self._repository_root(folder),
+            capabilities=self.capabilities,
         )
 
     def _repository_root(self, folder: Path) -> Path:

@@ -275,6 +275,8 @@ class ClusterRuntime:
     """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
     tracked_kinds: set[GroupKind] = field(default_factory=set)
     """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
+    kube_version: str = ""
+    """The server's git version (`v1.31.0`), for charts that ask; empty when /version is not readable."""
     schema_source: ClusterSchemaSource | None = None
     """Kinds' schemas from the cluster's /openapi/v3, the official ones of its version behind them."""
 

@@ -157,6 +157,14 @@ def cluster_schema_source(adapter: SchemaServer) -> ClusterSchemaSource:
     return ClusterSchemaSource(adapter.openapi_v3, server=adapter.server, official=official_source(minor))
 
 
+def kube_version_of(adapter: SchemaServer) -> str:
+    """The server's git version (`v1.31.0`), or "" when it cannot be read."""
+    try:
+        return adapter.server_version().git_version
+    except KubedriftError:
+        return ""
+
+
 @cache
 def official_source(minor: int) -> OfficialSchemaSource:
     """One official source per minor version, shared by every cluster of that version."""

@@ -99,3 +99,36 @@ def test_a_values_file_outside_the_repository_is_refused(
     _, app = check(argv, capsys)
     (error,) = app["errors"]
     assert "outside the repository" in error, error
+
+
+SERVICE_MONITOR_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+
+
+def test_a_chart_sees_the_destination_clusters_apis_as_argo_cd_passes_them(
+    tmp_path: Path,
+    kubeconfig_path: Path,
+    state_home: Path,
+    kubectl: Kubectl,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = [*chart_repo(tmp_path, "{}"), "--kubeconfig", str(kubeconfig_path)]
+    _, app = check(argv, capsys)
+    assert "ServiceMonitor" not in {r["kind"] for r in app["resources"]}, "no Prometheus Operator yet"
+
+    kubectl.run("apply", "-f", "-", input=SERVICE_MONITOR_CRD)
+    kubectl.run("wait", "--for=condition=established", "crd/servicemonitors.monitoring.coreos.com")
+    _, app = check(argv, capsys)
+    assert "ServiceMonitor" in {r["kind"] for r in app["resources"]}, app
