@@ -107,7 +107,8 @@ kind: CustomResourceDefinition
 metadata: {name: servicemonitors.monitoring.coreos.com}
 spec:
   group: monitoring.coreos.com
-  names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
+  names:
+    {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
   scope: Namespaced
   versions:
     - name: v1
