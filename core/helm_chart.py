@@ -98,6 +98,7 @@ def render_chart(
     namespace: str,
     repo_root: Path | None = None,
     capabilities: Capabilities = NO_CAPABILITIES,
+    values_dir: Path | None = None,
 ) -> bytes:
     """The chart's manifests as one YAML stream, as `helm template --include-crds` prints them.
 
@@ -120,7 +121,9 @@ def render_chart(
         options.api_versions or capabilities.api_versions,
     )
     bounds = (repo_root or chart_dir).resolve()
-    values = _user_values(chart_dir, bounds, options)
+    # Value files are read from where the chart lives in the repository, also when `chart_dir` is a
+    # copy of it with fetched dependencies (core.chart_dependencies).
+    values = _user_values(values_dir or chart_dir, bounds, options)
     try:
         helm.validate_release_name(release.name)
     except helm.HelmError:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.chart_dependencies import with_dependencies
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
 from core.flux_substitute import substitute_stream
@@ -280,14 +281,19 @@ class Renderer:
     def _render_chart(self, chart_file: str, folder: Path) -> bytes:
         """The chart in `folder` through Helm's own engine; value files may come from anywhere in the
         repository the folder is `app_path` of, and nowhere outside it."""
-        return render_chart(
-            folder,
-            self.helm,
-            release_name=self.helm.release_name or self.release_name or "release",
-            namespace=self.helm.namespace or self.default_namespace,
-            repo_root=self._repository_root(folder),
-            capabilities=self.capabilities,
-        )
+        from core.chart_repository import default_chart_cache_dir  # urllib and tarfile: only for charts
+
+        root = self._repository_root(folder)
+        with with_dependencies(folder, repo_root=root, cache_dir=default_chart_cache_dir()) as chart:
+            return render_chart(
+                chart,
+                self.helm,
+                release_name=self.helm.release_name or self.release_name or "release",
+                namespace=self.helm.namespace or self.default_namespace,
+                repo_root=root,
+                capabilities=self.capabilities,
+                values_dir=folder,
+            )
 
     def _repository_root(self, folder: Path) -> Path:
         """The repository the app `folder` (on disk, at `app_path` in it) belongs to."""

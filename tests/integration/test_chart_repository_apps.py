@@ -68,3 +68,37 @@ def test_a_version_the_repository_does_not_have_is_the_apps_one_error(
     (app,) = json.loads(capsys.readouterr().out)["apps"]
     (error,) = app["errors"]
     assert "3.0.0" in error and "1.1.0" in error and "\n" not in error, error
+
+
+def test_a_chart_whose_dependencies_are_not_committed_fetches_them_as_helm_dependency_build(
+    tmp_path: Path,
+    kubeconfig_path: Path,
+    charts: ChartServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The shape of argocd-example-apps' helm-dependency: a wrapper chart, its dependency by URL and
+    # Chart.lock, no charts/ in Git.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = tmp_path / "gitops" / "wrapper"
+    app.mkdir(parents=True)
+    (app / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: wrapper\nversion: 0.1.0\n"
+        f"dependencies:\n  - {{name: settings, version: '1.*', repository: '{charts.url}/charts'}}\n"
+    )
+    (app / "Chart.lock").write_text(
+        f"dependencies:\n  - {{name: settings, version: 1.0.0, repository: '{charts.url}/charts'}}\n"
+    )
+    (app / "values.yaml").write_text("settings: {colour: violet}\n")
+    before = sorted(p.name for p in app.iterdir())
+    (tmp_path / "kubedrift.yaml").write_text(
+        "apps:\n  - name: wrapper\n    source: {repoURL: ./gitops, targetRevision: '', path: wrapper}\n"
+    )
+    argv = ["--config", str(tmp_path / "kubedrift.yaml"), "--kubeconfig", str(kubeconfig_path)]
+    main([*argv, "check", "-o", "json"])
+    (result,) = json.loads(capsys.readouterr().out)["apps"]
+    assert result["errors"] == [] and [(r["kind"], r["name"]) for r in result["resources"]] == [
+        ("ConfigMap", "wrapper-settings")
+    ], result
+    assert sorted(p.name for p in app.iterdir()) == before, "charts/ is never written into the user's folder"
+    assert any("settings-1.0.0.tgz" in path for _, path, _, _ in charts.log), "the version Chart.lock pins"
