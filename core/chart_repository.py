@@ -30,22 +30,17 @@ repository: share one `ChartRepository` per repoURL between apps.
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import http.client
-import io
-import posixpath
 import re
 import shutil
-import tarfile
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import zlib
 from base64 import b64encode
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +49,8 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import yaml
 
+from core.chart_archive import MAX_CHART_BYTES, Refused, extract, one_line
+from core.chart_versions import NEWEST_SHOWN, check_constraint, helm_module, newest_first, pick, version_key
 from core.errors import GitSourceError
 from core.git_remote import default_cache_dir
 from core.redact import redact_url
@@ -66,20 +63,8 @@ __all__ = ["INDEX_TTL_SECONDS", "ChartRelease", "ChartRepository", "default_char
 INDEX_TTL_SECONDS = 60.0
 """How long a read index (or OCI tag list) answers before it is read again."""
 MAX_INDEX_BYTES = 64 * 1024 * 1024
-MAX_CHART_BYTES = 100 * 1024 * 1024
-"""Helm's MaxDecompressedChartSize; also the most an archive may weigh as downloaded."""
-MAX_FILE_BYTES = 5 * 1024 * 1024
-"""Helm's MaxDecompressedFileSize."""
-_NEWEST_SHOWN = 5
 _USER_AGENT = "kubedrift"
-# Masterminds/semver v3 NewVersion (CoerceNewVersion, the default): its loose form, numbers within uint64.
-_VERSION = re.compile(
-    r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-)
-_DRIVE = re.compile(r"^[a-zA-Z]:/")
 _PATH_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
-_SEMVER_CHART = "kubedrift-semver"
 
 
 def default_chart_cache_dir() -> Path:
@@ -110,15 +95,6 @@ class _Entry:
     version: str
     urls: tuple[str, ...]
     digest: str
-
-
-class _Refused(Exception):
-    """Why a download or an archive is refused, as the middle of the user's sentence."""
-
-    def __init__(self, problem: str, todo: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.todo = todo
 
 
 class ChartRepository:
@@ -183,13 +159,13 @@ class ChartRepository:
         asked = f"chart {chart} {wanted} from {self.display}"
         if not chart or _path_part(chart) != chart:
             raise GitSourceError(f"{asked}: {chart!r} is not a chart name; fix source.chart")
-        _check_constraint(wanted, asked)
+        check_constraint(wanted, asked)
         with self._lock:
             try:
                 if self._scheme == "oci":
                     return self._fetch_oci(chart, wanted, asked)
                 return self._fetch_http(chart, wanted, asked)
-            except _Refused as refused:
+            except Refused as refused:
                 raise GitSourceError(f"{asked}: {refused.problem}; {refused.todo}") from None
 
     def refresh(self) -> None:
@@ -204,12 +180,12 @@ class ChartRepository:
 
     def _fetch_http(self, chart: str, wanted: str, asked: str) -> ChartRelease:
         versions, entries = self._versions_http(chart)
-        entry = entries[_pick(versions, wanted, asked)]
+        entry = entries[pick(versions, wanted, asked)]
         if not entry.urls:
-            raise _Refused(f"index.yaml gives version {entry.version} no urls", "ask the repository's owner")
+            raise Refused(f"index.yaml gives version {entry.version} no urls", "ask the repository's owner")
         url = _resolve_reference(self._base, entry.urls[0])
         if urlsplit(url).scheme.lower() not in ("http", "https"):
-            raise _Refused(f"index.yaml points version {entry.version} at {redact_url(url)}", "use http(s)")
+            raise Refused(f"index.yaml points version {entry.version} at {redact_url(url)}", "use http(s)")
         known = self._unpacked.get((url, entry.digest))
         if known is not None and known.folder.is_dir():
             return known
@@ -221,7 +197,7 @@ class ChartRepository:
         assert data is not None  # only an index read sends an ETag
         digest = hashlib.sha256(data).hexdigest()
         if entry.digest and digest != entry.digest:
-            raise _Refused(
+            raise Refused(
                 f"the archive of version {entry.version} has sha256 {digest[:12]}…, "
                 f"not the {entry.digest[:12]}… index.yaml gives it",
                 "kubedrift refuses it and tries again on the next poll; if it persists, the repository's "
@@ -244,15 +220,15 @@ class ChartRepository:
         if not isinstance(raw, list):
             names = [name for name in index if isinstance(name, str)]
             close = difflib.get_close_matches(chart, names, n=3)
-            some = ", ".join(sorted(names)[:_NEWEST_SHOWN]) + (", …" if len(names) > _NEWEST_SHOWN else "")
+            some = ", ".join(sorted(names)[:NEWEST_SHOWN]) + (", …" if len(names) > NEWEST_SHOWN else "")
             hint = f"did you mean {', '.join(close)}?" if close else f"it has {some or 'none'}"
-            raise _Refused(f"index.yaml has no chart {chart} ({hint})", "fix source.chart or repoURL")
+            raise Refused(f"index.yaml has no chart {chart} ({hint})", "fix source.chart or repoURL")
         entries: dict[str, _Entry] = {}
         for item in raw:
             entry = _entry(item)
             if entry is not None:
                 entries.setdefault(entry.version, entry)
-        versions = _newest_first(entries)
+        versions = newest_first(entries)
         self._charts[chart] = (index, versions, entries)
         return versions, entries
 
@@ -267,14 +243,14 @@ class ChartRepository:
             document = yaml.load(data or b"", Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise _Refused(
+            raise Refused(
                 f"index.yaml is not YAML ({problem})", "check that repoURL is a Helm repository"
             ) from None
         if not isinstance(document, dict) or not document.get("apiVersion"):
-            raise _Refused("index.yaml has no apiVersion", "check that repoURL is a Helm repository")
+            raise Refused("index.yaml has no apiVersion", "check that repoURL is a Helm repository")
         entries = document.get("entries") or {}
         if not isinstance(entries, dict):
-            raise _Refused(
+            raise Refused(
                 "the entries of index.yaml are not a map", "check that repoURL is a Helm repository"
             )
         self._index = (now, etag, entries)
@@ -292,7 +268,7 @@ class ChartRepository:
         if _same_origin(url, self._base) and self._authorization():
             request.add_unredirected_header("Authorization", self._authorization())
         deadline = time.monotonic() + self._timeout
-        too_big = _Refused(f"{what} is larger than {limit // 2**20} MiB", "kubedrift does not read it")
+        too_big = Refused(f"{what} is larger than {limit // 2**20} MiB", "kubedrift does not read it")
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
                 length = response.headers.get("Content-Length", "")
@@ -315,29 +291,29 @@ class ChartRepository:
                 403: "check the credentials in repoURL",
                 404: "check repoURL and that the repository still publishes it",
             }.get(exc.code, "kubedrift tries again on the next poll")
-            raise _Refused(
+            raise Refused(
                 f"{what} cannot be read (the server answered {exc.code} {exc.reason})", todo
             ) from None
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
             shown = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
-            raise _Refused(
-                f"{what} cannot be read ({_one_line(shown)})",
+            raise Refused(
+                f"{what} cannot be read ({one_line(shown)})",
                 "check repoURL and the network (kubedrift tries again on the next poll)",
             ) from None
 
     # OCI registries ------------------------------------------------------------------------------
 
     def _fetch_oci(self, chart: str, wanted: str, asked: str) -> ChartRelease:
-        helm = _helm(asked)
+        helm = helm_module(asked)
         ref = f"{self._base.rstrip('/')}/{chart}"
         now = self._clock()
         listed = self._tags.get(chart)
         if listed is None or now - listed[0] >= self._ttl:
             with self._registry(helm) as client:
                 tags = client.tags(ref)
-            listed = self._tags[chart] = (now, _newest_first(tag for tag in tags if _version_key(tag)))
-        version = _pick(listed[1], wanted, asked)
+            listed = self._tags[chart] = (now, newest_first(tag for tag in tags if version_key(tag)))
+        version = pick(listed[1], wanted, asked)
         pulled = self._pulled.get((chart, version))
         if pulled is not None and now - pulled[0] < self._ttl:
             return pulled[1]
@@ -365,7 +341,7 @@ class ChartRepository:
             )
             archives = list(Path(destination).glob("*.tgz"))
             if len(archives) != 1 or archives[0].stat().st_size > MAX_CHART_BYTES:
-                raise _Refused(
+                raise Refused(
                     "the registry's archive is missing or too large", "check the chart in the registry"
                 )
             data = archives[0].read_bytes()
@@ -383,8 +359,8 @@ class ChartRepository:
                         client.login(host, self._username, self._password, plain_http=self._plain_http)
                     yield client
             except helm.HelmError as exc:
-                raise _Refused(
-                    f"the registry answered: {_one_line(exc.detail)}",
+                raise Refused(
+                    f"the registry answered: {one_line(exc.detail)}",
                     "check repoURL, source.chart and the network; kubedrift tries again on the next poll",
                 ) from None
 
@@ -400,18 +376,18 @@ class ChartRepository:
             folder.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder.parent))
         except OSError as exc:
-            raise _Refused(
+            raise Refused(
                 f"the cache {folder.parent} cannot be written ({exc.strerror})", "free it"
             ) from None
         try:
-            _extract(data, staging, f"the archive of version {version}")
+            extract(data, staging, f"the archive of version {version}")
             try:
                 staging.rename(folder)
             except OSError:
                 if not folder.is_dir():  # else another fetch unpacked the same archive first
                     raise
         except OSError as exc:
-            raise _Refused(
+            raise Refused(
                 f"the cache {folder} cannot be written ({exc.strerror})", "check its disk"
             ) from None
         finally:
@@ -439,94 +415,6 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         return new
 
 
-# Versions -------------------------------------------------------------------------------------
-
-
-def _version_key(text: str) -> tuple[Any, ...] | None:
-    """Masterminds/semver's order (build metadata ignored), or None when it is no version at all."""
-    match = _VERSION.fullmatch(text)
-    if match is None:
-        return None
-    numbers = tuple(int(part or 0) for part in match.group(1, 2, 3))
-    pre = match[4] or ""
-    if any(number >= 2**64 for number in numbers):
-        return None
-    parts = pre.split(".") if pre else []
-    if any(part.isdigit() and len(part) > 1 and part[0] == "0" for part in parts):
-        return None
-    ordered = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts)
-    return (*numbers, 0 if pre else 1, ordered)
-
-
-def _newest_first(versions: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(versions), key=lambda version: _version_key(version) or (), reverse=True))
-
-
-def _pick(versions: Sequence[str], wanted: str, asked: str) -> str:
-    """Helm's IndexFile.Get over `versions` (newest first): the exact version, else the newest match."""
-    if not versions:
-        raise _Refused("the repository lists no version of it", "fix source.chart or repoURL")
-    if wanted in versions:
-        return wanted
-    matching = _matching(wanted, versions, asked)
-    if matching:
-        return matching[0]
-    newest = ", ".join(versions[:_NEWEST_SHOWN]) or "none"
-    raise _Refused(f"no version matches (newest: {newest})", "change targetRevision")
-
-
-def _check_constraint(wanted: str, asked: str) -> None:
-    if _version_key(wanted) is None:
-        _matching(wanted, (), asked)
-
-
-def _matching(constraint: str, versions: Sequence[str], asked: str) -> list[str]:
-    """Those of `versions` that `constraint` admits, in order, by Helm's own semverCompare."""
-    helm = _helm(asked)
-    try:
-        with helm.Chart.load_archive(_semver_archive()) as probe:
-            rendered: dict[str, str] = probe.render(
-                {"constraint": constraint, "versions": list(versions)}, name="kubedrift"
-            )
-    except helm.HelmError as exc:
-        reason = _one_line(exc.detail).rpartition("error calling semverCompare: ")[2]
-        raise GitSourceError(
-            f"{asked}: targetRevision {constraint!r} is not a chart version or range ({reason}); use a "
-            "version such as 1.2.3, a range such as 1.2.* or >=1.0 <2.0, or * for the newest"
-        ) from None
-    return rendered[f"{_SEMVER_CHART}/templates/match"].split()
-
-
-@functools.cache
-def _semver_archive() -> bytes:
-    files = {
-        "Chart.yaml": f"apiVersion: v2\nname: {_SEMVER_CHART}\nversion: 0.0.0\n",
-        # The first call fails on a bad constraint even when there are no versions to ask about.
-        "templates/match": '{{- if semverCompare .Values.constraint "0.0.0" }}{{ end }}'
-        "{{- range .Values.versions }}{{ if semverCompare $.Values.constraint . }}{{ . }}\n"
-        "{{ end }}{{ end }}",
-    }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{_SEMVER_CHART}/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _helm(asked: str) -> Any:
-    try:
-        import helm_python
-    except Exception as exc:  # ImportError, or HelmLibraryError when the bundled library cannot load
-        raise GitSourceError(
-            f"{asked}: Helm's engine (helm-python-sdk) cannot be loaded ({_one_line(str(exc))}); "
-            "reinstall kubedrift"
-        ) from None
-    return helm_python
-
-
 # Index entries and URLs -----------------------------------------------------------------------
 
 
@@ -535,7 +423,7 @@ def _entry(item: object) -> _Entry | None:
     if not isinstance(item, dict):
         return None
     version, urls, digest = item.get("version"), item.get("urls") or [], item.get("digest") or ""
-    if not isinstance(version, str) or _version_key(version) is None:
+    if not isinstance(version, str) or version_key(version) is None:
         return None
     kept = tuple(url for url in urls if isinstance(url, str)) if isinstance(urls, list) else ()
     digest = digest.lower().removeprefix("sha256:") if isinstance(digest, str) else ""
@@ -562,55 +450,3 @@ def _path_part(text: str) -> str:
     """`text` as one folder name: no separator, no `..`, nothing a shell or Windows would trip on."""
     safe = _PATH_UNSAFE.sub("_", text)
     return "_" if safe in ("", ".", "..") else safe
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-# Archives -------------------------------------------------------------------------------------
-
-
-def _extract(data: bytes, target: Path, what: str) -> None:
-    """Helm's LoadArchiveFiles rules, written to disk: the top folder is stripped, every entry must stay in
-    the chart, and only regular files are written (a link or a device refuses the whole archive)."""
-    unsafe = "kubedrift refuses to unpack it; tell the repository's owner"
-    try:
-        with tarfile.open(fileobj=io.BytesIO(_gunzip(data, what)), mode="r:") as archive:
-            for member in archive:
-                delimiter = "\\" if "\\" in member.name else "/"
-                top, _, rest = member.name.partition(delimiter)
-                if member.isdir():
-                    continue
-                if top == "Chart.yaml" and not rest:
-                    raise _Refused(f"{what} has its Chart.yaml outside a folder", unsafe)
-                path = posixpath.normpath(rest.replace(delimiter, "/")) if rest else "."
-                if rest.startswith(("/", "\\")) or path == "." or path.startswith("..") or _DRIVE.match(path):
-                    raise _Refused(f"{what} holds {member.name!r}, which leads outside the chart", unsafe)
-                if not member.isfile():
-                    raise _Refused(f"{what} holds {member.name!r}, which is a link or a device", unsafe)
-                if member.size > MAX_FILE_BYTES:
-                    raise _Refused(f"{what} holds {member.name!r}, larger than 5 MiB", unsafe)
-                stream = archive.extractfile(member)
-                assert stream is not None
-                destination = target.joinpath(*path.split("/"))
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(stream.read())
-    except (tarfile.TarError, EOFError, zlib.error, UnicodeError) as exc:
-        raise _Refused(f"{what} is not a chart archive ({_one_line(str(exc))})", unsafe) from None
-    if not (target / "Chart.yaml").is_file():
-        raise _Refused(f"{what} has no Chart.yaml in its folder", unsafe)
-
-
-def _gunzip(data: bytes, what: str) -> bytes:
-    """The tar stream inside a (multi-member) gzip archive, refused past MAX_CHART_BYTES."""
-    out = bytearray()
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out += inflater.decompress(data, MAX_CHART_BYTES + 1 - len(out))
-        if len(out) > MAX_CHART_BYTES or inflater.unconsumed_tail:
-            raise _Refused(f"{what} unpacks to more than 100 MiB", "kubedrift does not read it")
-        if not inflater.eof:
-            raise EOFError("the gzip stream ends early")
-        data = inflater.unused_data.lstrip(b"\0")
-    return bytes(out)
