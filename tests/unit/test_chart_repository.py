@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from core import chart_archive, chart_repository
+from core import chart_archive as archive_module
+from core import chart_repository
 from core.chart_repository import INDEX_TTL_SECONDS, ChartRelease, ChartRepository
 from core.errors import GitSourceError
 from core.helm_chart import render_chart
@@ -487,7 +488,7 @@ def test_a_download_that_is_not_a_chart_is_refused(
 def test_an_archive_that_unpacks_past_the_limit_is_refused(
     server: ChartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chart_archive, "MAX_CHART_BYTES", 64 * 1024)
+    monkeypatch.setattr(archive_module, "MAX_CHART_BYTES", 64 * 1024)
     server.files["/charts/demo-1.0.0.tgz"] = archive(
         member("demo/Chart.yaml", b"apiVersion: v2\nname: demo\nversion: 1.0.0\n"),
         *(member(f"demo/files/{n}.txt", bytes(16 * 1024)) for n in range(8)),
