@@ -21,7 +21,12 @@ from benchmarks.fleet import Fleet
 from core.cluster import ClusterAdapter
 from core.config import zero_config
 from core.drift import schema_source
-from core.drift.cluster_schema import cluster_schema_source, forget_documents, group_versions
+from core.drift.cluster_schema import (
+    cluster_schema_source,
+    forget_documents,
+    group_versions,
+    read_server_version,
+)
 from core.drift.schema_source import split_api_version
 from core.engine import Engine
 from core.kubeconfig import load_kubeconfig
@@ -61,13 +66,15 @@ def measure_schema_cost(fleet: Fleet) -> SchemaCost:
     kubeconfig = load_kubeconfig(str(fleet.kubeconfig), environ={})
     adapter = ClusterAdapter(kubeconfig.api_client(kubeconfig.current_context or "sandbox"), context="bench")
     started = time.perf_counter()
-    cluster = cluster_schema_source(adapter)
+    cluster = cluster_schema_source(adapter, read_server_version(adapter))
     cluster.prefetch(group_versions(fleet.manifests))
     for api_version, kind in kinds:
         cluster.kind_type(*split_api_version(api_version), kind)
     cluster_first = time.perf_counter() - started
     started = time.perf_counter()
-    warm = cluster_schema_source(adapter)  # a second source of the same server: shared documents
+    warm = cluster_schema_source(
+        adapter, read_server_version(adapter)
+    )  # a second source of the same server: shared documents
     for api_version, kind in kinds:
         warm.kind_type(*split_api_version(api_version), kind)
     cluster_warm = time.perf_counter() - started

@@ -12,6 +12,7 @@ import posixpath
 import re
 import tarfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 MAX_CHART_BYTES = 100 * 1024 * 1024
@@ -19,6 +20,19 @@ MAX_CHART_BYTES = 100 * 1024 * 1024
 MAX_FILE_BYTES = 5 * 1024 * 1024
 """Helm's MaxDecompressedFileSize."""
 _DRIVE = re.compile(r"^[a-zA-Z]:/")
+
+
+def pack(name: str, files: Mapping[str, str]) -> bytes:
+    """A chart archive (`.tgz`) of `files` under the folder `name`, built in memory: the small charts
+    kubedrift asks Helm's engine questions through (`semverCompare` on versions and kubeVersion)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}/{path}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 class Refused(Exception):

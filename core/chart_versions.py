@@ -5,13 +5,11 @@ Helm's own `semverCompare` through a one-template chart held in memory (about 1 
 from __future__ import annotations
 
 import functools
-import io
 import re
-import tarfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core.chart_archive import Refused, one_line
+from core.chart_archive import Refused, one_line, pack
 from core.errors import GitSourceError
 
 NEWEST_SHOWN = 5
@@ -88,14 +86,7 @@ def _semver_archive() -> bytes:
         "{{- range .Values.versions }}{{ if semverCompare $.Values.constraint . }}{{ . }}\n"
         "{{ end }}{{ end }}",
     }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{_SEMVER_CHART}/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return pack(_SEMVER_CHART, files)
 
 
 def helm_module(asked: str) -> Any:

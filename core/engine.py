@@ -41,7 +41,7 @@ from core.cluster import GIVE_UP_SECONDS, ApiError, ClusterAdapter, ClusterError
 from core.cluster_liveness import Liveness, unusable
 from core.config import Config
 from core.desired_state import WORKING_TREE_SETTLE_SECONDS, AppDesiredState
-from core.drift.cluster_schema import cluster_schema_source, kube_version_of
+from core.drift.cluster_schema import cluster_schema_source, read_server_version
 from core.engine_automation import EngineAutomation
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
@@ -174,8 +174,9 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             cluster.adapter = self._adapter_factory(context, read_only)
             discovery = cluster.adapter.discover()
             cluster.tracked_kinds = self._scan_tracked_kinds(cluster.adapter, discovery.by_kind.values())
-            cluster.schema_source = cluster_schema_source(cluster.adapter)
-            cluster.kube_version = kube_version_of(cluster.adapter)
+            version = read_server_version(cluster.adapter)  # one /version for the schema and for charts
+            cluster.schema_source = cluster_schema_source(cluster.adapter, version)
+            cluster.kube_version = version.git_version if version is not None else ""
         except KubedriftError as error:
             cluster.error = str(error)
         return cluster

@@ -27,10 +27,8 @@ a bool) are written straight to file descriptor 2, past Python.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import re
-import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -38,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from core.chart_archive import pack
 from core.errors import RenderError
 from core.kube_yaml import KubeLoader
 from core.source_options import HelmOptions
@@ -391,14 +390,7 @@ def _kube_version_archive() -> bytes:
         "templates/check": "{{ semverCompare .Values.constraint .Capabilities.KubeVersion.Version }} "
         "{{ .Capabilities.KubeVersion.Version }}",
     }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{_KUBE_VERSION_CHART}/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return pack(_KUBE_VERSION_CHART, files)
 
 
 # Helm's failures as one sentence ---------------------------------------------------------------

@@ -54,6 +54,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.build_env import expand
 from core.errors import RenderError
 from core.source_options import JsonnetOptions, JsonnetVariable
 
@@ -84,7 +85,6 @@ _OPTIONS = "source.directory.jsonnet"
 _FAILED = 3
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from core.jsonnet_render import _serve; _serve()"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
-_SPECIAL_NAMES = frozenset("*#$@!?-0123456789")
 _LOCATION = r"(?P<path>.+?):(?:\((?P<line>\d+):\d+\)-\(\d+:\d+\)|(?P<at>\d+):\d+(?:-\d+)?)"
 _STATIC = re.compile(rf"STATIC ERROR: {_LOCATION}: (?P<detail>.*)", re.DOTALL)
 _FRAME = re.compile(rf"{_LOCATION}\t.*", re.DOTALL)
@@ -207,7 +207,7 @@ def _variables(options: JsonnetOptions, env: Mapping[str, str], relative_path: s
     split: dict[str, Any] = {}
     for field, entries in (("extVars", options.ext_vars), ("tlas", options.tlas)):
         last: dict[str, JsonnetVariable] = {entry.name: entry for entry in entries}
-        values = {name: _expand(entry.value, env) for name, entry in last.items()}
+        values = {name: expand(entry.value, env) for name, entry in last.items()}
         for name, value in values.items():
             if "\0" in name or "\0" in value:
                 message = (
@@ -218,42 +218,6 @@ def _variables(options: JsonnetOptions, env: Mapping[str, str], relative_path: s
         split[f"{prefix}_vars"] = {name: values[name] for name, entry in last.items() if not entry.code}
         split[f"{prefix}_codes"] = {name: values[name] for name, entry in last.items() if entry.code}
     return split
-
-
-def _expand(text: str, env: Mapping[str, str]) -> str:
-    """Go's os.Expand with Argo CD's mapping (`$$` is `$`, an unknown name is empty)."""
-    parts: list[str] = []
-    start = position = 0
-    while position < len(text):
-        if text[position] == "$" and position + 1 < len(text):
-            parts.append(text[start:position])
-            name, width = _shell_name(text[position + 1 :])
-            if name:
-                parts.append("$" if name == "$" else env.get(name, ""))
-            elif not width:
-                parts.append("$")  # no name follows: the dollar stays
-            position += width
-            start = position + 1
-        position += 1
-    parts.append(text[start:])
-    return "".join(parts)
-
-
-def _shell_name(text: str) -> tuple[str, int]:
-    """Go's getShellName: the name after a `$` and how many characters it takes ("" and >0: bad syntax)."""
-    if text[0] == "{":
-        if len(text) > 2 and text[1] in _SPECIAL_NAMES and text[2] == "}":
-            return text[1], 3
-        closing = text.find("}", 1)
-        if closing == 1:
-            return "", 2
-        return (text[1:closing], closing + 1) if closing > 0 else ("", 1)
-    if text[0] in _SPECIAL_NAMES:
-        return text[0], 1
-    width = 0
-    while width < len(text) and (text[width] == "_" or (text[width].isascii() and text[width].isalnum())):
-        width += 1
-    return text[:width], width
 
 
 def _last_line(stderr: bytes) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from core.build_env import expand
 from core.config_yaml import load_yaml_file
 from core.errors import ConfigError, RenderError
 from core.kube_yaml import KubeLoader
@@ -126,7 +127,7 @@ def edited_kustomization(
         _take(edited, "nameSuffix")
         edited["nameSuffix"] = options.name_suffix
     if options.images:
-        wanted = [_image(index, _envsubst(text, env)) for index, text in enumerate(options.images)]
+        wanted = [_image(index, expand(text, env)) for index, text in enumerate(options.images)]
         edited["images"] = _set_images(edited, wanted, file)
     if options.replicas:
         counts = [
@@ -136,7 +137,7 @@ def edited_kustomization(
             _named_entries(_take(edited, "replicas"), "replicas", file), counts
         )
     if options.common_labels:
-        labels = ((key, _envsubst(value, env)) for key, value in options.common_labels)
+        labels = ((key, expand(value, env)) for key, value in options.common_labels)
         edited["commonLabels"] = _added_metadata(edited, "commonLabels", labels, "label", file)
     if options.common_annotations:
         edited["commonAnnotations"] = _added_metadata(
@@ -496,40 +497,3 @@ def _component_matches(where: str, pattern: str, app_folder: Path, repo_root: Pa
             message = f"{where} is not a folder with a kustomization.yaml; name the component's folder"
             raise RenderError(message)
     return matches
-
-
-def _envsubst(text: str, env: Mapping[str, str]) -> str:
-    """Argo CD's `Env.Envsubst`, Go's `os.Expand`: `$VAR` and `${VAR}` from `env` (unknown: empty),
-    `$$` is `$`, and a malformed `${` is dropped."""
-    out: list[str] = []
-    start = index = 0
-    while index < len(text):
-        if text[index] == "$" and index + 1 < len(text):
-            out.append(text[start:index])
-            name, width = _shell_name(text[index + 1 :])
-            if name:
-                out.append("$" if name == "$" else env.get(name, ""))
-            elif not width:
-                out.append("$")
-            index += width
-            start = index + 1
-        index += 1
-    return "".join(out) + text[start:] if out else text
-
-
-def _shell_name(rest: str) -> tuple[str, int]:
-    """Go's `os.getShellName`: the name after a `$`, and how many characters it takes."""
-    special = "*#$@!?-0123456789"
-    if rest[0] == "{":
-        if len(rest) > 2 and rest[1] in special and rest[2] == "}":
-            return rest[1], 3
-        close = rest.find("}", 1)
-        if close < 0:
-            return "", 1
-        return (rest[1:close], close + 1) if close > 1 else ("", 2)
-    if rest[0] in special:
-        return rest[0], 1
-    width = 0
-    while width < len(rest) and (rest[width] == "_" or (rest[width].isascii() and rest[width].isalnum())):
-        width += 1
-    return rest[:width], width

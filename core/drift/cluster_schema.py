@@ -147,22 +147,19 @@ class ClusterSchemaSource:
         return self._index
 
 
-def cluster_schema_source(adapter: SchemaServer) -> ClusterSchemaSource:
+def read_server_version(adapter: SchemaServer) -> ServerVersion | None:
+    """The server's `/version`, or None when it cannot be read (forbidden, an old proxy)."""
+    try:
+        return adapter.server_version()
+    except KubedriftError:
+        return None
+
+
+def cluster_schema_source(adapter: SchemaServer, version: ServerVersion | None) -> ClusterSchemaSource:
     """The schema source of one cluster: its /openapi/v3, and the official definitions of its minor
-    version behind it (of DEFAULT_MINOR when /version cannot be read)."""
-    try:
-        minor = adapter.server_version().minor or DEFAULT_MINOR
-    except KubedriftError:
-        minor = DEFAULT_MINOR
+    version behind it (of DEFAULT_MINOR when `version`, read once by the caller, is unknown)."""
+    minor = (version.minor if version is not None else 0) or DEFAULT_MINOR
     return ClusterSchemaSource(adapter.openapi_v3, server=adapter.server, official=official_source(minor))
-
-
-def kube_version_of(adapter: SchemaServer) -> str:
-    """The server's git version (`v1.31.0`), or "" when it cannot be read."""
-    try:
-        return adapter.server_version().git_version
-    except KubedriftError:
-        return ""
 
 
 @cache

@@ -15,6 +15,7 @@ from core.drift.cluster_schema import (
     cluster_schema_source,
     forget_documents,
     group_versions,
+    read_server_version,
 )
 from core.drift.schema_source import OfficialSchemaSource
 from core.schema import ListType, Shape
@@ -139,7 +140,8 @@ def test_a_document_that_fails_falls_back_for_that_group_version_only() -> None:
 
 
 def test_the_official_fallback_is_the_clusters_minor_version() -> None:
-    source = cluster_schema_source(FakeServer({}))
+    server = FakeServer({})
+    source = cluster_schema_source(server, read_server_version(server))
     assert source.official.minor == 30
 
 
