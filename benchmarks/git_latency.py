@@ -51,7 +51,8 @@ def write_git_app(root: Path, fleet: Fleet, count: int) -> Path:
     config.write_text(
         "apps:\n"
         f"  - name: {APP_NAME}\n"
-        f"    source: {{repoURL: ./gitops, targetRevision: main, path: {APP_PATH}}}\n"
+        f"    source: {{repoURL: ./gitops, targetRevision: main, path: {APP_PATH}, "
+        "directory: {recurse: true}}\n"  # the fleet's manifests are in a folder per namespace
         "    destination: {namespace: default}\n"
     )
     return config
@@ -75,6 +76,9 @@ def measure_git_latency(root: Path, fleet: Fleet, count: int, samples: int) -> G
     timeouts = 0
     with EngineThread(engine) as run:
         start_seconds = run.wait_started(START_TIMEOUT)
+        errors = engine.apps[APP_NAME].desired.errors
+        if errors:  # every sample would only time out: say why instead
+            raise RuntimeError(f"the Git app did not render: {errors[0]}")
         time.sleep(1.0)
         for sample in range(samples):
             index = configmaps[(sample // 2 * 7) % len(configmaps)]

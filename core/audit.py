@@ -42,7 +42,8 @@ from core.errors import KubedriftError
 from core.model import SyncResult
 from core.redact import redact_text
 
-OPERATIONS: Final = frozenset({"sync", "prune", "self-heal", "auto-sync"})
+OPERATIONS: Final = frozenset({"sync", "prune", "self-heal", "auto-sync", "rollback", "analysis"})
+"""`rollback` and `analysis` lines are automated rollback's (core.rollback): its sync, and its steps."""
 FILE_MODE: Final = 0o600
 FOLDER_MODE: Final = 0o700
 SHORT_SECRET: Final = 4
@@ -115,6 +116,21 @@ def audit_record(
     if operation not in OPERATIONS:
         raise ValueError(f"unknown audit operation {operation!r}; expected one of {sorted(OPERATIONS)}")
     masked = _longest_first(secret_values)
+    results = [
+        {
+            "group": outcome.key.group,
+            "kind": outcome.key.kind,
+            "namespace": outcome.key.namespace,
+            "name": outcome.key.name,
+            "action": str(outcome.action),
+            # Messages can quote a server or webhook URL, with whatever credential it carries.
+            "message": redact_text(_hidden_if_quoting(outcome.message, masked)),
+        }
+        for outcome in result.outcomes
+    ]
+    for hook in result.hooks:  # a hook's entry also says its phase and how it ended
+        if 0 <= hook.position < len(results):
+            results[hook.position] |= {"hook": hook.hook, "hookPhase": hook.phase}
     return {
         "time": result.started_at,
         "user": user,
@@ -122,18 +138,7 @@ def audit_record(
         "operation": operation,
         "revision": result.revision,
         "dryRun": result.dry_run,
-        "results": [
-            {
-                "group": outcome.key.group,
-                "kind": outcome.key.kind,
-                "namespace": outcome.key.namespace,
-                "name": outcome.key.name,
-                "action": str(outcome.action),
-                # Messages can quote a server or webhook URL, with whatever credential it carries.
-                "message": redact_text(_hidden_if_quoting(outcome.message, masked)),
-            }
-            for outcome in result.outcomes
-        ],
+        "results": results,
     }
 
 
@@ -165,6 +170,11 @@ def append_audit(
     record = audit_record(
         result, app=app, operation=operation, user=user or current_user(), secret_values=secret_values
     )
+    append_audit_record(record, path=path)
+
+
+def append_audit_record(record: Mapping[str, Any], *, path: Path | None = None) -> None:
+    """Append one whole line holding `record` (already free of Secret values), as `append_audit` does."""
     line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
     target = path or audit_path()
     try:

@@ -25,6 +25,7 @@ from typing import Final
 
 from core.audit import AuditError, ensure_audit_writable
 from core.model import App, ResourceKey, ResourceResult, SyncStatus
+from core.rollback_book import RollbackBook
 from core.self_heal import SelfHealBackoff
 
 _HEALABLE = (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING)
@@ -58,6 +59,9 @@ class Automation:
     audit_checked_at: float | None = None
     pause_notes: dict[str, str] = field(default_factory=dict)
     """The error each paused app shows, so that it is the one taken back on resuming."""
+    rollbacks: RollbackBook = field(default_factory=RollbackBook)
+    """Automated rollback's state per app (core.rollback); a rolled-back app is pinned: neither
+    auto-sync nor self-heal acts on it while Git is still at the bad revision."""
 
     def audit_pause(self, app: App, error: str | None, now: float) -> tuple[bool, str | None]:
         """Whether `app`'s automation is paused because the audit file cannot take a line, and the

@@ -60,8 +60,16 @@ def check_constraint(wanted: str, asked: str) -> None:
         matching(wanted, (), asked)
 
 
-def matching(constraint: str, versions: Sequence[str], asked: str) -> list[str]:
-    """Those of `versions` that `constraint` admits, in order, by Helm's own semverCompare."""
+def matching(
+    constraint: str,
+    versions: Sequence[str],
+    asked: str,
+    *,
+    field: str = "targetRevision",
+    what: str = "a chart version or range",
+) -> list[str]:
+    """Those of `versions` that `constraint` admits, in order, by Helm's own semverCompare; a bad
+    constraint's error names the `field` it was written in and `what` it should be."""
     helm = helm_module(asked)
     try:
         with helm.Chart.load_archive(_semver_archive()) as probe:
@@ -71,7 +79,7 @@ def matching(constraint: str, versions: Sequence[str], asked: str) -> list[str]:
     except helm.HelmError as exc:
         reason = one_line(exc.detail).rpartition("error calling semverCompare: ")[2]
         raise GitSourceError(
-            f"{asked}: targetRevision {constraint!r} is not a chart version or range ({reason}); use a "
+            f"{asked}: {field} {constraint!r} is not {what} ({reason}); use a "
             "version such as 1.2.3, a range such as 1.2.* or >=1.0 <2.0, or * for the newest"
         ) from None
     return rendered[f"{_SEMVER_CHART}/templates/match"].split()

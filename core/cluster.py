@@ -270,17 +270,49 @@ class ClusterAdapter:
 
     # Writes.
 
-    def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False, force: bool = True) -> dict[str, Any]:
-        """Server-side apply as field manager `kubedrift`; returns the object the server stored (or would)."""
+    def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        force: bool = True,
+        field_validation: str | None = None,
+    ) -> dict[str, Any]:
+        """Server-side apply as field manager `kubedrift`; returns the object the server stored (or would).
+
+        `field_validation` (`Ignore`, `Warn`, `Strict`) is sent when given: Argo CD's `Validate=false`
+        is `Ignore`."""
         key = ResourceKey.of(obj)
         resource = self.resource_for(key.group, key.kind)
         query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
-        if dry_run:
-            query["dryRun"] = "All"
+        query |= _write_query(dry_run, field_validation)
         path = resource.path(key.namespace or None, key.name)
         response = self._request(
             "PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml"
         )
+        return _json_of(response)
+
+    def create(
+        self, obj: Mapping[str, Any], *, dry_run: bool = False, field_validation: str | None = None
+    ) -> dict[str, Any]:
+        """POST a new object (a hook, which is created fresh; `generateName` is honoured); returns
+        the object the server stored (or would), with the name it was given."""
+        key = ResourceKey.of(obj)
+        resource = self.resource_for(key.group, key.kind)
+        query = _write_query(dry_run, field_validation)
+        response = self._request("POST", resource.path(key.namespace or None), query=query, body=dict(obj))
+        return _json_of(response)
+
+    def replace(
+        self, obj: Mapping[str, Any], *, dry_run: bool = False, field_validation: str | None = None
+    ) -> dict[str, Any]:
+        """PUT the whole object, as `kubectl replace` does (Argo CD's `Replace=true`); an object
+        without `metadata.resourceVersion` is replaced whatever its version."""
+        key = ResourceKey.of(obj)
+        resource = self.resource_for(key.group, key.kind)
+        query = _write_query(dry_run, field_validation)
+        path = resource.path(key.namespace or None, key.name)
+        response = self._request("PUT", path, query=query, body=dict(obj))
         return _json_of(response)
 
     def json_patch(
@@ -428,6 +460,15 @@ class ClusterAdapter:
             return False
         self._retry_waited += wait
         return True
+
+
+def _write_query(dry_run: bool, field_validation: str | None) -> dict[str, str]:
+    query = {"fieldManager": FIELD_MANAGER}
+    if dry_run:
+        query["dryRun"] = "All"
+    if field_validation:
+        query["fieldValidation"] = field_validation
+    return query
 
 
 def _api_error(response: Any, status: int) -> ApiError:

@@ -18,15 +18,27 @@ from typing import Any
 from core.argocd_apps import applications_at, read_app
 from core.config_yaml import YamlField, describe_value, display_path, load_yaml_file
 from core.errors import ConfigError
+from core.live_include import ClusterInclude, LiveIncludes
+from core.lua_health import LuaHealthScript, read_health_scripts
 from core.model import App, Destination, Source, TrackingMethod
 from core.source_options import DirectoryOptions, SourceOptions
 
 CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
 
-_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap")
-_APP_KEYS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences", "compareOptions", "tracking")
+_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap", "healthChecks")
+_APP_KEYS = (
+    "name",
+    "source",
+    "sources",
+    "destination",
+    "syncPolicy",
+    "ignoreDifferences",
+    "compareOptions",
+    "tracking",
+)
 _INCLUDE_KEYS = ("include", "tracking")
+_CLUSTER_INCLUDE_KEYS = ("cluster", "namespace")
 _CONTEXT_KEYS = ("readOnly",)
 _NO_APPS = "no apps are declared; add apps under 'apps:', or run 'kubedrift PATH' on a folder of manifests"
 
@@ -54,6 +66,8 @@ class Config:
     """Binding id -> key, for the bindings a user remaps."""
     path: Path | None = None
     """The file loaded; None in zero-config mode."""
+    health_checks: tuple[LuaHealthScript, ...] = ()
+    """Argo CD-format Lua health checks from the `healthChecks:` folder (core.lua_health)."""
 
     def is_read_only(self, context: str | None) -> bool:
         """What kubedrift.yaml says for this context name alone, or globally.
@@ -89,8 +103,17 @@ def _existing_config_file(path: Path, as_given: str, origin: str) -> Path:
     return path
 
 
-def load_config(path: Path) -> Config:
-    """Reads and validates a kubedrift.yaml; every mistake is one ConfigError naming file, line, field."""
+def load_config(
+    path: Path,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Reads and validates a kubedrift.yaml; every mistake is one ConfigError naming file, line, field.
+
+    `kubeconfig` and `context` (`--kubeconfig`, `--context`) reach the clusters that includes read apps
+    from (`include: {cluster: ...}`); nothing connects unless the config has such an include."""
     display = display_path(path)
     absolute = Path(os.path.abspath(path))
     document = load_yaml_file(path, display, multi_document=False)[0]
@@ -104,7 +127,8 @@ def load_config(path: Path) -> Config:
         )
     root.mapping(_TOP_KEYS)
     apps_field = root.optional("apps")
-    apps = _read_apps(apps_field, absolute.parent) if apps_field else ()
+    live = LiveIncludes(kubeconfig, context=context, environ=environ)
+    apps = _read_apps(apps_field, absolute.parent, live) if apps_field else ()
     if not apps:
         raise apps_field.fail(_NO_APPS) if apps_field else ConfigError(_NO_APPS, file=display)
     clusters = _read_clusters(root.optional("clusters"))
@@ -117,6 +141,7 @@ def load_config(path: Path) -> Config:
         theme=root.optional_string("theme"),
         keymap=MappingProxyType(_read_keymap(root.optional("keymap"))),
         path=absolute,
+        health_checks=_read_health_checks(root.optional("healthChecks"), absolute.parent),
     )
 
 
@@ -141,12 +166,12 @@ def zero_config(folder: Path) -> Config:
     return Config(apps=(App(name=name, source=source, origin=display_path(absolute)),))
 
 
-def _read_apps(apps_field: YamlField, base: Path) -> tuple[App, ...]:
+def _read_apps(apps_field: YamlField, base: Path, live: LiveIncludes) -> tuple[App, ...]:
     first_declared: dict[str, str] = {}
     apps: list[App] = []
     for entry in apps_field.items():
         entry.mapping()
-        declared = _read_include(entry, base) if "include" in entry.value else [_read_app(entry, base)]
+        declared = _read_include(entry, base, live) if "include" in entry.value else [_read_app(entry, base)]
         for app, name_field in declared:
             if app.name in first_declared:
                 raise name_field.fail(
@@ -165,15 +190,29 @@ def _read_app(entry: YamlField, base: Path) -> tuple[App, YamlField]:
     return replace(app, tracking=_read_tracking(entry)), name_field
 
 
-def _read_include(entry: YamlField, base: Path) -> list[tuple[App, YamlField]]:
+def _read_include(entry: YamlField, base: Path, live: LiveIncludes) -> list[tuple[App, YamlField]]:
+    """`include: PATH` (manifest files), or `include: {cluster, namespace}` (objects in a cluster)."""
     entry.mapping(_INCLUDE_KEYS)
     include_field = entry.required("include")
+    tracking = _read_tracking(entry, included=True)
+    if isinstance(include_field.value, dict):
+        include_field.mapping(_CLUSTER_INCLUDE_KEYS)
+        cluster = ClusterInclude(
+            context=include_field.optional_string("cluster"),
+            namespace=include_field.optional_string("namespace"),
+        )
+        return live.apps(cluster, tracking, base=base, entry=include_field)
+    if not isinstance(include_field.value, str):
+        raise include_field.fail(
+            "expected a path of Argo CD Application or Flux manifests, or {cluster: CONTEXT, namespace: NS} "
+            "to read them from a cluster"
+        )
     target = base / Path(include_field.string()).expanduser()
     if not target.exists():
         raise include_field.fail(
             f"{include_field.value!r} does not exist (include paths are read relative to the config file)"
         )
-    return applications_at(target, _read_tracking(entry, included=True))
+    return applications_at(target, tracking)
 
 
 def _read_tracking(entry: YamlField, *, included: bool = False) -> TrackingMethod:
@@ -187,6 +226,21 @@ def _read_tracking(entry: YamlField, *, included: bool = False) -> TrackingMetho
         hint = " (flux is for Flux Kustomizations and HelmReleases under include:)" if value == "flux" else ""
         raise tracking.fail(f"expected one of {', '.join(allowed)}, got {value!r}{hint}")
     return TrackingMethod(value)
+
+
+def _read_health_checks(folder_field: YamlField | None, base: Path) -> tuple[LuaHealthScript, ...]:
+    """`healthChecks:`, a folder laid out as Argo CD's resource_customizations (group/Kind/health.lua)."""
+    if folder_field is None:
+        return ()
+    as_given = folder_field.string()
+    folder = base / Path(as_given).expanduser()
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise folder_field.fail(
+            f"{as_given!r} {problem}; give a folder of <group>/<Kind>/health.lua files, "
+            "read relative to the config file"
+        )
+    return read_health_scripts(folder, display_path(folder))
 
 
 def _read_contexts(contexts: YamlField | None) -> dict[str, ContextSettings]:

@@ -44,6 +44,22 @@ class DesiredState:
     A file being saved can read as empty or missing for a moment; these keys are Unknown, never
     Extraneous, until a later read confirms them gone (see `VanishedKeys`).
     """
+    hooks: tuple[Mapping[str, Any], ...] = ()
+    """Hook manifests (Argo CD's, and Helm's mapped onto them; `core.sync_hooks`), run around a sync
+    in their phase and wave, never compared and never pruned."""
+    source_revisions: tuple[str, ...] = ()
+    """A multi-source app's revision of each of its sources, in `sources` order ("" for one that did
+    not load), as Argo CD lists them; empty for an app with one source. `revision` is then that of the
+    first source that renders, for everything that shows or records one revision."""
+
+    @property
+    def revision_id(self) -> str | None:
+        """What tells this revision from another: `revision`, or for a multi-source app every source's
+        revision, so that a commit to any source (a values file in a `ref` source, say) is a new revision
+        to auto-sync; None when nothing loaded."""
+        if self.revision is None or not self.source_revisions:
+            return self.revision
+        return " ".join(self.source_revisions)
 
 
 WORKING_TREE_SETTLE_SECONDS = 5.0
@@ -121,6 +137,8 @@ class AppDesiredState:
     ) -> None:
         from core.gitsource import AppSource
 
+        if app.sources and type(self) is AppDesiredState:
+            raise TypeError(f"app {app.name} has several sources: load it with core.multi_source.loader_for")
         self.app = app
         self.source = source or AppSource(app.source, base_dir=base_dir, cache_dir=cache_dir)
         self.renderer = Renderer(
@@ -131,6 +149,7 @@ class AppDesiredState:
             helm=app.source.options.helm,
             kustomize_options=app.source.options.kustomize,
             substitute=app.source.options.substitute,
+            artifact=app.source.options.artifact,
             capabilities=capabilities,
             release_name=app.name,
         )
@@ -141,6 +160,22 @@ class AppDesiredState:
         """Only a working tree's loads feed it: a commit is atomic, a save on disk is not."""
         self._first_read: tuple[str, float] | None = None
         """The working tree's current snapshot, and when a read first found it."""
+
+    @property
+    def sources(self) -> tuple[AppSource, ...]:
+        """Every source the app reads, to watch, poll and fetch: its one source here; each of a
+        multi-source app's (`core.multi_source`)."""
+        return (self.source,)
+
+    @property
+    def last_render(self) -> RenderResult:
+        """The objects of the last render with the file each came from, and its errors."""
+        return self._last_render
+
+    @property
+    def confirm_in(self) -> float | None:
+        """Seconds until objects that left a working tree may be confirmed gone; None when none is pending."""
+        return self.vanished.next_check
 
     def restart_settle(self) -> None:
         """Count the settle window of the current working-tree snapshot from now (watching starts)."""
@@ -191,7 +226,10 @@ class AppDesiredState:
         self._last_render = result
         errors = extra_errors + tuple(str(error) for error in result.errors)
         objects = {key: desired.obj for key, desired in result.objects.items()}
-        return DesiredState(snapshot.revision, objects, errors, render_ok=result.ok and not extra_errors)
+        hooks = tuple(desired.obj for desired in result.hooks)
+        return DesiredState(
+            snapshot.revision, objects, errors, render_ok=result.ok and not extra_errors, hooks=hooks
+        )
 
 
 class _Materializer:

@@ -25,6 +25,7 @@ engine through the `EngineParts` protocol (core.engine_parts), which mypy checks
 - core.engine_messages: applying messages, the only place the cache and the reconcilers change.
 - core.engine_liveness: clusters down at start, kinds not served yet, servers back without their state.
 - core.engine_automation: auto-sync and self-heal, never on a read-only cluster.
+- core.engine_children: child apps (app of apps): found in each desired state, added and removed live.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.app_of_apps import family_order, root_of
 from core.automation import Automation
 from core.cluster import GIVE_UP_SECONDS, ApiError, ClusterAdapter, ClusterError
 from core.cluster_liveness import Liveness, unusable
 from core.config import Config
-from core.desired_state import WORKING_TREE_SETTLE_SECONDS, AppDesiredState
+from core.desired_state import WORKING_TREE_SETTLE_SECONDS
 from core.drift.cluster_schema import cluster_schema_source, read_server_version
 from core.engine_automation import EngineAutomation
+from core.engine_children import EngineChildren
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
 from core.engine_watches import EngineWatches
@@ -52,14 +55,28 @@ from core.helm_chart import NO_CAPABILITIES, Capabilities
 from core.kind_watch import WatchMessage
 from core.kinds import BUILTIN_SCOPE
 from core.kubeconfig import Kubeconfig
-from core.model import TRACKING_LABEL, TRACKING_LABEL_VALUE, App, AppStatus, ResourceKey
+from core.lua_health import LuaHealthChecks
+from core.model import (
+    TRACKING_LABEL,
+    TRACKING_LABEL_VALUE,
+    App,
+    AppStatus,
+    ResourceKey,
+    Source,
+    SyncPolicy,
+)
+from core.multi_source import loader_for
 from core.queue_wait import Nothing, get_or_stop
 from core.read_only import read_only_reason
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind
+from core.shared_resources import SharedResources
 from core.status_events import StatusChange
 
 if TYPE_CHECKING:
+    from core.app_of_apps import Child, ChildPlan
+    from core.desired_state import DesiredState
+    from core.file_watch import FileWatch
     from core.gitsource import AppSource, GitRepository
     from core.source_watch import SourceWatch
 
@@ -68,7 +85,7 @@ Publish = Callable[[list[StatusChange]], None]
 TREE_KINDS: tuple[GroupKind, ...] = (("apps", "ReplicaSet"), ("", "Pod"))
 
 
-class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
+class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, EngineChildren):
     """Evaluates apps once, or keeps them evaluated live."""
 
     def __init__(
@@ -97,18 +114,22 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         self.liveness = liveness or Liveness()
         self._working_tree_settle = working_tree_settle
         self._one_shot = False
+        self._context = context
         self.clusters: dict[str, ClusterRuntime] = {}
         self.apps: dict[str, AppRuntime] = {}
+        # One Lua state for every app: the checks are the user's, not an app's.
+        self._health_overrides = LuaHealthChecks(config.health_checks) if config.health_checks else None
         for app in config.apps:
-            runtime = AppRuntime(app, None, AppReconciler(app))
-            try:
-                if kubeconfig is None:
-                    raise KubedriftError("no kubeconfig is loaded")
-                runtime.context = kubeconfig.context_for(app.destination, context)
-            except KubedriftError as error:
-                runtime.cluster_error = str(error)
-                runtime.reconciler.set_cluster_unknown(unusable(None))  # nothing to ask: Unknown, not Missing
-            self.apps[app.name] = runtime
+            self.apps[app.name] = self._new_runtime(app)
+        self.children: dict[str, dict[str, Child]] = {}
+        """Each parent's child apps by name (core.app_of_apps); the children are in `apps` too."""
+        self.rendered: dict[str, DesiredState] = {}
+        """Each app's last desired state as rendered, its child apps' objects included."""
+        self.child_base = base_dir or (config.path.parent if config.path is not None else Path.cwd())
+        """Where a child's relative local repoURL is read from, as the config's own apps' are."""
+        self.acting_on: str | None = None
+        """Set for a command about one app (`watch --app`): the children of other apps are detect-only."""
+        self._unsettled: list[ChildPlan] = []
         self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.automation = Automation()
@@ -116,6 +137,30 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         self._repositories: dict[str, GitRepository] = {}
         self._routing: dict[str, EventRouting] = {}
         self._actions: set[asyncio.Task[None]] = set()
+        self.shared_resources = SharedResources(kubeconfig.contexts if kubeconfig is not None else None)
+        self._publish: Publish | None = None
+        self._stop: asyncio.Event | None = None
+        self._files: FileWatch | None = None
+        self._source_tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._tick: float | None = None
+        """The live loop's tick in seconds when an app needs one (self-heal backoffs, rollback windows)."""
+
+    def _new_runtime(self, app: App) -> AppRuntime:
+        """An app's runtime, deploying to the context its destination names (nothing read yet)."""
+        if app.parent and self.acting_on is not None:
+            parents = {name: runtime.app.parent for name, runtime in self.apps.items()}
+            if root_of(app.parent, parents) != self.acting_on:
+                app = dataclasses.replace(app, sync_policy=SyncPolicy())  # another app's family: detect only
+        runtime = AppRuntime(app, None, AppReconciler(app, health_overrides=self._health_overrides))
+        try:
+            if self.kubeconfig is None:
+                raise KubedriftError("no kubeconfig is loaded")
+            runtime.context = self.kubeconfig.context_for(app.destination, self._context)
+        except KubedriftError as error:
+            runtime.cluster_error = str(error)
+            runtime.reconciler.set_cluster_unknown(unusable(None))  # nothing to ask: Unknown, not Missing
+        return runtime
 
     # Set-up shared by both forms.
 
@@ -128,43 +173,49 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         )
 
     def connect(self) -> None:
-        """Build an adapter per context, discover what each serves, and load every app's desired state."""
+        """Build an adapter per context, discover what each serves, and load every app's desired state.
+
+        The child apps found are only planned (`_unsettled`): each form adds them on its own thread."""
         for runtime in self.apps.values():
             if runtime.context is not None and runtime.context not in self.clusters:
                 self.clusters[runtime.context] = self._connect(runtime.context)
                 self._routing[runtime.context] = EventRouting(self._apps_on(runtime.context))
-        for runtime in self.apps.values():
-            cluster = self.clusters.get(runtime.context or "")
-            scope = BUILTIN_SCOPE
-            capabilities = NO_CAPABILITIES
-            if cluster is not None and cluster.adapter is not None and cluster.error is None:
-                discovery = cluster.adapter.discover()
-                scope = discovery.kind_table()
-                capabilities = Capabilities(cluster.kube_version, discovery.api_versions())
-            if cluster is not None and cluster.error is not None:
-                runtime.cluster_error = cluster.error
-                runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
-            if cluster is not None and cluster.schema_source is not None:
-                runtime.reconciler.set_schema_source(cluster.schema_source)
-            runtime.loader = AppDesiredState(
-                runtime.app,
-                scope=scope,
-                source=self._source_of(runtime.app),
-                settle_seconds=self._working_tree_settle,
-                capabilities=capabilities,
-            )
-            self._set_desired(runtime, runtime.loader.load())
+        for runtime in list(self.apps.values()):
+            state = self._load_runtime(runtime, self.clusters.get(runtime.context or ""))
+            _, plan = self._take_desired(runtime, state)
+            if plan is not None and plan.moves:
+                self._unsettled.append(plan)
 
-    def _source_of(self, app: App) -> AppSource:
-        """The app's source; apps of one repository share its GitRepository: one clone, one pair of
-        git processes and one object cache, rather than one of each per app."""
-        from core.gitsource import AppSource
+    def _load_runtime(self, runtime: AppRuntime, cluster: ClusterRuntime | None) -> DesiredState:
+        """Give the app its loader, rendering with what its cluster serves (which kinds are namespaced,
+        which APIs charts see), and load it. Blocking: Git and rendering."""
+        scope = BUILTIN_SCOPE
+        capabilities = NO_CAPABILITIES
+        if cluster is not None and cluster.adapter is not None and cluster.error is None:
+            discovery = cluster.adapter.discover()
+            scope = discovery.kind_table()
+            capabilities = Capabilities(cluster.kube_version, discovery.api_versions())
+        if cluster is not None and cluster.error is not None:
+            runtime.cluster_error = cluster.error
+            runtime.reconciler.set_cluster_unknown(unusable(runtime.context))
+        if cluster is not None and cluster.schema_source is not None:
+            runtime.reconciler.set_schema_source(cluster.schema_source)
+        runtime.loader = loader_for(
+            runtime.app,
+            source_for=self._source_for,
+            scope=scope,
+            settle_seconds=self._working_tree_settle,
+            capabilities=capabilities,
+        )
+        return runtime.loader.load()
 
-        shared = self._repositories.get(app.source.repo_url)
-        source = AppSource(app.source, base_dir=self._base_dir, cache_dir=self._cache_dir, repository=shared)
-        if source.repository is not None:
-            self._repositories.setdefault(app.source.repo_url, source.repository)
-        return source
+    def _source_for(self, source: Source) -> AppSource:
+        """An app's source (or one of a multi-source app's); sources of one repository share its
+        GitRepository: one clone, one pair of git processes and one object cache, rather than one of
+        each per app."""
+        from core.gitsource import shared_source
+
+        return shared_source(source, self._repositories, base_dir=self._base_dir, cache_dir=self._cache_dir)
 
     def _connect(self, context: str) -> ClusterRuntime:
         cluster = ClusterRuntime(context)
@@ -211,8 +262,14 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         """Connect, list every needed kind once, and judge every app."""
         self._one_shot = True
         self.connect()
+        self._settle_children(self._take_unsettled())  # the children found, then theirs
         self._list_all()
+        self._show_saved_rollbacks()
         return self.statuses()
+
+    def _take_unsettled(self) -> list[ChildPlan]:
+        plans, self._unsettled = self._unsettled, []
+        return plans
 
     # The live form.
 
@@ -220,29 +277,23 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         """Watch every cluster and source until `stop` is set; publish status changes per batch."""
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
+        self._publish = publish
+        self._stop = stop
         await asyncio.to_thread(self.connect)
+        for plan in self._take_unsettled():  # the children found at start, added on this loop
+            await self._settle_children_live(plan)
         await asyncio.to_thread(self._list_all)
-        publish(self._initial_changes())
+        publish(self._initial_changes() + self.children_at_start())
         for context in self.clusters:
             self._ensure_watches(context)
         from core.file_watch import FileWatch
-        from core.source_watch import SourceWatch, reload_moved
+        from core.source_watch import reload_moved
 
-        files = FileWatch()
-        self.sources = {
-            name: SourceWatch(runtime.loader, files, poll_seconds=self._git_poll_seconds)
-            for name, runtime in self.apps.items()
-            if runtime.loader is not None
-        }
-        for watch in self.sources.values():
-            # A working tree counts as settled only once it has been watched for the whole window:
-            # before now, a save could not have been seen.
-            watch.loader.restart_settle()
-        tasks = [
-            asyncio.create_task(self._follow_source(watch, publish, stop)) for watch in self.sources.values()
-        ]
+        files = self._files = FileWatch()
+        for runtime in list(self.apps.values()):
+            self._follow_source_of(runtime)
         # After the source tasks: each follows its folder as it starts, so one watcher covers them all.
-        tasks.append(asyncio.create_task(files.run(stop)))
+        tasks = [asyncio.create_task(files.run(stop))]
         tasks.append(asyncio.create_task(reload_moved(self.sources.values(), files)))
         tasks += [
             asyncio.create_task(self._keep_connecting(context, publish, stop))
@@ -250,12 +301,11 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             if cluster.error is not None
         ]
         tasks.append(asyncio.create_task(self._retry_kinds(stop)))
-        # Self-heal waits out its backoff even when nothing happens, so automated apps need a tick.
-        tick = 1.0 if any(r.app.sync_policy.automated for r in self.apps.values()) else None
+        self._ticking_changed()
         try:
             self._automate()
             while not stop.is_set():
-                first = await get_or_stop(self._queue, stop, tick)
+                first = await get_or_stop(self._queue, stop, self._tick)
                 if isinstance(first, Nothing):
                     if stop.is_set():
                         break
@@ -274,6 +324,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             for action in list(self._actions):
                 with contextlib.suppress(asyncio.CancelledError):
                     await action
+            tasks += [*self._source_tasks.values(), *self._background]
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -285,14 +336,32 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
                     runtime.server_side_worker.stop()  # its thread ends after the call under way
 
     async def _follow_source(self, watch: SourceWatch, publish: Publish, stop: asyncio.Event) -> None:
-        runtime = self.apps[watch.loader.app.name]
-        async for state in watch.updates(stop, known=runtime.desired):
-            changes = self._set_desired(runtime, state)
+        name = watch.loader.app.name
+        runtime = self.apps[name]
+        async for state in watch.updates(stop, known=self.rendered.get(name, runtime.desired)):
+            changes, children = self._take_desired(runtime, state)
             if runtime.context in self.clusters:
                 # Only this app's kinds: all of every app's would cost a fleet O(apps x objects) per save.
-                self._ensure_watches(runtime.context, {(key.group, key.kind) for key in state.objects})
+                kinds = {(key.group, key.kind) for key in runtime.desired.objects}
+                self._ensure_watches(runtime.context, kinds)
             if changes:
                 publish(changes)
+            if children is not None and children.moves:
+                publish(await self._settle_children_live(children))
+
+    def _follow_source_of(self, runtime: AppRuntime) -> None:
+        """Live form: follow the app's source (Git, a working tree) in a task of its own."""
+        from core.source_watch import SourceWatch
+
+        if runtime.loader is None or self._files is None or self._publish is None or self._stop is None:
+            return
+        watch = SourceWatch(runtime.loader, self._files, poll_seconds=self._git_poll_seconds)
+        # A working tree counts as settled only once it has been watched for the whole window:
+        # before now, a save could not have been seen.
+        watch.loader.restart_settle()
+        name = runtime.app.name
+        self.sources[name] = watch
+        self._source_tasks[name] = asyncio.create_task(self._follow_source(watch, self._publish, self._stop))
 
     # Requests from a person, for the session only.
 
@@ -306,6 +375,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
             self_heal=policy.self_heal if self_heal is None else self_heal,
         )
         runtime.app = dataclasses.replace(runtime.app, sync_policy=policy)
+        self._ticking_changed()
         return runtime.app
 
     def refresh(self, app: str | None = None) -> None:
@@ -325,7 +395,12 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation):
         return [runtime for runtime in self.apps.values() if runtime.context == context]
 
     def statuses(self) -> list[AppStatus]:
-        return [runtime.status() for runtime in self.apps.values()]
+        """Every app's snapshot, each child app after its parent (and naming it)."""
+        order = family_order({name: runtime.app.parent for name, runtime in self.apps.items()})
+        return [
+            dataclasses.replace(status, parent=parent) if (parent := self.apps[name].app.parent) else status
+            for name, status in ((name, self.apps[name].status()) for name in order)
+        ]
 
     def live_object(self, app: str, key: ResourceKey) -> Mapping[str, Any] | None:
         runtime = self.apps[app]

@@ -1,4 +1,4 @@
-"""Automation in the live engine: auto-sync and self-heal, never on a read-only cluster.
+"""Automation in the live engine: auto-sync, self-heal and rollback, never writing to a read-only cluster.
 
 A part of the Engine (see core.engine). What is due is core.automation's decision; this part acts
 on it, each sync on a worker thread, and never on a cluster it cannot see.
@@ -13,12 +13,14 @@ from core.audit import AuditError, AuditWriteError
 from core.automation import SyncRequest
 from core.cluster import ClusterAdapter
 from core.engine_parts import EngineParts
+from core.engine_rollback import EngineRollback
 from core.errors import KubedriftError
 from core.runtime import AppRuntime
+from core.shared_resources import without_shared
 
 
-class EngineAutomation:
-    """The Engine's auto-sync and self-heal."""
+class EngineAutomation(EngineRollback):
+    """The Engine's auto-sync and self-heal, and (core.engine_rollback) automated rollback."""
 
     def _automate(self: EngineParts) -> None:
         now = time.monotonic()
@@ -27,6 +29,8 @@ class EngineAutomation:
             # owns the reconcilers, before self-heal looks at the results.
             runtime.take_sync_verdicts()
             cluster = self.clusters.get(runtime.context or "")
+            if cluster is not None and runtime.app.sync_policy.rollback is not None:
+                self._watch_rollback(runtime, cluster)  # read-only too: it says what would happen
             if cluster is None or cluster.adapter is None or cluster.adapter.read_only:
                 continue
             if cluster.automation_paused:  # unreachable, or back without its state: never act blind
@@ -37,14 +41,17 @@ class EngineAutomation:
             )
             # A working tree with objects pending, or read the same for less than its settle window
             # (a save may be in flight), is not a revision to act on yet; the tick comes back to it.
-            settled = runtime.desired.revision
+            settled = runtime.desired.revision_id  # a multi-source app: every source's revision
             if runtime.desired.pending or (runtime.loader and runtime.loader.settling(settled) > 0):
                 settled = None
+            if self._pinned(runtime):
+                continue  # rolled back: Git's bad revision is neither synced again nor healed towards
             request = self.automation.next_action(
                 runtime.app,
                 settled,
                 runtime.desired.render_ok,
-                runtime.reconciler.results,
+                # Neither self-heal nor auto-sync acts on an object another app declares too.
+                without_shared(runtime.reconciler.results, runtime.shared_with),
                 now,
                 paused=paused,
                 blind=runtime.reconciler.blind,

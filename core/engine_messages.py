@@ -9,6 +9,7 @@ returned, to be published as one batch. An app's new desired state is applied he
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from core.cluster_liveness import VANISHED_MINIMUM, lost_by_relist, lost_by_version
 from core.desired_state import DesiredState
@@ -25,7 +26,14 @@ from core.server_side_diff import (
     confirm,
     wants_server_side_diff,
 )
-from core.status_events import AppStatusChange, RevisionChange, StatusChange, rfc3339_now
+from core.shared_resources import ShareChange, change_message
+from core.status_events import (
+    AppStatusChange,
+    RevisionChange,
+    SharedResourceChange,
+    StatusChange,
+    rfc3339_now,
+)
 
 
 class EngineMessages:
@@ -157,14 +165,45 @@ class EngineMessages:
         changes.extend(app_change(now, runtime, before))
         if state.revision != previous_revision:
             changes.append(RevisionChange(now, runtime.app.name, state.revision, previous_revision))
+        changes.extend(declare_shared(self, runtime, state, now))
         return changes
 
     def _initial_changes(self: EngineParts) -> list[StatusChange]:
         now = rfc3339_now()
-        return [
+        changes: list[StatusChange] = [
             AppStatusChange(now, r.app.name, r.reconciler.sync, r.reconciler.health, None, None)
             for r in self.apps.values()
         ]
+        # What is shared from the start is told once, as it would be had it become shared later.
+        for runtime in self.apps.values():
+            for key, others in sorted(runtime.shared_with.items()):
+                change = ShareChange(runtime.app.name, key, others, ())
+                changes.append(SharedResourceChange(now, change.app, key, others, (), change_message(change)))
+        return changes
+
+
+def declare_shared(
+    engine: EngineParts, runtime: AppRuntime, state: DesiredState, now: str
+) -> list[StatusChange]:
+    """Note what `runtime`'s app declares now in the engine's index of shared objects
+    (core.shared_resources); every app whose shared objects changed is told, this one or another."""
+    index = engine.shared_resources
+    name = runtime.app.name
+    declared = state.objects.keys() | state.pending.keys() if state.pending else state.objects.keys()
+    moved = index.declare(name, runtime.context, declared)
+    runtime.declared_elsewhere = partial(index.others, name)
+    changes: list[StatusChange] = []
+    for app in sorted({change.app for change in moved}):
+        if app in engine.apps:
+            engine.apps[app].shared_with = index.shared_with(app)
+    for change in moved:
+        if change.app in engine.apps:
+            changes.append(
+                SharedResourceChange(
+                    now, change.app, change.key, change.shared_with, change.previous, change_message(change)
+                )
+            )
+    return changes
 
 
 def take_verdicts(engine: EngineParts, context: str) -> list[StatusChange]:

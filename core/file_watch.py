@@ -52,8 +52,12 @@ class FileWatch:
         not watched until the set of roots changes again.
         """
         follower = _Follower(root.resolve(), wanted, notify)
+        # A folder watched already (or inside one) needs no new watcher: restarting it would lose the
+        # changes made meanwhile (a child app following its parent's repository, core.app_of_apps).
+        covered = any(folder in self._followers for folder in (follower.root, *follower.root.parents))
         self._followers.setdefault(follower.root, []).append(follower)
-        self._roots_changed.set()
+        if not covered:
+            self._roots_changed.set()
 
         def unfollow() -> None:
             followers = self._followers.get(follower.root, [])

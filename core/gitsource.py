@@ -26,13 +26,22 @@ import watchfiles
 from core.errors import GitSourceError
 from core.git_remote import default_cache_dir, is_remote_url
 from core.git_repository import Commit, GitRepository, inside_git_repository, normalize_repo_path
-from core.model import Source
+from core.model import FOLDER_REVISION_PREFIX, Source
 from core.unreadable_file import UnreadableFile
 
 if TYPE_CHECKING:
     from core.chart_repository import ChartRepository
+    from core.oci_artifact import OciArtifacts
 
-__all__ = ["AppSource", "Commit", "FolderSource", "GitRepository", "SourceSnapshot", "default_cache_dir"]
+__all__ = [
+    "AppSource",
+    "Commit",
+    "FolderSource",
+    "GitRepository",
+    "SourceSnapshot",
+    "default_cache_dir",
+    "shared_source",
+]
 
 WATCH_STEP_MS = 25
 """A batch of changes is reported once one step passes with no new event."""
@@ -177,7 +186,7 @@ class FolderSource:
         for key in sorted(files):
             digest.update(f"{key}\0{len(files[key])}\0".encode())
             digest.update(files[key])
-        return SourceSnapshot(f"folder:{digest.hexdigest()}", MappingProxyType(files), ".")
+        return SourceSnapshot(f"{FOLDER_REVISION_PREFIX}{digest.hexdigest()}", MappingProxyType(files), ".")
 
     def changed_since(self, when_ns: int) -> bool:
         """Whether a file or folder of this one was written at or after `when_ns` (a `time.time_ns()`),
@@ -288,8 +297,19 @@ class AppSource:
         self.folder: FolderSource | None = None
         self.charts: ChartRepository | None = None
         """A chart from a Helm repository (`source.chart`): the Helm repository, read by version."""
+        self.artifacts: OciArtifacts | None = None
+        """A Flux OCIRepository's artifact (`source.options.oci_artifact`): its registry repository."""
         self.chart_folder: Path | None = None
-        """Where the chart of `last_good` is unpacked (read-only: the cache's)."""
+        """Where the chart of `last_good` is unpacked, or the app's path in the OCI artifact last loaded
+        (read-only: the cache's)."""
+        self._artifact_folder: Path | None = None
+        """The app's path in the OCI artifact of `last_good`."""
+        if source.options.oci_artifact is not None:
+            from core.oci_artifact import OciArtifacts, default_artifact_cache_dir
+
+            cache = cache_dir / "oci" if cache_dir is not None else default_artifact_cache_dir()
+            self.artifacts = OciArtifacts(source.repo_url, source.options.oci_artifact, cache_dir=cache)
+            return
         if source.options.chart:
             from core.chart_repository import ChartRepository, default_chart_cache_dir
 
@@ -312,7 +332,9 @@ class AppSource:
     def is_polled(self) -> bool:
         """Whether new revisions are found by asking a server (a remote Git repository, a Helm
         repository) rather than by watching files."""
-        return self.charts is not None or (self.repository is not None and self.repository.is_remote)
+        if self.charts is not None or self.artifacts is not None:
+            return True
+        return self.repository is not None and self.repository.is_remote
 
     @property
     def is_folder(self) -> bool:
@@ -336,6 +358,8 @@ class AppSource:
         """
         if self.charts is not None:
             return self._load_chart(revision)
+        if self.artifacts is not None:
+            return self._load_artifact(revision)
         if self.folder is not None:
             root = normalize_repo_path(self._path)
             read_at = time.time_ns()
@@ -364,6 +388,9 @@ class AppSource:
         if wanted == "HEAD":
             wanted = ""
         release = self.charts.fetch(self.source.options.chart, wanted)
+        # The folder of the snapshot handed back, a past version's too (a rollback's): the render
+        # that follows builds the chart from it.
+        self.chart_folder = release.folder
         if revision is None and self.last_good is not None and self.last_good.revision == release.revision:
             return self.last_good
         snapshot = replace(
@@ -371,14 +398,41 @@ class AppSource:
         )
         if revision is None:
             self.last_good = snapshot
-            self.chart_folder = release.folder
+        return snapshot
+
+    def _load_artifact(self, revision: str | None) -> SourceSnapshot:
+        """The files at the app's path in the OCI artifact `targetRevision` names (a tag, a semver range
+        or a digest); a past revision (`<tag>@sha256:<hex>`) is read by its digest."""
+        assert self.artifacts is not None
+        root = normalize_repo_path(self._path)
+        try:
+            release = self.artifacts.fetch(self.source.target_revision if revision is None else revision)
+            folder = release.folder / root if root != "." else release.folder
+            if not folder.is_dir():
+                raise GitSourceError(
+                    f"the artifact {release.revision} of {self.source.repo_url} has no folder {root}; fix "
+                    "the Kustomization's spec.path"
+                )
+        except GitSourceError:
+            # What renders next is last_good (the fallback): its folder is the one to build.
+            self.chart_folder = self._artifact_folder
+            raise
+        # The folder of the snapshot handed back, past revisions' too: the render that follows builds it.
+        self.chart_folder = folder
+        if revision is None and self.last_good is not None and self.last_good.revision == release.revision:
+            return self.last_good
+        # The cache never changes once written: no need to wait for it to settle.
+        files = FolderSource(folder, boundary=release.folder, settle_seconds=0).load().files
+        snapshot = SourceSnapshot(release.revision, files, root)
+        if revision is None:
+            self.last_good, self._artifact_folder = snapshot, folder
         return snapshot
 
     def may_have_changed(self) -> bool:
         """Whether the target revision may render differently from `last_good`: its ref moved, or a
         file of the folder was written since it was read. Cheap: a ref lookup, or file times."""
-        if self.last_good is None or self.charts is not None:
-            return True  # a chart's next load asks its repository at most once a minute
+        if self.last_good is None or self.charts is not None or self.artifacts is not None:
+            return True  # a chart's or an artifact's next load asks its registry at most once a minute
         if self.folder is not None:
             return self.folder.changed_since(self._read_at)
         assert self.repository is not None
@@ -388,12 +442,14 @@ class AppSource:
             return True  # the load that follows reports it
 
     def refresh(self) -> None:
-        """Fetch new commits of a remote repository, or re-read a Helm repository's index; nothing to
-        do for local repositories and folders."""
+        """Fetch new commits of a remote repository, or re-read a Helm repository's index or an OCI
+        artifact's tag; nothing to do for local repositories and folders."""
         if self.repository is not None:
             self.repository.fetch()
         if self.charts is not None:
             self.charts.refresh()
+        if self.artifacts is not None:
+            self.artifacts.refresh()
 
     def history(self, revision: str | None = None, max_count: int = 200) -> list[Commit]:
         """Commits that touched the app path, newest first; a plain folder has none."""
@@ -415,3 +471,21 @@ class AppSource:
     def close(self) -> None:
         if self.repository is not None:
             self.repository.close()
+
+
+def shared_source(
+    source: Source,
+    repositories: dict[str, GitRepository],
+    *,
+    base_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> AppSource:
+    """`source` bound to the GitRepository `repositories` already holds for its repoURL, or to a new
+    one it then holds: sources of one repository (several apps, or one app's several sources) share
+    one clone, one pair of git processes and one object cache."""
+    bound = AppSource(
+        source, base_dir=base_dir, cache_dir=cache_dir, repository=repositories.get(source.repo_url)
+    )
+    if bound.repository is not None:
+        repositories.setdefault(source.repo_url, bound.repository)
+    return bound

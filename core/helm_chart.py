@@ -40,6 +40,7 @@ from core.chart_archive import pack
 from core.errors import RenderError
 from core.kube_yaml import KubeLoader
 from core.source_options import HelmOptions
+from core.unreadable_file import UnreadableFile
 
 if TYPE_CHECKING:
     import helm_python
@@ -98,12 +99,15 @@ def render_chart(
     repo_root: Path | None = None,
     capabilities: Capabilities = NO_CAPABILITIES,
     values_dir: Path | None = None,
+    referenced: Mapping[str, bytes | None] | None = None,
 ) -> bytes:
     """The chart's manifests as one YAML stream, as `helm template --include-crds` prints them.
 
     `repo_root` bounds every value file and file parameter (default: the chart folder itself); a
-    path that leads outside it, also through a symlink, is refused. Every failure is one RenderError
-    naming the chart's file (relative to `chart_dir`) and what to do.
+    path that leads outside it, also through a symlink, is refused. `referenced` holds, for a
+    multi-source app, the content of each value file or file parameter written `$name/path` (another
+    source's repository, `core.source_refs`), None for a file that repository lacks. Every failure is
+    one RenderError naming the chart's file (relative to `chart_dir`) and what to do.
     """
     try:
         import helm_python as helm
@@ -122,7 +126,7 @@ def render_chart(
     bounds = (repo_root or chart_dir).resolve()
     # Value files are read from where the chart lives in the repository, also when `chart_dir` is a
     # copy of it with fetched dependencies (core.chart_dependencies).
-    values = _user_values(values_dir or chart_dir, bounds, options)
+    values = _user_values(values_dir or chart_dir, bounds, options, referenced or {})
     try:
         helm.validate_release_name(release.name)
     except helm.HelmError:
@@ -206,14 +210,16 @@ def _check_yaml(source: str, document: str) -> None:
 # Values -----------------------------------------------------------------------------------------
 
 
-def _user_values(chart_dir: Path, bounds: Path, options: HelmOptions) -> dict[str, Any]:
+def _user_values(
+    chart_dir: Path, bounds: Path, options: HelmOptions, referenced: Mapping[str, bytes | None]
+) -> dict[str, Any]:
     """Helm's user-supplied values for these options; the chart's own values.yaml is coalesced by Helm."""
     import helm_python as helm
 
     values: dict[str, Any] = {}
     for written in options.value_files:
-        path = _inside(chart_dir, bounds, written, "values file")
-        if not path.is_file():
+        content = _value_file(chart_dir, bounds, written, referenced)
+        if content is None:
             if options.ignore_missing_value_files:
                 continue
             message = (
@@ -221,7 +227,7 @@ def _user_values(chart_dir: Path, bounds: Path, options: HelmOptions) -> dict[st
                 "or set ignoreMissingValueFiles"
             )
             raise RenderError(message, file=written)
-        text = path.read_bytes().decode(errors="replace")
+        text = content.decode(errors="replace")
         values = _merge(values, _values_document(text, "this values file", file=written))
     if options.values_object:
         values = _merge(values, json.loads(options.values_object))
@@ -234,23 +240,54 @@ def _user_values(chart_dir: Path, bounds: Path, options: HelmOptions) -> dict[st
             escaped = value if value.startswith("{") and value.endswith("}") else _escape_commas(value)
             _set_at(values, _set_path(name), _strvals(parse, f"v={escaped}", name)["v"])
     for name, written in {parameter.name: parameter.path for parameter in options.file_parameters}.items():
+        if written in referenced:
+            found = _referenced_file(written, referenced, "file parameter")
+            if found is None:
+                message = (
+                    f"file parameter {name} names a file that repository does not have; "
+                    "fix source.helm.fileParameters"
+                )
+                raise RenderError(message, file=written)
+            _set_at(values, _set_path(name), found.decode(errors="replace"))
+            continue
         path = _inside(chart_dir, bounds, written, "file parameter")
         try:
-            content = path.read_bytes().decode(errors="replace")
+            text = path.read_bytes().decode(errors="replace")
         except OSError as exc:
             message = f"file parameter {name} cannot read it ({exc.strerror}); fix source.helm.fileParameters"
             raise RenderError(message, file=written) from None
-        _set_at(values, _set_path(name), content)
+        _set_at(values, _set_path(name), text)
     return values
+
+
+def _value_file(
+    chart_dir: Path, bounds: Path, written: str, referenced: Mapping[str, bytes | None]
+) -> bytes | None:
+    """The content of the values file `written` names; None when there is no such file."""
+    if written in referenced:
+        return _referenced_file(written, referenced, "values file")
+    path = _inside(chart_dir, bounds, written, "values file")
+    return path.read_bytes() if path.is_file() else None
+
+
+def _referenced_file(written: str, referenced: Mapping[str, bytes | None], what: str) -> bytes | None:
+    """A `$name/path` file of another source's repository, as the multi-source loader read it."""
+    content = referenced[written]
+    if isinstance(content, UnreadableFile):
+        raise RenderError(f"this {what} {content.problem}", file=written)
+    return content
 
 
 def _inside(chart_dir: Path, bounds: Path, written: str, what: str) -> Path:
     """The file `written` names, as Argo CD resolves it; refused when it leads out of the repository."""
-    if "://" in written or written.startswith("$"):
+    if written.startswith("$"):
         message = (
-            f"this {what} is remote or from another source, which kubedrift does not fetch; "
-            "commit it beside the chart"
+            f"this {what} is read from another source's repository ($name/...), which only an app with "
+            "several sources has; list the app's sources, one with a ref: name, or commit it beside the chart"
         )
+        raise RenderError(message, file=written)
+    if "://" in written:
+        message = f"this {what} is remote, which kubedrift does not fetch; commit it beside the chart"
         raise RenderError(message, file=written)
     posix = PurePosixPath(written)
     path = (bounds.joinpath(*posix.parts[1:]) if posix.is_absolute() else chart_dir / written).resolve()

@@ -16,6 +16,10 @@ The user's folder is never written: the copy is made in a temporary folder and r
 app folder is copied whole, since kustomize refuses a file that resolves outside the kustomization's
 folder, so a link to the original would not do; every other entry of the repository is a link, so
 `../base` and components elsewhere in the repository resolve as they do in Argo CD's checkout.
+
+Flux's Kustomizations set the same fields (kustomize-controller writes them into the folder's
+kustomization before its build), and a folder without a kustomization gets the one Flux generates
+(`core.flux_kustomization`), written into the copy as an edited one is.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import yaml
 from core.build_env import expand
 from core.config_yaml import load_yaml_file
 from core.errors import ConfigError, RenderError
+from core.flux_kustomization import generated_kustomization, kustomization_names
 from core.kube_yaml import KubeLoader
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner
 from core.source_options import KustomizeOptions
@@ -74,13 +79,17 @@ def build_with_options(
     build environment, substituted into images and label values as Argo CD does. Every failure is one
     RenderError; options are checked before anything is copied or built.
     """
-    if options.empty:
+    generated = options.generate_kustomization and not kustomization_names(app_folder)
+    if options.empty and not generated:
         return runner.build(app_folder)
     app_folder, repo_root = app_folder.resolve(), repo_root.resolve()
     if not app_folder.is_relative_to(repo_root):
         raise ValueError(f"the app folder {app_folder} is not inside the repository {repo_root}")
-    name = _kustomization_name(app_folder)
-    document = _read_kustomization(app_folder / name, name)
+    if generated:
+        name, document = KUSTOMIZATION_FILES[0], generated_kustomization(app_folder)
+    else:
+        name = _kustomization_name(app_folder)
+        document = _read_kustomization(app_folder / name, name)
     edited = edited_kustomization(
         document, options, app_folder=app_folder, repo_root=repo_root, file=name, env=env
     )
@@ -156,7 +165,7 @@ def edited_kustomization(
 
 
 def _kustomization_name(app_folder: Path) -> str:
-    names = [name for name in KUSTOMIZATION_FILES if (app_folder / name).is_file()]
+    names = kustomization_names(app_folder)
     if len(names) > 1:
         message = f"the app folder holds {' and '.join(names)}, which kustomize refuses; keep one"
         raise RenderError(message, file=names[0])

@@ -14,6 +14,7 @@ when it sets a key twice in one mapping, nests or expands past the bounds of `co
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +33,7 @@ from core.kube_yaml import (
 )
 from core.kustomize import KUSTOMIZATION_FILES
 from core.object_names import name_rule_broken, namespace_rule_broken
+from core.sync_hooks import is_hook
 from core.unreadable_file import UnreadableFile
 from core.yaml_limits import MAX_NESTING, RefusedDocument, check_shape, may_have_aliases, too_deep
 
@@ -283,12 +285,17 @@ class _FileReader:
             return
         name, namespace = metadata.get("name"), metadata.get("namespace")
         if name is None or name == "":
-            self.fail(f"{shown} has no metadata.name; give it a name", line)
+            # A hook is created fresh at each sync, so `generateName` may name it: the server picks.
+            name = "" if _generated_hook(document, metadata) else None
+        if name is None:
+            hint = " (generateName is only for hooks, which are created fresh at each sync)"
+            hint = hint if metadata.get("generateName") else ""
+            self.fail(f"{shown} has no metadata.name; give it a name{hint}", line)
         elif not isinstance(name, str):
             self.fail(f"{shown} has a metadata.name that is not a string; quote it", line)
         elif namespace is not None and not isinstance(namespace, str):
             self.fail(f"{shown} has a metadata.namespace that is not a string; quote it", line)
-        elif rule := name_rule_broken(group, kind, name):
+        elif name and (rule := name_rule_broken(group, kind, name)):
             refused = f"{shown} is named {name!r}, which the API server refuses: a {kind} name must be {rule}"
             self.fail(f"{refused}; rename it", line)
         elif namespace and (rule := namespace_rule_broken(group, kind, namespace)):
@@ -396,6 +403,12 @@ def _nests_too_deep(document: Any) -> bool:
         children = value.values() if isinstance(value, dict) else value
         pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
+
+
+def _generated_hook(document: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
+    """A hook named by `generateName` (as in Argo CD's sync-waves example): valid without a name."""
+    generate_name = metadata.get("generateName")
+    return isinstance(generate_name, str) and bool(generate_name) and is_hook(document)
 
 
 def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:

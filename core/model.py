@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from core.redact import redact_text
+from core.rollback_config import RollbackPolicy
 from core.source_options import SourceOptions
+from core.sync_options import NO_SYNC_OPTIONS, ManagedNamespaceMetadata, RetryPolicy, SyncOptions
 
 TRACKING_LABEL = "app.kubernetes.io/managed-by"
 TRACKING_LABEL_VALUE = "kubedrift"
@@ -76,16 +78,25 @@ class Health(StrEnum):
 
 _HEALTH_RANK: dict[Health, int] = {health: rank for rank, health in enumerate(Health)}
 
+FOLDER_REVISION_PREFIX: Final = "folder:"
+"""A plain folder's revision is this and a digest of its contents (`core.gitsource.FolderSource`)."""
+
 
 def revision_label(revision: str | None, length: int = 12) -> str:
     """A revision as people read it: a commit by its first `length` hex digits, a plain folder as
-    `folder`, a chart version from a Helm repository as the version (`1.1.0`)."""
+    `folder`, a chart version from a Helm repository as the version (`1.1.0`), a Flux OCI artifact's
+    `<tag>@sha256:<hex>` as the tag and `length` hex digits (`6.1.8@3b6cdcc`), since a tag may move."""
     if not revision:
         return "-"
-    if revision.startswith("folder:"):
+    if revision.startswith(FOLDER_REVISION_PREFIX):
         return "folder"
     if " (sha256:" in revision:
         return revision.partition(" (")[0]
+    tag, at, digest = revision.rpartition("@sha256:")
+    if at:
+        return f"{tag}@{digest[:length]}"
+    if revision.startswith("sha256:"):  # an OCI artifact asked for by digest
+        return revision[: len("sha256:") + length]
     return revision[:length]
 
 
@@ -173,6 +184,15 @@ class Source:
     path: str = "."
     options: SourceOptions = field(default_factory=SourceOptions)
     """`directory`, `helm`, `kustomize` and `chart`: how the files at `path` are rendered."""
+    ref: str = ""
+    """Argo CD's `ref`, in a multi-source app's `sources`: the name other sources' value files read
+    this source's repository by (`$name/path`, from its root, at this source's targetRevision)."""
+
+    @property
+    def renders(self) -> bool:
+        """Whether this source declares objects: it has a path or a chart. In `sources`, one with only a
+        `ref` (its `path` is then empty) renders nothing; it only lends its files."""
+        return bool(self.path or self.options.chart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +211,14 @@ class SyncPolicy:
     automated: bool = False
     prune: bool = False
     self_heal: bool = False
+    sync_options: SyncOptions = NO_SYNC_OPTIONS
+    """`syncOptions` (core.sync_options); a resource's `argocd.argoproj.io/sync-options` wins over them."""
+    retry: RetryPolicy | None = None
+    """`retry`: a failed sync is tried again with this backoff; None tries once."""
+    managed_namespace_metadata: ManagedNamespaceMetadata | None = None
+    """Labels and annotations for the namespace `CreateNamespace=true` creates."""
+    rollback: RollbackPolicy | None = None
+    """`rollback`: when a newly synced revision is rolled back to the last good one (core.rollback)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +260,13 @@ class App:
     plugin, say): its one error, while every other app is evaluated."""
     flux_owner: FluxOwner | None = None
     """The Flux object this app was read from; `tracking: flux` matches live objects by its labels."""
+    sources: tuple[Source, ...] = ()
+    """A multi-source app's sources (Argo CD's `spec.sources`), in order: each one with a path or a
+    chart renders, and the desired set is their union (`core.multi_source`). Empty for an app with one
+    `source`. When set, `source` is the first of them that renders: its revision is the app's."""
+    parent: str = ""
+    """The app whose render declared this one (an Argo CD Application, or a Flux Kustomization or
+    HelmRelease: app of apps, core.app_of_apps); empty for an app of the config."""
 
     def owns(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
         """Whether the live `obj` is tracked for this app: its tracking id names this app and `key`, or
@@ -309,6 +344,9 @@ class ResourceResult:
     reason: str = ""
     """Why the status is what it is, for Unknown (a 403, say) and Extraneous, and an OutOfSync
     resource a sync changes nothing for (drift rule 7)."""
+    shared_with: tuple[str, ...] = ()
+    """The other apps that declare this object too (core.shared_resources): a sync leaves it alone
+    without --force, and self-heal never touches it."""
 
     @property
     def sync_changes_nothing(self) -> bool:
@@ -320,7 +358,7 @@ class ResourceResult:
         return f"{self.status} ({SYNC_CHANGES_NOTHING})" if self.sync_changes_nothing else str(self.status)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "group": self.key.group,
             "version": self.version,
             "kind": self.key.kind,
@@ -330,6 +368,9 @@ class ResourceResult:
             "health": str(self.health.status),
             "changes": [change.to_json() for change in self.changes],
         }
+        if self.shared_with:  # only then: every other resource keeps DESIGN's exact shape
+            document["sharedWith"] = list(self.shared_with)
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +383,16 @@ class ResourceOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class HookRun:
+    """What a hook outcome was: the outcome it explains (by position in `SyncResult.outcomes`), the
+    hook's phase (`PreSync`...) and how it ended (`Succeeded`, `Failed`, `Running`)."""
+
+    position: int
+    hook: str
+    phase: str
+
+
+@dataclass(frozen=True, slots=True)
 class SyncResult:
     """The result of one sync of an app."""
 
@@ -349,6 +400,12 @@ class SyncResult:
     started_at: str
     outcomes: tuple[ResourceOutcome, ...] = ()
     dry_run: bool = False
+    hooks: tuple[HookRun, ...] = ()
+    """Which outcomes are hooks (created fresh around the sync), with their phase and end."""
+    message: str = ""
+    """Why a sync with phases or waves stopped where it did, or how it ended; empty for a plain sync."""
+    retries: int = 0
+    """How many times `syncPolicy.retry` tried the sync again; the outcomes are the last attempt's."""
 
     @property
     def failed(self) -> bool:
@@ -366,9 +423,16 @@ class AppStatus:
     resources: tuple[ResourceResult, ...] = ()
     errors: tuple[str, ...] = ()
     last_sync: SyncResult | None = None
+    warnings: tuple[str, ...] = ()
+    """What a person should know that is not an error (an object another app declares too): the
+    sync and health stay as they are."""
+    rolled_back: tuple[str, str] | None = None
+    """(bad, good) while an automated rollback pins the app at `good` and Git is still at `bad`."""
+    parent: str = ""
+    """The app whose render declared this one (core.app_of_apps); empty for an app of the config."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "revision": self.revision,
             "sync": str(self.sync),
@@ -376,3 +440,10 @@ class AppStatus:
             "errors": [redact_text(error) for error in self.errors],  # JSON leaves the host: no credential
             "resources": [resource.to_json() for resource in self.resources],
         }
+        if self.warnings:  # only then, as rolledBack
+            document["warnings"] = list(self.warnings)
+        if self.rolled_back is not None:  # only then: every other app keeps DESIGN's exact shape
+            document["rolledBack"] = {"from": self.rolled_back[0], "to": self.rolled_back[1]}
+        if self.parent:  # a child app only (app of apps)
+            document["parent"] = self.parent
+        return document

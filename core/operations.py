@@ -18,6 +18,7 @@ from core.errors import KubedriftError
 from core.model import ResourceKey, SyncResult, SyncStatus
 from core.read_only import ReadOnlyReason, read_only_reason
 from core.runtime import AppRuntime
+from core.sync_hooks import Hook
 
 if TYPE_CHECKING:
     from core.gitsource import Commit
@@ -29,7 +30,7 @@ class PlannedChange:
 
     key: ResourceKey
     verb: str
-    """`create`, `apply` or `delete`."""
+    """`create`, `apply`, `delete`, or `hook` (created fresh and followed, on every whole-app sync)."""
 
 
 def adapter_for(engine: Engine, app: str) -> ClusterAdapter:
@@ -60,8 +61,9 @@ def refuse_if_read_only(engine: Engine, app: str) -> None:
 
 
 def plan_sync(runtime: AppRuntime, *, prune: bool, whole_app: bool = False) -> list[PlannedChange]:
-    """What a sync will change: drifted resources (every one when `whole_app`), and leftovers if pruning."""
-    plan: list[PlannedChange] = []
+    """What a sync will change: drifted resources (every one when `whole_app`), leftovers if pruning,
+    and the app's hooks, which run on every sync as in Argo CD, even of an app in sync."""
+    plan = [PlannedChange(Hook.of(obj).shown_key, "hook") for obj in runtime.desired.hooks]
     for key, result in sorted(runtime.reconciler.results.items()):
         if result.status is SyncStatus.EXTRANEOUS:
             if prune:
@@ -83,7 +85,7 @@ def desired_at(engine: Engine, app: str, revision: str | None) -> DesiredState:
     state = runtime.loader.load(revision)
     if state.errors or state.revision is None:
         raise KubedriftError(f"cannot use revision {revision} of {app}: {'; '.join(state.errors)}")
-    return state
+    return engine.without_stood_in(app, state)  # child apps' objects its cluster cannot take (app of apps)
 
 
 def refuse_if_nothing_rendered(app: str, desired: DesiredState) -> None:

@@ -29,6 +29,7 @@ from core.model import (
     ResourceOutcome,
 )
 from core.namespace_contents import namespace_contents
+from core.sync_hooks import is_hook
 from core.sync_plan import prune_order
 
 PROPAGATION = "Foreground"
@@ -46,10 +47,10 @@ def prune_candidates(
     candidates: list[ResourceKey] = []
     kept: list[ResourceOutcome] = []
     for key, obj in live.items():
-        if key in desired.objects or not is_tracked(app, key, obj):
-            continue
+        if key in desired.objects or not is_tracked(app, key, obj) or is_hook(obj):
+            continue  # a hook is run around a sync, and deleted by its own policy, never pruned
         metadata = obj.get("metadata") or {}
-        reason = desired.pending.get(key) or _kept_because(metadata.get("annotations") or {})
+        reason = desired.pending.get(key) or _kept_because(app, metadata.get("annotations") or {})
         if reason is None and metadata.get("deletionTimestamp"):
             reason = "already being deleted"
         if reason is None:
@@ -119,7 +120,10 @@ def prune_app(
                 if held is not None:
                     outcomes.append(ResourceOutcome(key, ResourceAction.SKIPPED, held))
                 else:
-                    outcomes.append(delete_one(adapter, key, live[key], dry_run=dry_run))
+                    propagation = app.sync_policy.sync_options.prune_propagation
+                    outcomes.append(
+                        delete_one(adapter, key, live[key], dry_run=dry_run, propagation=propagation)
+                    )
             except ReadOnlyError:
                 raise
             except ApiError as error:
@@ -142,18 +146,24 @@ def namespace_holds_others(
     def is_ours(inside: ResourceKey, obj: Mapping[str, Any]) -> bool:
         # An object Git still declares, or one its annotation keeps from pruning, is not ours to
         # lose, even when this app applied it: deleting the namespace would delete it all the same.
-        if inside in desired.objects or not is_tracked(app, inside, obj):
+        if inside in desired.objects or not is_tracked(app, inside, obj) or is_hook(obj):
             return False
-        return _kept_because((obj.get("metadata") or {}).get("annotations") or {}) is None
+        return _kept_because(app, (obj.get("metadata") or {}).get("annotations") or {}) is None
 
     contents = namespace_contents(adapter, key.name, is_ours)
     return None if contents.clear else contents.describe(key.name)
 
 
 def delete_one(
-    adapter: ClusterAdapter, key: ResourceKey, live: Mapping[str, Any], *, dry_run: bool
+    adapter: ClusterAdapter,
+    key: ResourceKey,
+    live: Mapping[str, Any],
+    *,
+    dry_run: bool,
+    propagation: str = PROPAGATION,
 ) -> ResourceOutcome:
-    """Delete one extraneous object with foreground propagation, only if it is still the object seen."""
+    """Delete one extraneous object (foreground propagation unless the app's `PrunePropagationPolicy`
+    says otherwise), only if it is still the object seen."""
     resource = adapter.resource_for(key.group, key.kind)
     uid = (live.get("metadata") or {}).get("uid")
     try:
@@ -161,7 +171,7 @@ def delete_one(
             resource,
             key.namespace or None,
             key.name,
-            propagation=PROPAGATION,
+            propagation=propagation,
             dry_run=dry_run,
             precondition_uid=str(uid) if uid else None,
         )
@@ -176,10 +186,31 @@ def delete_one(
     return ResourceOutcome(key, ResourceAction.PRUNED, "would be deleted" if dry_run else "")
 
 
-def _kept_because(annotations: Mapping[str, Any]) -> str | None:
+def _kept_because(app: App, annotations: Mapping[str, Any]) -> str | None:
+    """Why an extraneous object is kept: `kubedrift.io/prune: "false"`, or Argo CD's `Prune=false`
+    (or `Prune=confirm`) from its annotation or, failing that, from the app's syncOptions."""
     if str(annotations.get(PRUNE_ANNOTATION, "")).strip().lower() == "false":
         return f'kept by its annotation {PRUNE_ANNOTATION}: "false"'
-    options = str(annotations.get(ARGOCD_SYNC_OPTIONS_ANNOTATION, ""))
-    if any(option.strip() == "Prune=false" for option in options.split(",")):
-        return f"kept by its annotation {ARGOCD_SYNC_OPTIONS_ANNOTATION}: Prune=false"
+    prune = _annotation_prune_option(annotations)
+    where = f"its annotation {ARGOCD_SYNC_OPTIONS_ANNOTATION}"
+    if prune is None:
+        prune = app.sync_policy.sync_options.get("Prune")
+        where = "the app's syncOptions"
+    if prune == "false":
+        return f"kept by {where}: Prune=false"
+    if prune == "confirm":
+        return f"kept by {where}: Prune=confirm (kubedrift asks no confirmation per object; delete by hand)"
     return None
+
+
+def _annotation_prune_option(annotations: Mapping[str, Any]) -> str | None:
+    """The `Prune=` value an object's sync-options annotation sets (the last one wins), or None.
+
+    Read by hand rather than with `core.sync_options`, so that a live object whose annotation names an
+    option kubedrift does not know is still kept by its `Prune=false`: a prune errs on keeping."""
+    found = None
+    for option in str(annotations.get(ARGOCD_SYNC_OPTIONS_ANNOTATION, "")).split(","):
+        name, _, value = option.strip().partition("=")
+        if name.strip() == "Prune":
+            found = value.strip()
+    return found

@@ -22,7 +22,7 @@ from core.drift.schema_source import (
     default_schema_source,
     split_api_version,
 )
-from core.health import health_of
+from core.health import HealthOverrides, health_of
 from core.model import (
     App,
     AppStatus,
@@ -37,6 +37,7 @@ from core.model import (
     version_of,
 )
 from core.server_side_diff import ServerVerdict
+from core.sync_hooks import is_hook
 from core.sync_verdict import UnchangeableMarks, object_digest
 
 _DRIFTED = (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING, SyncStatus.EXTRANEOUS)
@@ -87,8 +88,16 @@ def reconcile(
 class AppReconciler:
     """Incremental reconciliation of one app; feed it desired sets and live events."""
 
-    def __init__(self, app: App, *, schema_source: SchemaSource | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        schema_source: SchemaSource | None = None,
+        health_overrides: HealthOverrides | None = None,
+    ) -> None:
         self.app = app
+        self.health_overrides = health_overrides
+        """The user's health checks (kubedrift.yaml `healthChecks:`), which win over the built-in rules."""
         self._base_schema_source = schema_source
         """Where kinds' schemas come from (the cluster's /openapi/v3, say); None: the official
         definitions of Kubernetes 1.31. The app's own CRDs are layered on top."""
@@ -261,7 +270,7 @@ class AppReconciler:
         if desired is None:
             if live is None or not self._tracked(key, live):
                 return None
-            health = health_of(live)
+            health = health_of(live, self.health_overrides)
             vanishing = self.pending.get(key)
             if vanishing is not None:
                 return ResourceResult(key, version_of(live), SyncStatus.UNKNOWN, health, (), vanishing)
@@ -286,9 +295,11 @@ class AppReconciler:
         if verdict is not None and verdict.holds_for(desired, live):
             if verdict.in_sync:  # the server says a sync changes nothing: it is not drift
                 synced = SyncStatus.SYNCED
-                return ResourceResult(key, version_of(live), synced, health_of(live), (), verdict.reason)
+                health = health_of(live, self.health_overrides)
+                return ResourceResult(key, version_of(live), synced, health, (), verdict.reason)
             reason = reason or verdict.reason
-        return ResourceResult(key, version_of(live), status, health_of(live), drift.changes, reason)
+        health = health_of(live, self.health_overrides)
+        return ResourceResult(key, version_of(live), status, health, drift.changes, reason)
 
     # Sync changes nothing (drift rule 7; core.sync_verdict): a marking on top of the verdict.
 
@@ -369,4 +380,5 @@ class AppReconciler:
         self._checkers.clear()
 
     def _tracked(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
-        return self.app.owns(key, obj)
+        # A hook the app ran carries its tracking id, but is never drift (Argo CD skips hooks too).
+        return self.app.owns(key, obj) and not is_hook(obj)

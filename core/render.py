@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core import sync_hooks
 from core.chart_dependencies import with_dependencies
 from core.directory_files import selected_paths
 from core.errors import KubedriftError, RenderError
+from core.flux_artifact import ArtifactBuilds, ArtifactFolder, FluxArtifact
 from core.flux_substitute import substitute_stream
 from core.helm_chart import CHART_FILE, NO_CAPABILITIES, Capabilities, is_chart, render_chart
 from core.jsonnet_render import LIBRARY_SUFFIXES, is_jsonnet_path, render_jsonnet
@@ -23,9 +25,18 @@ from core.kinds import BUILTIN_SCOPE, NamespaceScope
 from core.kustomize import KUSTOMIZATION_FILES, KustomizeRunner, SubprocessKustomize
 from core.kustomize_overlay import build_with_options
 from core.manifest_file import Manifest, ParsedFile, is_manifest_path, parse_manifest_file
-from core.model import ResourceKey
+from core.model import FOLDER_REVISION_PREFIX, ResourceKey
 from core.source_options import DirectoryOptions, HelmOptions, KustomizeOptions
+from core.sync_options import SYNC_OPTIONS_ANNOTATION, sync_options_problem
 
+_SYNC_ANNOTATIONS = frozenset(
+    {
+        sync_hooks.HOOK_ANNOTATION,
+        sync_hooks.HOOK_DELETE_POLICY_ANNOTATION,
+        sync_hooks.SYNC_WAVE_ANNOTATION,
+        SYNC_OPTIONS_ANNOTATION,
+    }
+)
 EVERY_FILE = DirectoryOptions(recurse=True)
 NO_HELM_OPTIONS = HelmOptions()
 NO_KUSTOMIZE_OPTIONS = KustomizeOptions()
@@ -56,19 +67,26 @@ class RenderResult:
 
     objects: Mapping[ResourceKey, DesiredObject]
     errors: tuple[RenderError, ...]
+    hooks: tuple[DesiredObject, ...] = ()
+    """Hook manifests that run in a sync (`core.sync_hooks`), in file order: kept out of `objects`,
+    which is what is compared and pruned. A hook named by `generateName` has an empty name in its key."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-HOOK_ANNOTATIONS = ("helm.sh/hook", "argocd.argoproj.io/hook")
-
-
 def is_hook(obj: Mapping[str, Any]) -> bool:
-    """Whether an object is a hook (Argo CD's, or Helm's, which Argo CD maps onto its own)."""
+    """Whether an object is a hook (Argo CD's, or Helm's, which Argo CD maps onto its own) or skipped."""
+    return sync_hooks.is_hook(obj)
+
+
+def _sync_annotation_problem(obj: Mapping[str, Any]) -> str | None:
+    """What is wrong with a manifest's hook, wave or sync-options annotations; None when fine."""
     annotations = (obj.get("metadata") or {}).get("annotations")
-    return isinstance(annotations, Mapping) and any(name in annotations for name in HOOK_ANNOTATIONS)
+    if not isinstance(annotations, Mapping) or not annotations.keys() & _SYNC_ANNOTATIONS:
+        return None
+    return sync_hooks.annotation_problem(obj) or sync_options_problem(obj)
 
 
 def _content_digest(files: Mapping[str, bytes]) -> bytes:
@@ -110,6 +128,7 @@ class Renderer:
         capabilities: Capabilities = NO_CAPABILITIES,
         release_name: str = "",
         substitute: tuple[tuple[str, str], ...] = (),
+        artifact: FluxArtifact | None = None,
     ) -> None:
         self.default_namespace = default_namespace
         self.substitute = dict(substitute)
@@ -126,13 +145,25 @@ class Renderer:
         """A chart's release name when `helm.releaseName` does not say: the app's name, as in Argo CD."""
         self.scope = scope
         self.kustomize: KustomizeRunner = kustomize if kustomize is not None else SubprocessKustomize()
-        self.app_path = app_path
-        """Where the app lives in its repository, for messages only."""
+        self.artifact = artifact
+        """A Flux ExternalArtifact: the files to render are its source repository's, remapped by its copy
+        operations before anything reads them; the app's path is then inside the artifact."""
+        self.app_path = artifact.path if artifact is not None else app_path
+        """Where the app lives in its repository (in its artifact, for one), for messages and to find
+        the repository root of a folder on disk."""
+        self._artifacts = ArtifactBuilds()
+        self._beyond_app = b""
+        """A digest of the files around the app folder that a build may read (an artifact's), part of
+        what a build is cached by."""
         self.parse_count = 0
         """File parses done so far (a kustomize build's output counts as one)."""
         self._file_cache: dict[str, ParsedFile] = {}
         self._build_cache: tuple[bytes, ParsedFile] | None = None
         self._jsonnet_cache: tuple[tuple[str, bytes], list[ParsedFile]] | None = None
+        self.referenced: Mapping[str, bytes | None] = {}
+        """A multi-source app's value files from other sources (`$name/path` as written) -> their
+        content, None when missing (`core.multi_source` sets it before each render); part of what a
+        chart's build is cached by."""
 
     def render(
         self,
@@ -147,13 +178,27 @@ class Renderer:
         for the folder on disk, which is built or evaluated there. `revision` (the commit, or a
         folder's digest) keys what Jsonnet evaluated, since its imports may reach past the app folder.
         """
+        if self.artifact is None:
+            return self._render_files(files, materialize, revision)
+        try:
+            built = self._artifacts.build(self.artifact, files, revision)
+        except RenderError as error:
+            return RenderResult({}, (error,))
+        self._beyond_app = built.digest
+        with ArtifactFolder(built.files, self.artifact.path) as on_disk:
+            return self._render_files(built.at_path, on_disk, revision)
+
+    def _render_files(
+        self, files: Mapping[str, bytes], materialize: Callable[[], Path] | None, revision: str
+    ) -> RenderResult:
         kustomization = next((name for name in KUSTOMIZATION_FILES if name in files), None)
         if is_chart(files):
             self._file_cache = {}
-            parsed = [self._build(CHART_FILE, files, materialize, self._render_chart)]
-        elif kustomization is not None:
+            parsed = [self._build(CHART_FILE, files, materialize, self._render_chart, revision)]
+        elif kustomization is not None or self._generates_kustomization(files):
             self._file_cache = {}
-            parsed = [self._build(kustomization, files, materialize, self._kustomize_build)]
+            entry = kustomization or KUSTOMIZATION_FILES[0]
+            parsed = [self._build(entry, files, materialize, self._kustomize_build, revision)]
         else:
             parsed = self._parse_files(files)
             parsed += self._evaluate_jsonnet(files, materialize, revision)
@@ -239,10 +284,20 @@ class Renderer:
         files: Mapping[str, bytes],
         materialize: Callable[[], Path] | None,
         build: Callable[[str, Path], bytes],
+        revision: str = "",
     ) -> ParsedFile:
         """A built app (a kustomization, a chart): `build(entry, folder)` on the files put on disk,
-        its output parsed as one stream; cached by the files' content (the options are the app's own)."""
-        digest = _content_digest(files)
+        its output parsed as one stream; cached by the files' content (the options are the app's own).
+
+        A commit is part of the key too: an overlay's `../base`, or a chart's `file://../lib`
+        dependency, lies outside the app folder, so a commit that changes only them must build again.
+        """
+        digest = _content_digest(files) + self._beyond_app
+        if revision and not revision.startswith(FOLDER_REVISION_PREFIX):
+            digest += revision.encode()
+        if self.referenced:
+            present = {path: data for path, data in self.referenced.items() if data is not None}
+            digest += _content_digest(present)
         if self._build_cache is not None and self._build_cache[0] == digest:
             return self._build_cache[1]
         place = self.app_path or "the app folder"
@@ -262,6 +317,15 @@ class Renderer:
         self._build_cache = (digest, parsed)
         return parsed
 
+    def _generates_kustomization(self, files: Mapping[str, bytes]) -> bool:
+        """Flux: a folder without a kustomization is built from a generated one when that changes what
+        it renders: options to apply, or a subfolder that is a kustomization of its own. Otherwise its
+        files are read as they are, which is the same objects, and keeps each one's file and line."""
+        options = self.kustomize_options
+        return options.generate_kustomization and (
+            not options.empty or any(path.rpartition("/")[2] in KUSTOMIZATION_FILES for path in files)
+        )
+
     def _kustomize_build(self, kustomization: str, folder: Path) -> bytes:
         output = build_with_options(
             folder,
@@ -272,10 +336,10 @@ class Renderer:
         )
         if output is None:
             place = self.app_path or "the app folder"
-            raise RenderError(
-                f"{kustomization} found in {place} but neither kubectl nor kustomize is installed; "
-                "install one of them"
-            )
+            found = f"{kustomization} found in {place}"
+            if not (folder / kustomization).exists():
+                found = f"Flux builds {place} with kustomize (its Kustomization sets kustomize options)"
+            raise RenderError(f"{found} but neither kubectl nor kustomize is installed; install one of them")
         return output
 
     def _render_chart(self, chart_file: str, folder: Path) -> bytes:
@@ -293,6 +357,7 @@ class Renderer:
                 repo_root=root,
                 capabilities=self.capabilities,
                 values_dir=folder,
+                referenced=self.referenced,
             )
 
     def _repository_root(self, folder: Path) -> Path:
@@ -313,12 +378,12 @@ class Renderer:
         crd_scopes = {group_kind: namespaced for file in parsed for group_kind, namespaced in file.crd_scopes}
         namespaced_by_kind: dict[tuple[str, str], bool] = {}
         objects: dict[ResourceKey, DesiredObject] = {}
+        hooks: list[DesiredObject] = []
+        named_hooks: dict[ResourceKey, DesiredObject] = {}
         errors: list[RenderError] = []
         for file in parsed:
             errors.extend(file.errors)
             for manifest in file.manifests:
-                if is_hook(manifest.obj):
-                    continue  # run around a sync, never compared (Argo CD's hooks; Helm's map onto them)
                 group_kind = (manifest.group, manifest.kind)
                 namespaced = namespaced_by_kind.get(group_kind)
                 if namespaced is None:
@@ -327,12 +392,30 @@ class Renderer:
                 if desired is None or manifest.placed_namespaced is not namespaced:
                     desired = manifest.placed = self._place(manifest, namespaced)
                     manifest.placed_namespaced = namespaced
-                first = objects.setdefault(desired.key, desired)
+                problem = _sync_annotation_problem(manifest.obj)
+                if problem is not None:
+                    named = desired.key
+                    if not named.name:  # a hook named by generateName
+                        generated = f"{manifest.obj['metadata'].get('generateName')}*"
+                        named = ResourceKey(named.group, named.kind, named.namespace, generated)
+                    message = f"{_describe(named)}: {problem}"
+                    errors.append(RenderError(message, file=desired.file, line=desired.line))
+                if is_hook(manifest.obj):
+                    # Run around a sync, never compared (Argo CD's hooks; Helm's map onto them).
+                    if not sync_hooks.hook_phases(manifest.obj):
+                        continue  # Skip, Helm's test hooks, PreDelete...: never run by a sync
+                    hooks.append(desired)
+                    if not desired.key.name:
+                        continue  # named by generateName: the server picks a new name each time
+                    table = named_hooks
+                else:
+                    table = objects
+                first = table.setdefault(desired.key, desired)
                 if first is not desired:
                     where = f"in {_where(first)} and {_where(desired)}"
                     message = f"{_describe(desired.key)} is declared twice: {where}; keep one"
                     errors.append(RenderError(message, file=desired.file, line=desired.line))
-        return RenderResult(objects, tuple(errors))
+        return RenderResult(objects, tuple(errors), tuple(hooks))
 
     def _is_namespaced(self, group_kind: tuple[str, str], crd_scopes: Mapping[tuple[str, str], bool]) -> bool:
         known = self.scope.is_namespaced(*group_kind)
@@ -355,5 +438,15 @@ class Renderer:
             if "namespace" in obj["metadata"]:
                 metadata = {k: v for k, v in obj["metadata"].items() if k != "namespace"}
                 obj = {**obj, "metadata": metadata}
+        options = self.kustomize_options
+        labels, annotations = options.metadata_labels, options.metadata_annotations
+        if labels or annotations:
+            # Flux's commonMetadata: on the object's own metadata only, over what the build set.
+            metadata = dict(obj["metadata"])
+            for table, pairs in (("labels", labels), ("annotations", annotations)):
+                if pairs:
+                    current = metadata.get(table)
+                    metadata[table] = {**(current if isinstance(current, Mapping) else {}), **dict(pairs)}
+            obj = {**obj, "metadata": metadata}
         key = ResourceKey(manifest.group, manifest.kind, namespace, manifest.name)
         return DesiredObject(key, manifest.version, obj, manifest.file, manifest.line)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ from core.model import (
 )
 from core.prune import namespace_holds_others, prune_candidates
 from core.reconcile import AppReconciler
+from core.rollback import RollbackView
 from core.server_side_diff import ServerSideDiffWorker, ServerVerdict
+from core.shared_resources import NOT_SHARED, hold_back_shared, no_other_app, with_shared
 from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange, rfc3339_now
 from core.sync_verdict import (
     Leftover,
@@ -75,6 +77,14 @@ class AppRuntime:
     """Set by the live engine: called (on any thread) after a sync leaves verdicts to take."""
     server_inbox: list[ServerVerdict] = field(default_factory=list)
     """The server's answers, appended on the worker thread, taken on the loop (take_server_verdicts)."""
+    rollback: RollbackView | None = None
+    """What automated rollback says of this app now (core.engine_rollback); None without a policy."""
+    shared_with: Mapping[ResourceKey, tuple[str, ...]] = field(default_factory=lambda: NOT_SHARED)
+    """This app's objects that other apps declare too, with those apps (core.shared_resources); set
+    by the engine, replaced whole when it changes."""
+    declared_elsewhere: Callable[[ResourceKey], tuple[str, ...]] = no_other_app
+    """Set by the engine: the other apps on this app's cluster that declare a key, for a sync to
+    leave those objects alone."""
 
     def sync(
         self,
@@ -109,6 +119,15 @@ class AppRuntime:
         if not dry_run and not adapter.read_only:  # read-only: sync_app refuses with the better reason
             self._ensure_audit_writable(audit_file, operation, resources=len(desired.objects) + len(live))
 
+        # What other apps declare too is not this sync's to take over, unless forced.
+        held = (
+            None
+            if force
+            else hold_back_shared(self.app, desired, live, self.declared_elsewhere, keys=keys, prune=prune)
+        )
+        if held is not None:
+            desired, live, keys = held.desired, held.live, held.keys
+
         if prune and not dry_run and operation in AUTOMATED:
             self._audit_prune_decision(adapter, desired, live, audit_file)
 
@@ -123,7 +142,11 @@ class AppRuntime:
             force=force,
             progress=progress,
             applied=answers.__setitem__,
+            synced=self._synced(before, desired),
+            health_overrides=self.reconciler.health_overrides,
         )
+        if held is not None:
+            result = held.completed(result)
         # Whatever keeps or shows this result from here on (the results table, the event log, the
         # audit line) gets messages that quote no Secret value, of Git's or of the cluster's.
         result = mask_outcomes(result, secret_values([*desired.objects.values(), *live.values()]))
@@ -139,6 +162,17 @@ class AppRuntime:
         except AuditError as error:
             raise AuditWriteError(result, error, app=self.app.name, operation=operation) from None
         return result
+
+    def _synced(self, before: dict[ResourceKey, Any], desired: DesiredState) -> list[ResourceKey]:
+        """What is Synced now against `desired` itself, for `ApplyOutOfSyncOnly=true` to leave alone."""
+        if not self.app.sync_policy.sync_options.apply_out_of_sync_only:
+            return []
+        judged_against = self.reconciler.desired
+        return [
+            key
+            for key, result in before.items()
+            if result.status is SyncStatus.SYNCED and judged_against.get(key) == desired.objects.get(key)
+        ]
 
     def _after_sync(
         self,
@@ -254,7 +288,12 @@ class AppRuntime:
         errors = list(self.desired.errors)
         errors += [error for error in (self.cluster_error, self.automation_error) if error]
         errors += self.reconciler.kind_errors()  # why resources are Unknown, in the shapes tools read
-        return self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
+        status = self.reconciler.result().status(self.app.name, self.desired.revision, errors, self.last_sync)
+        status = with_shared(status, self.shared_with)  # warnings, not errors: sync and health stay
+        rolled_back = self.rollback.rolled_back if self.rollback is not None else None
+        if rolled_back is not None and rolled_back.done:
+            status = replace(status, rolled_back=(rolled_back.bad, rolled_back.good))
+        return status
 
 
 @dataclass

@@ -12,7 +12,12 @@ before `parameters`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.flux_artifact import FluxArtifact
+    from core.oci_artifact import OciArtifactOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +77,10 @@ class HelmOptions:
     ignore_missing_value_files: bool = False
     values: str = ""
     """A YAML document of values (Argo CD's `values` string)."""
-    values_object: str = ""
-    """Argo CD's `valuesObject`, as canonical JSON text; it wins over `values` where both set a key."""
+    values_object: str = field(default="", repr=False)
+    """Argo CD's `valuesObject`, as canonical JSON text; it wins over `values` where both set a key.
+    A Flux HelmRelease's values land here with its `valuesFrom` merged in, Secrets' included: so it is
+    left out of the repr, which a log or an error could otherwise print."""
     parameters: tuple[HelmParameter, ...] = ()
     file_parameters: tuple[HelmFileParameter, ...] = ()
     skip_crds: bool = False
@@ -104,10 +111,22 @@ class KustomizeOptions:
     patches: str = ""
     """The `patches` list as canonical JSON text (targets and inline patches, as kustomize reads them)."""
     components: tuple[str, ...] = ()
+    generate_kustomization: bool = False
+    """Flux: a folder without a kustomization.yaml is built from one generated over the YAML manifests
+    below it (subfolders holding a kustomization enter as folders), as kustomize-controller does, so
+    the options above apply to a plain folder too."""
+    metadata_labels: tuple[tuple[str, str], ...] = ()
+    """Flux's `commonMetadata.labels`: set on each rendered object's own metadata after substitution,
+    never on selectors or templates (kustomize-controller's `SetCommonMetadata`); not a kustomize edit."""
+    metadata_annotations: tuple[tuple[str, str], ...] = ()
+    """Flux's `commonMetadata.annotations`, set as `metadata_labels` are."""
 
     @property
     def empty(self) -> bool:
-        return self == KustomizeOptions()
+        """No edit to make to the kustomization: `generate_kustomization` and the common metadata are
+        not edits (the renderer applies them)."""
+        edits = replace(self, generate_kustomization=False, metadata_labels=(), metadata_annotations=())
+        return edits == KustomizeOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,5 +138,14 @@ class SourceOptions:
     kustomize: KustomizeOptions = KustomizeOptions()
     chart: str = ""
     """A chart in a Helm repository (`repoURL` is the repository, `targetRevision` its version)."""
-    substitute: tuple[tuple[str, str], ...] = ()
-    """Flux's `postBuild.substitute`: `${var}` in the rendered manifests (see `core.flux_substitute`)."""
+    substitute: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """Flux's post-build variables (`postBuild.substituteFrom` with `substitute` over it): `${var}` in
+    the rendered manifests (see `core.flux_substitute`). Values may come from Secrets: left out of the
+    repr."""
+    artifact: FluxArtifact | None = None
+    """A Flux ExternalArtifact (`core.flux_artifact`): the source is the repository root its copies
+    read, the renderer builds the artifact from those files, and the app's path is inside it."""
+    oci_artifact: OciArtifactOptions | None = None
+    """A Flux OCIRepository's artifact (`core.oci_artifact`): `repoURL` is its `oci://` repository,
+    `targetRevision` the tag, semver range or digest of its `spec.ref`, and the app's path is inside
+    the artifact's unpacked layer."""

@@ -4,6 +4,8 @@
 - A local repository is watched the same way, on its refs: a commit or a branch switch moves a
   ref, and the load that follows re-renders only the files that changed.
 - A remote repository is fetched every `poll_seconds`, and at once on `request_refresh()`.
+- A multi-source app (core.multi_source) follows each of its sources so: a change in any of them
+  loads the whole app again.
 Folders and refs are watched through the engine's one `FileWatch`, shared by every app. Once it
 watches, `reload_moved` loads again the sources that may have moved since their first load (a ref
 lookup, or file times), so a save or commit made while the engine was starting is not missed.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import watchfiles
 
@@ -23,6 +27,9 @@ from core.desired_state import AppDesiredState, DesiredState
 from core.errors import KubedriftError
 from core.file_watch import FileWatch, Wanted
 from core.queue_wait import Nothing, get_or_stop
+
+if TYPE_CHECKING:
+    from core.gitsource import SourceSnapshot
 
 
 class SourceWatch:
@@ -44,15 +51,13 @@ class SourceWatch:
     ) -> AsyncIterator[DesiredState]:
         """Each new desired state until `stop` is set; `known` is the one the caller has already
         (a load that renders the same is not yielded)."""
-        current = self.loader.source.last_good
+        current = self._snapshots()
         triggers: asyncio.Queue[bool] = asyncio.Queue()
         tasks = [asyncio.create_task(self._on_refresh_requests(triggers, stop))]
-        unfollow: Callable[[], None] | None = None
-        watched = self._watched_path()
-        if watched is not None:
-            path, wanted = watched
-            unfollow = self.files.follow(path, wanted, lambda: triggers.put_nowait(False))
-        elif self.loader.source.is_polled:
+        unfollows: list[Callable[[], None]] = []
+        for path, wanted in self._watched_paths():
+            unfollows.append(self.files.follow(path, wanted, lambda: triggers.put_nowait(False)))
+        if any(source.is_polled for source in self.loader.sources):
             tasks.append(asyncio.create_task(self._on_timer(triggers, stop)))
         try:
             previous = known
@@ -61,17 +66,17 @@ class SourceWatch:
                 if fetch is None:
                     return
                 state = await asyncio.to_thread(self._load, fetch)
-                snapshot = self.loader.source.last_good
-                if state == previous and snapshot is current:
+                snapshots = self._snapshots()
+                if state == previous and all(map(operator.is_, snapshots, current)):
                     continue
-                previous, current = state, snapshot
-                confirm_in = self.loader.vanished.next_check
+                previous, current = state, snapshots
+                confirm_in = self.loader.confirm_in
                 if confirm_in is not None:
                     # Objects that left the working tree stay pending until a later read agrees.
                     asyncio.get_running_loop().call_later(confirm_in, triggers.put_nowait, False)
                 yield state
         finally:
-            if unfollow is not None:
+            for unfollow in unfollows:
                 unfollow()
             for task in tasks:
                 task.cancel()
@@ -79,30 +84,47 @@ class SourceWatch:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def _snapshots(self) -> tuple[SourceSnapshot | None, ...]:
+        """The last good snapshot of each source: a load that hands back the same objects read nothing new."""
+        return tuple(source.last_good for source in self.loader.sources)
+
     def _load(self, fetch: bool) -> DesiredState:
         if fetch:
-            # A failed fetch is reported by the load below, which keeps the last good revision.
-            with contextlib.suppress(KubedriftError):
-                self.loader.source.refresh()
+            fetched: set[int] = set()
+            for source in self.loader.sources:
+                # Sources of one repository share it: one fetch serves them all.
+                shared = id(source.repository) if source.repository is not None else id(source)
+                if shared in fetched:
+                    continue
+                fetched.add(shared)
+                # A failed fetch is reported by the load below, which keeps the last good revision.
+                with contextlib.suppress(KubedriftError):
+                    source.refresh()
         return self.loader.load()
 
     @property
     def watched(self) -> bool:
-        """Whether saves and commits reach this source through the file watch (not by polling)."""
-        return not self.loader.source.is_polled
+        """Whether saves and commits reach this app (or one of its sources) through the file watch."""
+        return not all(source.is_polled for source in self.loader.sources)
 
-    def _watched_path(self) -> tuple[Path, Wanted] | None:
-        """The folder to watch for this app, and which changes in it count; None for a remote."""
-        source = self.loader.source
-        if source.folder is not None:
-            return source.folder.folder, source.folder.watch_filter()
-        repository = source.repository
-        if repository is not None and not repository.is_remote:
-            try:
-                return Path(repository.open().git_dir), _moves_a_ref
-            except KubedriftError:
-                return None
-        return None
+    def may_have_changed(self) -> bool:
+        """Whether a watched source may render differently from its last load (see reload_moved)."""
+        return any(source.may_have_changed() for source in self.loader.sources if not source.is_polled)
+
+    def _watched_paths(self) -> list[tuple[Path, Wanted]]:
+        """The folders to watch for this app, and which changes in each count; none for a remote."""
+        watched: dict[Path, Wanted] = {}
+        for source in self.loader.sources:
+            if source.folder is not None:
+                watched.setdefault(source.folder.folder, source.folder.watch_filter())
+                continue
+            repository = source.repository
+            if repository is not None and not repository.is_remote:
+                try:
+                    watched.setdefault(Path(repository.open().git_dir), _moves_a_ref)
+                except KubedriftError:
+                    continue
+        return list(watched.items())
 
     async def _on_timer(self, triggers: asyncio.Queue[bool], stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -123,7 +145,7 @@ async def reload_moved(sources: Iterable[SourceWatch], files: FileWatch) -> None
     thousand checks at once on a thread each would spend more on the GIL than on the checks."""
     await files.watching.wait()
     watched = [source for source in sources if source.watched]
-    moved = await asyncio.to_thread(lambda: [s for s in watched if s.loader.source.may_have_changed()])
+    moved = await asyncio.to_thread(lambda: [s for s in watched if s.may_have_changed()])
     for source in moved:
         source.request_refresh()
 

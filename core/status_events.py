@@ -90,4 +90,91 @@ class RevisionChange:
     previous_revision: str | None
 
 
-StatusChange = AppStatusChange | ResourceStatusChange | RevisionChange
+@dataclass(frozen=True, slots=True)
+class RollbackEvent:
+    """A step of automated rollback (core.rollback): a window opened, a measurement failed, a rollback
+    decided or done, a pin released. `watch -o jsonl` prints each as one line, beside the status
+    transitions: `{"ts": ..., "app": ..., "rollback": {"step": ..., "revision": ..., "message": ...}}`,
+    with `from` and `to` on the steps of a rollback, and `readOnly: true` when it only says what would
+    have happened."""
+
+    ts: str
+    app: str
+    step: str
+    revision: str
+    """The revision the step is about: the one watched, measured, or rolled back from."""
+    message: str
+    to: str | None = None
+    """The revision rolled back to, on the steps of a rollback."""
+    read_only: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        rollback: dict[str, Any] = {"step": self.step, "revision": self.revision}
+        if self.to is not None:
+            rollback.update({"from": self.revision, "to": self.to})
+        rollback["message"] = self.message
+        if self.read_only:
+            rollback["readOnly"] = True
+        return {"ts": self.ts, "app": self.app, "rollback": rollback}
+
+
+@dataclass(frozen=True, slots=True)
+class SharedResourceChange:
+    """An object of `app` became declared by other apps too, or stopped being so (`shared_with` empty)
+    (core.shared_resources). `watch -o jsonl` prints each as one line, beside the status transitions:
+    `{"ts": ..., "app": ..., "sharedResource": {"group": ..., "kind": ..., "namespace": ..., "name": ...,
+    "sharedWith": [...], "previous": [...], "message": ...}}`."""
+
+    ts: str
+    app: str
+    key: ResourceKey
+    shared_with: tuple[str, ...]
+    """The other apps that declare it now; empty when none does any more."""
+    previous: tuple[str, ...]
+    message: str
+    """The warning a person reads (or, when no longer shared, that sync and self-heal act on it again)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "app": self.app,
+            "sharedResource": {
+                "group": self.key.group,
+                "kind": self.key.kind,
+                "namespace": self.key.namespace,
+                "name": self.key.name,
+                "sharedWith": list(self.shared_with),
+                "previous": list(self.previous),
+                "message": self.message,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChildAppChange:
+    """A child app (core.app_of_apps) was added to the engine, replaced because its spec changed, or
+    removed because its parent no longer renders it (nothing is pruned then: its resources are just no
+    longer monitored). `watch -o jsonl` prints each as one line, beside the status transitions:
+    `{"ts": ..., "app": <child>, "childApp": {"parent": ..., "change": "added|changed|removed",
+    "message": ...}}`."""
+
+    ts: str
+    app: str
+    parent: str
+    change: str
+    """`added`, `changed` or `removed`."""
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        child = {"parent": self.parent, "change": self.change, "message": self.message}
+        return {"ts": self.ts, "app": self.app, "childApp": child}
+
+
+StatusChange = (
+    AppStatusChange
+    | ResourceStatusChange
+    | RevisionChange
+    | RollbackEvent
+    | SharedResourceChange
+    | ChildAppChange
+)

@@ -47,5 +47,6 @@ class LiveRun:
                         return change
             time.sleep(0.02)
         with self._lock:
-            seen = [c.to_json() for c in self.changes]
+            # Not every change is a JSON line (a RevisionChange is not): show those as they are.
+            seen = [c.to_json() if hasattr(c, "to_json") else repr(c) for c in self.changes]
         raise AssertionError(f"no matching change within {timeout} s; saw {seen}")

@@ -9,7 +9,8 @@ cancelled with the node that runs it, and the base screen is never popped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from textual.widget import Widget
@@ -22,8 +23,12 @@ from core.model import SyncResult
 from core.operations import PlannedChange, plan_sync, read_only_reason_for, sync_now
 from core.redact import redact_text
 from core.status_events import rfc3339_now
+from core.sync_waves import SyncProgress
 from tui.status_text import describe_leftovers, describe_sync, short_revision
 from tui.widgets.engine_feed import EngineFeed, LogEntry, LogLevel
+
+PROGRESS_PER_SECOND = 10
+"""How often a sync's progress line may repaint: a sync of thousands must not flood the UI thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +115,30 @@ class AppActions(Widget):
         self.app.push_screen(ConfirmScreen(app, changes, prune=prune, revision=revision), confirmed)
 
     def _run_sync(self, request: SyncRequest) -> Worker[SyncResult]:
+        progress = self._progress_of(request.app)
+
         def work() -> SyncResult:
             # The audit line carries the revision, which is what tells a rollback apart.
-            return sync_now(self.engine, request.app, prune=request.prune, revision=request.revision)
+            return sync_now(
+                self.engine, request.app, prune=request.prune, revision=request.revision, progress=progress
+            )
 
         return self.run_worker(work, name=request.verb, group="sync", thread=True, exit_on_error=False)
+
+    def _progress_of(self, app: str) -> Callable[[SyncProgress], None]:
+        """The sync worker's progress callback: each phase or wave event, and the progress line at
+        most PROGRESS_PER_SECOND times a second, handed to the feed on the UI thread."""
+        last = [float("-inf")]
+
+        def report(progress: SyncProgress) -> None:
+            if not progress.event:
+                now = time.monotonic()
+                if now - last[0] < 1 / PROGRESS_PER_SECOND and progress.done < progress.total:
+                    return
+                last[0] = now
+            self.app.call_from_thread(self.feed.sync_progressed, app, progress)
+
+        return report
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a sync's outcome, success or failure, becomes a log line and a notification.

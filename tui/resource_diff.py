@@ -128,6 +128,8 @@ def app_summary(runtime: AppRuntime, *, read_only: bool) -> ResourceDiff:
     ]
     if runtime.last_sync is not None:
         details.append(f"last sync: {describe_sync(runtime.last_sync)}")
+    if runtime.rollback is not None:
+        details.append(f"rollback: {runtime.rollback.note}")
     errors = [*runtime.desired.errors, runtime.cluster_error, runtime.automation_error]
     notes = tuple(f"Error: {redact_text(error)}" for error in errors if error)
     if runtime.desired.revision is None and not notes:

@@ -16,6 +16,9 @@ from rich.text import Text
 from textual.color import Color, ColorParseError
 
 from core.model import SyncResult, revision_label
+from core.rollback import RollbackView
+from core.shared_resources import SHARED_SKIP
+from core.status_events import RollbackEvent
 from core.sync_verdict import Leftover
 
 
@@ -42,7 +45,10 @@ LOOKS: Mapping[str, tuple[str, Tone]] = {
     "Suspended": ("‖", Tone.QUIET),
     "Degraded": ("✗", Tone.BAD),
     "Loading": ("…", Tone.QUIET),
+    "Shared": ("⚠", Tone.DRIFT),
 }
+SHARED = "Shared"
+"""The word of an object another app declares too (core.shared_resources): a warning, not a status."""
 
 
 def tone_style(tone: Tone, variables: Mapping[str, str]) -> Style:
@@ -82,6 +88,8 @@ def describe_sync(result: SyncResult) -> str:
     failures = [outcome for outcome in result.outcomes if outcome.action.value == "failed"]
     if failures:
         summary += f"; {failures[0].key}: {failures[0].message}"
+    elif held := [outcome for outcome in result.outcomes if outcome.message.startswith(SHARED_SKIP)]:
+        summary += f"; {held[0].key}: {held[0].message}"  # left to another app: say which, and why
     return summary
 
 
@@ -90,3 +98,19 @@ def describe_leftovers(leftovers: Sequence[Leftover]) -> str:
     first = leftovers[0]
     more = f" and {len(leftovers) - 1} more" if len(leftovers) > 1 else ""
     return f"{len(leftovers)} still OutOfSync after the sync: {first.key} ({first.reason}){more}"
+
+
+ROLLED_BACK_GLYPH = "↶"
+
+
+def rollback_label(view: RollbackView | None) -> str:
+    """`↶ RolledBack: abc1234 -> def5678` while a rollback pins the app (`↶ would roll back
+    (read-only): ...` where it only says what would happen); empty otherwise."""
+    if view is None or view.rolled_back is None:
+        return ""
+    return f"{ROLLED_BACK_GLYPH} {view.rolled_back.label}"
+
+
+def rollback_step_text(event: RollbackEvent) -> str:
+    """The event-log line of an automated rollback step: `rollback <step>: <what happened>`."""
+    return f"rollback {event.step}: {event.message}"

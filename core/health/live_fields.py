@@ -67,3 +67,33 @@ def condition_of(obj: Mapping[str, Any], condition_type: str) -> Mapping[str, An
 def observed_generation_behind(obj: Mapping[str, Any]) -> bool:
     """Whether the controller has not yet seen the latest spec (`metadata.generation`)."""
     return int_at(obj, "metadata", "generation") > int_at(obj, "status", "observedGeneration")
+
+
+def lua_number(value: Any) -> float | None:
+    """`value` as Lua's `tonumber` reads it: a number, or a string that spells one; else None.
+
+    Argo CD's health scripts compare fields through `tonumber`, which accepts "5" and " 0x1A " but
+    not a hash such as "6df79499bc"; the rules written after those scripts read fields the same way.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    unsigned = text.lstrip("+-")
+    try:
+        if unsigned[:2].lower() == "0x":
+            magnitude = float(int(unsigned[2:], 16))
+            return -magnitude if text.startswith("-") else magnitude
+        if unsigned.lower() in ("inf", "infinity", "nan") or "_" in text:
+            return None  # Python spells these; Lua's tonumber does not.
+        return float(text)
+    except ValueError:
+        return None
+
+
+def lua_number_text(number: float) -> str:
+    """A number as Lua's `..` and `tostring` write it in Argo CD (gopher-lua): 10, not 10.0; 12.5."""
+    return str(int(number)) if number.is_integer() else repr(number)

@@ -5,7 +5,9 @@ kubedrift's), the app is Synced after, and a kubectl change is drift."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,68 @@ def test_a_flux_kustomization_is_an_app_tracked_by_fluxs_labels(
         (r["name"], [c["path"] for c in r["changes"]]) for r in app["resources"] if r["status"] != "Synced"
     ]
     assert (resource, paths) == ("podinfo", ["/spec/replicas"])
+
+
+FLUX = Path(__file__).parent.parent / "fixtures" / "flux"
+
+
+@pytest.fixture
+def flux_crds(kubectl: Kubectl) -> Kubectl:
+    """The sandbox serving Flux's kinds (and Argo CD's Application)."""
+    kubectl.run("apply", "-f", str(FLUX / "crds.yaml"))
+    return kubectl
+
+
+def changed(app: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    return [
+        (r["name"], [c["path"] for c in r["changes"]]) for r in app["resources"] if r["status"] != "Synced"
+    ]
+
+
+def test_a_fleet_shaped_like_fluxs_example_syncs_and_then_shows_exactly_a_kubectl_change(
+    tmp_path: Path,
+    kubeconfig_path: Path,
+    flux_crds: Kubectl,
+    state_home: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kubectl = flux_crds
+    fleet = tmp_path / "fleet"
+    shutil.copytree(FLUX / "fleet", fleet)
+    bootstrap = fleet / "clusters" / "production" / "flux-system" / "gotk-sync.yaml"
+    bootstrap.write_text(bootstrap.read_text().replace("https://git.example.com/fleet.git", str(fleet)))
+    committed_repository(fleet, "fleet")
+    (tmp_path / "kubedrift.yaml").write_text(
+        "apps:\n  - {include: fleet/clusters/production, tracking: flux}\n"
+    )
+    argv = ["--config", str(tmp_path / "kubedrift.yaml"), "--kubeconfig", str(kubeconfig_path)]
+    kubectl.run("create", "namespace", "infra")  # infra-controllers' targetNamespace; Flux creates none
+
+    for app in ("flux-system-infra-controllers", "flux-system-apps"):
+        assert main([*argv, "sync", app, "--yes"]) == 0, capsys.readouterr()
+        capsys.readouterr()
+        assert main([*argv, "check", "--app", app, "-o", "json"]) == 0, capsys.readouterr().out
+        (status,) = json.loads(capsys.readouterr().out)["apps"]
+        assert (status["sync"], status["errors"]) == ("Synced", [])
+
+    # The plain folder got Flux's generated kustomization, edited by the Kustomization's options.
+    cache = kubectl.json("get", "deployment", "prod-cache", "-n", "infra")
+    assert cache["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/example/cache:7.2"
+    # The overlay's patch, then the cluster's variables, then commonMetadata, as Flux applies them.
+    release = kubectl.json("get", "helmrelease", "podinfo", "-n", "podinfo")
+    assert release["spec"]["chart"]["spec"]["version"] == ">=6.5.0"
+    assert release["spec"]["values"]["replicaCount"] == 2
+    assert release["spec"]["values"]["ui"]["message"] == "podinfo on production"
+    assert release["spec"]["values"]["ingress"]["hosts"] == [{"host": "podinfo.production.example.com"}]
+    labels = release["metadata"]["labels"]
+    assert labels["toolkit.fluxcd.io/tenant"] == "apps-team"
+    assert labels["kustomize.toolkit.fluxcd.io/name"] == "apps"
+
+    kubectl.run(
+        "patch", "helmrelease", "podinfo", "-n", "podinfo", "--type", "merge",
+        "-p", '{"spec": {"values": {"replicaCount": 5}}}',
+    )  # fmt: skip
+    assert main([*argv, "check", "--app", "flux-system-apps", "-o", "json"]) == 1
+    (status,) = json.loads(capsys.readouterr().out)["apps"]
+    assert changed(status) == [("podinfo", ["/spec/values/replicaCount"])]
+    assert main([*argv, "check", "--app", "flux-system-infra-controllers", "-o", "json"]) == 0

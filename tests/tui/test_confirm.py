@@ -89,3 +89,12 @@ async def test_keys_answer_the_question(key: str, answer: bool) -> None:
         await pilot.press(key)
         assert host.answers == [answer]
         assert host.screen is not host.confirm
+
+
+async def test_hooks_are_their_own_group_after_the_changes() -> None:
+    plan = [*PLAN, PlannedChange(ResourceKey("batch", "Job", "shop", "db-migrate"), "hook")]
+    host = Host(ConfirmScreen("shop", plan, prune=False))
+    async with host.run_test(size=(80, 24)):
+        groups = host.confirm.groups()
+        assert [heading for heading, *_ in groups][-1] == "Hooks will run (created fresh)"
+        assert "  > Job.batch/shop/db-migrate" in "\n".join(texts(host.confirm))

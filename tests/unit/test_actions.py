@@ -459,7 +459,7 @@ def test_progress_counts_applies_and_prunes() -> None:
         desired,
         adapter.store,
         prune=True,
-        progress=lambda n, m, key: seen.append((n, m, key.name)),
+        progress=lambda step: seen.append((step.done, step.total, step.key.name if step.key else "")),
     )
     assert seen == [(1, 3, "a"), (2, 3, "web"), (3, 3, "old")]
 

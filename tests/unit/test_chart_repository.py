@@ -26,6 +26,7 @@ from core.chart_repository import INDEX_TTL_SECONDS, ChartRelease, ChartReposito
 from core.errors import GitSourceError
 from core.helm_chart import render_chart
 from core.source_options import HelmOptions
+from tests.oci_registry import Registry, serving
 
 SECRET = "s3cr3t-t0ken"
 
@@ -621,120 +622,20 @@ def test_the_fetched_chart_renders_with_helms_engine(server: ChartServer, tmp_pa
 # OCI registries ----------------------------------------------------------------------------------
 
 
-class Registry:
-    """The few OCI distribution endpoints Helm's registry client reads: tags, manifests and blobs."""
-
-    def __init__(self, password: str | None = None) -> None:
-        self.manifests: dict[str, bytes] = {}
-        self.blobs: dict[str, bytes] = {}
-        self.password = password
-        self.log: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.host = f"127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True).start()
-
-    def push(self, name: str, version: str) -> bytes:
-        layer = chart_archive(name, version)
-        config = json.dumps({"apiVersion": "v2", "name": name, "version": version}).encode()
-        self.blobs.update({f"sha256:{sha256(layer)}": layer, f"sha256:{sha256(config)}": config})
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.cncf.helm.config.v1+json",
-                "digest": f"sha256:{sha256(config)}",
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
-                    "digest": f"sha256:{sha256(layer)}",
-                    "size": len(layer),
-                }
-            ],
-        }
-        self.manifests[f"charts/{name}:{version.replace('+', '_')}"] = json.dumps(manifest).encode()
-        return layer
-
-    def requests(self, kind: str) -> int:
-        with self.lock:
-            return sum(1 for _, path in self.log if f"/{kind}/" in path)
-
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        registry = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_HEAD(self) -> None:
-                self._answer(head=True)
-
-            def do_GET(self) -> None:
-                self._answer(head=False)
-
-            def _answer(self, *, head: bool) -> None:
-                with registry.lock:
-                    registry.log.append((self.command, self.path))
-                status, headers, body = registry._route(self.path.partition("?")[0], self.headers)
-                self.send_response(status)
-                for key, value in {**headers, "Content-Length": str(len(body))}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                if not head:
-                    self.wfile.write(body)
-
-        return Handler
-
-    def _route(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
-        expected = "Basic " + base64.b64encode(f"user:{self.password}".encode()).decode()
-        if self.password is not None and headers["Authorization"] != expected:
-            return (
-                401,
-                {"WWW-Authenticate": 'Basic realm="registry"'},
-                b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-            )
-        if path == "/v2/":
-            return 200, {"Content-Type": "application/json"}, b"{}"
-        rest = path.removeprefix("/v2/")
-        if rest.endswith("/tags/list"):
-            name = rest.removesuffix("/tags/list")
-            tags = [key.partition(":")[2] for key in self.manifests if key.partition(":")[0] == name]
-            return (
-                200,
-                {"Content-Type": "application/json"},
-                json.dumps({"name": name, "tags": tags}).encode(),
-            )
-        repo, kind, ref = rest.rsplit("/", 2) if rest.count("/") >= 2 else ("", "", "")
-        if kind == "manifests":
-            found = self.manifests.get(f"{repo}:{ref}") or next(
-                (m for m in self.manifests.values() if f"sha256:{sha256(m)}" == ref), None
-            )
-            if found is not None:
-                media = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
-                return 200, {**media, "Docker-Content-Digest": f"sha256:{sha256(found)}"}, found
-        if kind == "blobs" and ref in self.blobs:
-            return (
-                200,
-                {"Content-Type": "application/octet-stream", "Docker-Content-Digest": ref},
-                self.blobs[ref],
-            )
-        return 404, {"Content-Type": "application/json"}, b'{"errors":[{"code":"NOT_FOUND"}]}'
-
-
 @pytest.fixture
 def registry() -> Iterator[Registry]:
-    serving = Registry()
-    yield serving
-    serving.httpd.shutdown()
-    serving.httpd.server_close()
+    yield from serving(Registry())
+
+
+def push_chart(registry: Registry, name: str, version: str) -> bytes:
+    """A chart as `helm push` writes it into the registry; its archive."""
+    return registry.push(name, version, chart_archive(name, version))
 
 
 def test_an_oci_chart_resolves_a_constraint_against_its_tags_and_is_cached(
     registry: Registry, tmp_path: Path, clock: Clock
 ) -> None:
-    layers = {version: registry.push("demo", version) for version in ("1.0.0", "1.1.0", "2.0.0-rc.1")}
+    layers = {version: push_chart(registry, "demo", version) for version in ("1.0.0", "1.1.0", "2.0.0-rc.1")}
     charts = repository(f"oci://{registry.host}/charts", tmp_path, clock, plain_http=True)
 
     release = charts.fetch("demo", "1.*")
@@ -757,7 +658,7 @@ def test_an_oci_chart_resolves_a_constraint_against_its_tags_and_is_cached(
 def test_an_oci_chart_with_credentials_in_repo_url_logs_in_without_showing_them(tmp_path: Path) -> None:
     registry = Registry(password=SECRET)
     try:
-        layer = registry.push("demo", "1.0.0")
+        layer = push_chart(registry, "demo", "1.0.0")
         charts = repository(f"oci://user:{SECRET}@{registry.host}/charts", tmp_path, plain_http=True)
         assert charts.fetch("demo", "1.0.0").digest == sha256(layer)
 
@@ -794,8 +695,8 @@ def test_an_unreachable_registry_is_one_sentence_without_its_credentials(tmp_pat
 
 
 def test_an_oci_chart_without_a_matching_tag_names_the_newest(registry: Registry, tmp_path: Path) -> None:
-    registry.push("demo", "1.0.0")
-    registry.push("demo", "1.1.0+build.7")
+    push_chart(registry, "demo", "1.0.0")
+    push_chart(registry, "demo", "1.1.0+build.7")
 
     with pytest.raises(GitSourceError) as caught:
         repository(f"oci://{registry.host}/charts", tmp_path, plain_http=True).fetch("demo", "^2")

@@ -17,6 +17,7 @@ from core.errors import ConfigError
 from core.kubeconfig import ClusterConfigError, Kubeconfig
 from core.model import App, Destination, IgnoreDifference, Source, SyncPolicy, TrackingMethod
 from core.source_options import DirectoryOptions, SourceOptions
+from core.sync_options import RetryPolicy, SyncOptions
 
 GUESTBOOK_APPLICATION = """\
 apiVersion: argoproj.io/v1alpha1
@@ -260,7 +261,13 @@ metadata: {name: not-an-app}
                 options=SourceOptions(directory=DirectoryOptions(recurse=True)),
             ),
             destination=Destination(server="https://kubernetes.default.svc", namespace="guestbook"),
-            sync_policy=SyncPolicy(automated=True, prune=True, self_heal=True),
+            sync_policy=SyncPolicy(
+                automated=True,
+                prune=True,
+                self_heal=True,
+                sync_options=SyncOptions((("CreateNamespace", "true"), ("ServerSideApply", "true"))),
+                retry=RetryPolicy(limit=5, duration=5.0, factor=2, max_duration=180.0),
+            ),
             ignore_differences=(
                 IgnoreDifference(kind="Deployment", group="apps", json_pointers=("/spec/replicas",)),
                 IgnoreDifference(
@@ -400,7 +407,9 @@ def test_find_config_refuses_explicit_paths_that_do_not_exist(tmp_path: Path) ->
 
 # --- errors, as the user reads them ------------------------------------------------------------
 
-ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, compareOptions, tracking"
+ALLOWED_APP_KEYS = (
+    "name, source, sources, destination, syncPolicy, ignoreDifferences, compareOptions, tracking"
+)
 
 
 @pytest.mark.parametrize(
@@ -481,7 +490,7 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         pytest.param(
             "- name: shop\n  source: {repoURL: .}\n",
             "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, clusters, theme, "
-            "keymap at the top level, got a list",
+            "keymap, healthChecks at the top level, got a list",
             id="top-level-not-a-mapping",
         ),
         pytest.param(
@@ -499,7 +508,7 @@ ALLOWED_APP_KEYS = "name, source, destination, syncPolicy, ignoreDifferences, co
         pytest.param(
             "apps: [{name: a, source: {repoURL: .}}]\nreadonly: true\n",
             "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, clusters, "
-            "theme, keymap; did you mean 'readOnly'?",
+            "theme, keymap, healthChecks; did you mean 'readOnly'?",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -674,10 +683,12 @@ def test_invalid_json_in_an_include_names_the_file_and_line(tmp_path: Path) -> N
     ("source", "expected"),
     [
         pytest.param(
-            "  sources:\n    - repoURL: https://github.com/org/charts.git\n      path: shop\n",
-            "argocd/shop.yaml:9: spec.sources: multi-source Applications are not supported yet; "
-            "give the app a single spec.source",
-            id="multi-source",
+            "  sources:\n    - repoURL: https://github.com/org/charts.git\n      path: shop\n"
+            "    - repoURL: https://github.com/org/repo.git\n      plugin: {name: cdk8s}\n",
+            "argocd/shop.yaml:12: spec.sources[1].plugin: config management plugins are not supported; "
+            "kubedrift renders folders of manifests, Jsonnet, kustomizations, and Helm charts from Git or "
+            "a Helm repository",
+            id="plugin-in-sources",
         ),
         pytest.param(
             "  source:\n    repoURL: https://github.com/org/repo.git\n    plugin: {name: cdk8s}\n",

@@ -83,7 +83,7 @@ def test_union_of_field_tries_is_a_deep_merge() -> None:
 
 
 def test_a_refused_take_over_does_not_stop_the_apply_and_says_why(monkeypatch: Any) -> None:
-    import core.actions
+    import core.resource_apply
     from core.actions import sync_app
     from core.cluster import ApiError
     from core.desired_state import DesiredState
@@ -93,7 +93,7 @@ def test_a_refused_take_over_does_not_stop_the_apply_and_says_why(monkeypatch: A
     def refuse(_adapter: Any, _key: ResourceKey) -> bool:
         raise ApiError(403, "Forbidden", "cannot patch configmaps in the namespace shop")
 
-    monkeypatch.setattr(core.actions, "migrate_client_side_ownership", refuse)
+    monkeypatch.setattr(core.resource_apply, "migrate_client_side_ownership", refuse)
     desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
     key = ResourceKey.of(desired)
     live = {**desired, "metadata": {**desired["metadata"], "managedFields": [csa()]}, "data": {"old": "1"}}

@@ -28,7 +28,7 @@ from core.render import Renderer
 from core.runtime import AppRuntime
 from core.sync_plan import prepare_for_apply
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "flux"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "flux" / "files"
 DEPLOYMENT = ResourceKey("apps", "Deployment", "podinfo", "podinfo")
 
 
@@ -60,9 +60,13 @@ def test_every_flux_object_of_the_include_is_an_app_named_namespace_dash_name(ap
         "flux-system-apps",
         "flux-system-cluster-vars",
         "flux-system-from-chart-ref",
+        "flux-system-from-helm-chart",
         "flux-system-from-oci",
+        "flux-system-from-untagged",
         "flux-system-infra-controllers",
         "flux-system-no-source",
+        "flux-system-post-rendered",
+        "flux-system-values-missing",
         "flux-system-web",
         "podinfo-podinfo",
     ]
@@ -79,8 +83,19 @@ def test_a_kustomization_maps_its_source_path_namespace_options_and_prune(apps: 
     assert app.sync_policy == SyncPolicy(automated=False, prune=True, self_heal=False)
     options = app.source.options
     assert options.directory.recurse  # Flux generates a kustomization over the whole tree
-    assert options.substitute == (("cluster_env", "production"), ("replicas", "2"))
+    # substituteFrom's ConfigMap (committed beside it) first, newlines dropped; substitute wins over it.
+    assert dict(options.substitute) == {
+        "cluster_env": "production",
+        "region": "eu-west-1",
+        "banner": "twolines",
+        "replicas": "2",
+    }
     kustomize = options.kustomize
+    assert kustomize.generate_kustomization
+    assert (kustomize.metadata_labels, kustomize.metadata_annotations) == (
+        (("team", "podinfo"),),
+        (("owner", "platform@example.com"),),
+    )
     assert (kustomize.name_prefix, kustomize.name_suffix, kustomize.namespace) == ("prod-", "-v1", "podinfo")
     assert kustomize.images == (
         "ghcr.io/stefanprodan/podinfo=ghcr.io/stefanprodan/podinfo:6.7.0",
@@ -105,8 +120,33 @@ def test_a_helm_release_from_a_helm_repository_is_a_chart_by_name_and_version(ap
     )
     helm = app.source.options.helm
     assert (helm.release_name, helm.namespace) == ("podinfo", "podinfo")
-    assert json.loads(helm.values_object)["replicaCount"] == 2
     assert app.destination.namespace == "podinfo"
+
+
+def test_a_helm_releases_values_are_values_from_in_order_then_values_over_them(apps: dict[str, App]) -> None:
+    app = apps["podinfo-podinfo"]
+    assert json.loads(app.source.options.helm.values_object) == {
+        # values over everything; maps merged key by key, so the ConfigMap's className stays
+        "replicaCount": 2,
+        "ingress": {"enabled": True, "className": "nginx", "hosts": [{"host": "podinfo.example.com"}]},
+        # values.yaml of the ConfigMap, then a quoted value set as a string at its targetPath
+        "ui": {"color": "#34577c", "message": "from the ConfigMap", "tier": "1"},
+        # a Secret's key at its targetPath; the optional Secret that is not there is skipped
+        "redis": {"auth": {"password": "s3cr3t-password"}},
+    }
+    assert "s3cr3t-password" not in repr(app), "a Secret's value never reaches a repr"
+
+
+def test_a_helm_release_from_an_oci_repository_is_a_chart_in_that_registry(apps: dict[str, App]) -> None:
+    app = apps["flux-system-from-chart-ref"]
+    assert app.unrenderable == ""
+    source = app.source
+    assert (source.repo_url, source.options.chart, source.target_revision) == (
+        "oci://ghcr.io/stefanprodan/charts",
+        "podinfo",
+        ">=6.5.0",
+    )
+    assert source.options.kustomize.metadata_labels == (("team", "platform"),)
 
 
 def test_a_helm_release_from_git_is_the_chart_folder_named_target_namespace_dash_name(
@@ -127,17 +167,26 @@ def test_a_helm_release_from_git_is_the_chart_folder_named_target_namespace_dash
 @pytest.mark.parametrize(
     ("name", "because"),
     [
-        ("flux-system-no-source", "GitRepository flux-system/nowhere is not in the included files"),
-        ("flux-system-from-oci", "OCIRepository source is not supported yet"),
-        ("flux-system-cluster-vars", "postBuild.substituteFrom"),
-        ("flux-system-from-chart-ref", "spec.chartRef"),
+        ("flux-system-no-source", ":10: spec.sourceRef: the GitRepository flux-system/nowhere is not in"),
+        ("flux-system-from-oci", ":23: spec.sourceRef: the OCIRepository flux-system/manifests is not in"),
+        (
+            "flux-system-cluster-vars",
+            ":42: spec.postBuild.substituteFrom[0]: the Secret flux-system/cluster-secrets is not in the "
+            "included files",
+        ),
+        (
+            "flux-system-values-missing",
+            ":59: spec.valuesFrom[0]: the ConfigMap flux-system/not-committed is not in the included files",
+        ),
+        ("flux-system-from-helm-chart", ":70: spec.chartRef: a HelmChart as spec.chartRef is not supported"),
+        ("flux-system-from-untagged", ":79: spec: no ref.tag or ref.semver: Flux pulls the tag latest"),
+        ("flux-system-post-rendered", ":104: spec.postRenderers: postRenderers is not supported yet"),
     ],
 )
 def test_what_kubedrift_cannot_read_is_that_apps_one_error(
     apps: dict[str, App], name: str, because: str
 ) -> None:
-    assert because in apps[name].unrenderable
-    assert "unrenderable.yaml" in apps[name].unrenderable or "podinfo.yaml" in apps[name].unrenderable
+    assert "unrenderable.yaml" + because in apps[name].unrenderable
 
 
 def test_tracking_flux_owns_what_flux_labels_for_the_kustomization() -> None:

@@ -7,13 +7,19 @@ from typing import Any
 import pytest
 
 from core.health import HEALTH_CHECKS, health_of, roll_up
+from core.health.apiservice import apiservice_health
+from core.health.certificate import certificate_health
 from core.health.daemonset import daemonset_health
 from core.health.deployment import deployment_health
+from core.health.flagger_canary import flagger_canary_health
+from core.health.hpa import hpa_health
 from core.health.ingress import ingress_health
 from core.health.job import job_health
+from core.health.pdb import pdb_health
 from core.health.pod import pod_health
 from core.health.pvc import pvc_health
 from core.health.replicaset import replicaset_health
+from core.health.rollout import rollout_health
 from core.health.service import service_health
 from core.health.statefulset import statefulset_health
 from core.model import Health, HealthStatus
@@ -751,6 +757,12 @@ def test_dispatch_table_covers_argo_cds_kinds() -> None:
         ("networking.k8s.io", "Ingress"): ingress_health,
         ("extensions", "Ingress"): ingress_health,
         ("batch", "Job"): job_health,
+        ("autoscaling", "HorizontalPodAutoscaler"): hpa_health,
+        ("apiregistration.k8s.io", "APIService"): apiservice_health,
+        ("policy", "PodDisruptionBudget"): pdb_health,
+        ("argoproj.io", "Rollout"): rollout_health,
+        ("flagger.app", "Canary"): flagger_canary_health,
+        ("cert-manager.io", "Certificate"): certificate_health,
     }
     assert dict(HEALTH_CHECKS) == expected
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from tui.commands.report import check_json, check_text, exit_code
-from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
+from tui.commands.setup import add_cluster_options, build_engine_for_app, load_settings
 from tui.commands.terminal import Style
 
 
@@ -19,10 +19,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = only_app(load_settings(args), args.app)
-    engine = build_engine(args, config)
+    # With --app, the apps on its cluster are judged too, to tell which of its objects they declare.
+    engine = build_engine_for_app(args, load_settings(args), args.app)
     statuses = engine.evaluate()
     if any([runtime.restore_sync_marks() for runtime in engine.apps.values()]):
         statuses = engine.statuses()  # what an earlier `kubedrift sync` changed nothing for
+    statuses = [status for status in statuses if args.app is None or status.name == args.app]
     print(check_json(statuses) if args.output == "json" else check_text(statuses, Style()))
     return exit_code(statuses)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from core.app_of_apps import depth_of
 from core.drift.text import is_multiline, value_diff
 from core.model import AppStatus, AppSync, Change, ResourceResult, SyncStatus
 from core.redact import redact_text
@@ -38,10 +39,19 @@ def counts(status: AppStatus) -> str:
 
 def summary_text(statuses: list[AppStatus], style: Style) -> str:
     rows = [["APP", "SYNC", "HEALTH", "REVISION", "RESOURCES"]]
+    parents = {status.name: status.parent for status in statuses}
     for status in statuses:
         revision = (status.revision or "-").removeprefix("folder:")[:8]
-        rows.append([status.name, str(status.sync), str(status.health), revision, counts(status)])
+        name = family_name(status.name, parents)
+        rows.append([name, str(status.sync), str(status.health), revision, counts(status)])
     return table(rows, style, coloured_columns=(1, 2))
+
+
+def family_name(name: str, parents: dict[str, str]) -> str:
+    """An app's name as the summary lists it: a child app (app of apps) indented under its parent,
+    which the statuses list just before it (`  └ guestbook`)."""
+    depth = depth_of(name, parents)
+    return f"{'  ' * depth}└ {name}" if depth else name
 
 
 def details_text(statuses: list[AppStatus], style: Style) -> str:
@@ -106,10 +116,20 @@ def unknown_lines(status: AppStatus, style: Style) -> list[str]:
     ]
 
 
+def warnings_text(statuses: list[AppStatus], style: Style) -> str:
+    """Each app's warnings (an object another app declares too): not errors, so not in the exit code."""
+    return "\n".join(
+        f"{status.name}: {style('warning', 'yellow')}: {redact_text(warning)}"
+        for status in statuses
+        for warning in status.warnings
+    )
+
+
 def check_text(statuses: list[AppStatus], style: Style) -> str:
     details = details_text(statuses, style)
     legend = style("(changes read desired -> live)", "dim") if details else ""
-    return "\n".join(part for part in (summary_text(statuses, style), details, legend) if part)
+    parts = (summary_text(statuses, style), warnings_text(statuses, style), details, legend)
+    return "\n".join(part for part in parts if part)
 
 
 def check_json(statuses: list[AppStatus]) -> str:

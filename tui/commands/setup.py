@@ -11,6 +11,7 @@ from core.config import Config, find_config, load_config, zero_config
 from core.engine import Engine
 from core.errors import ConfigError
 from core.kubeconfig import load_kubeconfig
+from core.shared_resources import with_neighbours
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,10 @@ def load_settings(args: argparse.Namespace) -> Config:
             "no kubedrift.yaml here: pass --config FILE, set KUBEDRIFT_CONFIG, "
             "give a folder of manifests (kubedrift PATH), or try `kubedrift demo`"
         )
-    return load_config(found)
+    # An include may read apps from a cluster: through the same kubeconfig and context as the apps.
+    return load_config(
+        found, kubeconfig=getattr(args, "kubeconfig", None), context=getattr(args, "context", None)
+    )
 
 
 def only_app(config: Config, name: str | None) -> Config:
@@ -59,3 +63,20 @@ def build_engine(args: argparse.Namespace, config: Config, *, watch_tree: bool =
         base_dir=base_dir,
         watch_tree=watch_tree,
     )
+
+
+def build_engine_for_app(
+    args: argparse.Namespace, config: Config, app: str | None, *, watch_tree: bool = False
+) -> Engine:
+    """The engine for a command about one app (`--app NAME`, `sync APP`), or about every app.
+
+    The app comes with the other apps on its cluster, detect-only: they are needed to tell which of
+    its objects they declare too (core.shared_resources). The command shows and acts on `app` alone.
+    """
+    only_app(config, app)  # an unknown name is one sentence, before anything is read
+    if app is not None:
+        kubeconfig = load_kubeconfig(getattr(args, "kubeconfig", None))
+        config = with_neighbours(config, kubeconfig, app, getattr(args, "context", None))
+    engine = build_engine(args, config, watch_tree=watch_tree)
+    engine.acting_on = app  # the neighbours' child apps (app of apps) are detect-only too
+    return engine

@@ -1,4 +1,6 @@
-"""`kubedrift sync APP [--prune [--force]] [--dry-run] [--revision REV] [--yes]`: bring one app back to Git.
+"""`kubedrift sync APP [--prune] [--force] [--dry-run] [--revision REV] [--yes]`: bring one app back to Git.
+
+An object another app declares too is skipped, with the reason, unless `--force` takes it over.
 
 The results table is always printed: when the sync ran but its audit line failed, the table
 comes first, then the one-sentence audit error on stderr, and the exit code is 2. A sync refused
@@ -8,17 +10,22 @@ A sync is done only when what it applied is Synced (DESIGN drift rule 7): each a
 judged again, by the same engine, in the object the server answered its apply with. One still
 OutOfSync is listed with its changes (and `sync changes nothing` when they are the very changes
 it had before), and the exit code is 1; an app with a render error exits 2 and lists the errors.
+
+A sync with hooks or waves prints each phase and wave as it goes (`PreSync: Job/shop/db-migrate
+created`, `Sync wave 1: Healthy`), then the results table, whose hooks are rows too; a failed hook,
+a wave that turned Degraded, or any failed resource exits 2, after the reason the sync stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from core.audit import AuditWriteError
 from core.errors import KubedriftError
-from core.model import ResourceAction, ResourceKey, SyncResult, revision_label
+from core.model import ResourceAction, SyncResult, revision_label
 from core.operations import (
     PlannedChange,
     adapter_for,
@@ -29,8 +36,9 @@ from core.operations import (
     sync_now,
 )
 from core.sync_verdict import Leftover
+from core.sync_waves import SyncProgress
 from tui.commands.report import EXIT_DRIFT, EXIT_ERROR, EXIT_IN_SYNC
-from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
+from tui.commands.setup import add_cluster_options, build_engine_for_app, load_settings
 from tui.commands.terminal import Style, table
 
 
@@ -49,14 +57,15 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="with --prune: also delete a Namespace that holds objects the app does not track",
+        help="take over objects another app declares too; with --prune, also delete a Namespace "
+        "that holds objects the app does not track",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = only_app(load_settings(args), args.app)
-    engine = build_engine(args, config)
+    # The apps on its cluster come too (detect-only): what they declare is not this sync's to take over.
+    engine = build_engine_for_app(args, load_settings(args), args.app)
     refuse_if_read_only(engine, args.app)  # before any request: not even a read reaches the cluster
     engine.evaluate()
     adapter_for(engine, args.app)  # an unusable cluster is one sentence before anything is asked
@@ -78,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             revision=args.revision,
             force=args.force,
-            progress=_progress_line() if sys.stderr.isatty() else None,
+            progress=_progress_report(line=sys.stderr.isatty()),
         )
     except AuditWriteError as error:
         print(_outcomes(error.result, style), flush=True)  # what reached the cluster, before the error
@@ -124,10 +133,21 @@ def _confirm(app: str, revision: str, plan: list[PlannedChange], style: Style) -
     return answer in ("y", "yes")
 
 
-def _progress_line() -> Any:
-    def report(done: int, total: int, key: ResourceKey) -> None:
-        sys.stderr.write(f"\r\x1b[2K{done}/{total} {key}")
-        if done == total:
+def _progress_report(*, line: bool) -> Callable[[SyncProgress], None]:
+    """Each event of a sync with phases or waves as a line on stdout, as it happens; with `line`, a
+    progress line on stderr (a terminal) that the events and the end clear."""
+
+    def report(progress: SyncProgress) -> None:
+        if progress.event:
+            if line:
+                sys.stderr.write("\r\x1b[2K")
+                sys.stderr.flush()
+            print(progress.event, flush=True)
+            return
+        if not line:
+            return
+        sys.stderr.write(f"\r\x1b[2K{progress.line} {progress.key or ''}")
+        if progress.done == progress.total:
             sys.stderr.write("\r\x1b[2K")
         sys.stderr.flush()
 
@@ -139,7 +159,13 @@ def _outcomes(result: SyncResult, style: Style) -> str:
     for outcome in result.outcomes:
         rows.append([str(outcome.key), str(outcome.action), outcome.message])
     verb = "Dry run: would sync" if result.dry_run else "Synced"
-    heading = f"{verb} revision {revision_label(result.revision)}"
     failures = sum(1 for o in result.outcomes if o.action is ResourceAction.FAILED)
+    if failures and not result.dry_run:
+        verb = "Sync failed at"
+    heading = f"{verb} revision {revision_label(result.revision)}"
+    if result.retries:
+        heading += f" (after {result.retries} {'retry' if result.retries == 1 else 'retries'})"
     footer = style(f"{failures} failed", "red") if failures else ""
+    if result.message and failures:
+        footer += f"; stopped at {result.message}"
     return "\n".join(part for part in (heading, table(rows, style, coloured_columns=(1,)), footer) if part)

@@ -1,4 +1,13 @@
-"""`kubedrift watch [-o jsonl|text]`: one line per status change, flushed as it happens, for alerting."""
+"""`kubedrift watch [-o jsonl|text]`: one line per status change, flushed as it happens, for alerting.
+
+Beside DESIGN's two line shapes (an app's, a resource's), automated rollback's steps print as
+`{"ts", "app", "rollback": {"step", "revision", "from"?, "to"?, "message", "readOnly"?}}`
+(core.status_events.RollbackEvent), and an object that becomes declared by another app too, or stops
+being so, as `{"ts", "app", "sharedResource": {"group", "kind", "namespace", "name", "sharedWith",
+"previous", "message"}}` (core.status_events.SharedResourceChange). A child app (app of apps) that is
+added, changed or removed prints as `{"ts", "app", "childApp": {"parent", "change", "message"}}`
+(core.status_events.ChildAppChange).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,19 @@ import signal
 import sys
 from typing import Any, TypeGuard
 
-from core.status_events import AppStatusChange, ResourceStatusChange, RevisionChange, StatusChange
-from tui.commands.setup import add_cluster_options, build_engine, load_settings, only_app
+from core.status_events import (
+    AppStatusChange,
+    ChildAppChange,
+    ResourceStatusChange,
+    RevisionChange,
+    RollbackEvent,
+    SharedResourceChange,
+    StatusChange,
+)
+from tui.commands.setup import add_cluster_options, build_engine_for_app, load_settings
 from tui.commands.terminal import Style
+
+_ALARMING = frozenset({"measurement-failed", "rollback-decided", "rolled-back", "rollback-failed"})
 
 
 def register(commands: Any) -> None:
@@ -23,13 +42,13 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = only_app(load_settings(args), args.app)
-    engine = build_engine(args, config)
+    # With --app, the apps on its cluster are watched too (detect-only), to tell what they declare.
+    engine = build_engine_for_app(args, load_settings(args), args.app)
     style = Style()
 
     def publish(changes: list[StatusChange]) -> None:
         for change in changes:
-            if not is_transition(change):
+            if not is_transition(change) or (args.app is not None and change.app != args.app):
                 continue
             line = json.dumps(change.to_json()) if args.output == "jsonl" else change_line(change, style)
             sys.stdout.write(line + "\n")
@@ -47,16 +66,31 @@ async def _watch(engine: Any, publish: Any) -> None:
     await engine.run(publish, stop)
 
 
-def is_transition(change: StatusChange) -> TypeGuard[AppStatusChange | ResourceStatusChange]:
-    """Whether a change is an alert: a status or health transition (not a revision or detail move)."""
+Transition = AppStatusChange | ResourceStatusChange | RollbackEvent | SharedResourceChange | ChildAppChange
+
+
+def is_transition(change: StatusChange) -> TypeGuard[Transition]:
+    """Whether a change is an alert: a status or health transition (not a revision or detail move),
+    a step of automated rollback (a window opened, a measurement failed, a rollback), or an object
+    becoming shared with another app, or no longer, or a child app coming, changing or going."""
     if isinstance(change, RevisionChange):
         return False
     return not isinstance(change, ResourceStatusChange) or change.status_changed
 
 
-def change_line(change: AppStatusChange | ResourceStatusChange, style: Style) -> str:
-    """`<time>  <subject>  <sync> <health> (was ...)`: the text form of a transition."""
+def change_line(change: Transition, style: Style) -> str:
+    """`<time>  <subject>  <sync> <health> (was ...)`: the text form of a transition; a rollback
+    step reads `<time>  <app>  rollback <step>: <message>`."""
     before: tuple[object, object]
+    if isinstance(change, RollbackEvent):
+        colour = "red" if change.step in _ALARMING else "cyan"
+        return f"{change.ts}  {change.app}  {style(f'rollback {change.step}', colour)}: {change.message}"
+    if isinstance(change, ChildAppChange):
+        colour = "yellow" if change.change == "removed" else "cyan"
+        return f"{change.ts}  {change.app}  {style(f'child app {change.change}', colour)}: {change.message}"
+    if isinstance(change, SharedResourceChange):
+        word = style("warning", "yellow") if change.shared_with else style("shared no more", "green")
+        return f"{change.ts}  {change.app}: {change.key}  {word}: {change.message}"
     if isinstance(change, AppStatusChange):
         subject = change.app
         now = f"{style.status(str(change.sync))} {style.status(str(change.health))}"

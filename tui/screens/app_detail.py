@@ -1,4 +1,5 @@
-"""One app: its resource tree, the diff of the highlighted resource, and its event log.
+"""One app: its resource tree, the diff of the highlighted resource, and its event log; for a
+highlighted Argo Rollouts Rollout or Flagger Canary, where its rollout stands.
 
 The tree, the diff and the log follow the engine through `EngineFeed.Updated`: when it names this
 app the tree entries are worked out again and handed down, and the tree touches only the nodes
@@ -9,6 +10,7 @@ also looked at every few seconds; that repaints nothing unless a label reads dif
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on
@@ -20,8 +22,11 @@ from textual.widgets import Footer, Header, Input, Tree
 from core.engine import Engine
 from core.model import ResourceKey
 from core.operations import is_read_only
+from core.rollout_status import rollout_status_of
 from core.runtime import AppRuntime
+from core.shared_resources import shared_warning, shared_warnings
 from tui.actions import AppActions
+from tui.app_family import family_details, family_notes, touches_family
 from tui.keys import binding
 from tui.resource_diff import ResourceDiff, app_summary, kind_summary, owned_summary, resource_diff
 from tui.resource_entries import AppEntries, TreeEntry
@@ -29,6 +34,7 @@ from tui.widgets.diff_view import DiffView
 from tui.widgets.engine_feed import EngineFeed, LogEntry
 from tui.widgets.event_log import EventLog
 from tui.widgets.resource_tree import KindGroup, ResourceTree
+from tui.widgets.rollout_panel import RolloutPanel
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -82,6 +88,7 @@ class AppDetailScreen(Screen[None]):
         with Container(id="panes"):
             yield ResourceTree(self.app_name, self.runtime.app.destination.namespace, id="tree")
             yield DiffView(id="diff")
+        yield RolloutPanel(id="rollout")
         yield EventLog(id="log")
         yield StatusBar(
             self.engine,
@@ -113,18 +120,34 @@ class AppDetailScreen(Screen[None]):
     # Live updates.
 
     def on_engine_feed_updated(self, message: EngineFeed.Updated) -> None:
+        if self._closed_when_gone():
+            return
         entries = self._mine(message.entries)
         if entries:
             self.query_one(EventLog).add(entries)
-        if self.app_name in message.apps:
+        if touches_family(self.engine, self.app_name, message.apps):  # the app, or a child app it lists
             self._show_tree()
         self.query_one(StatusBar).refresh_state()
+
+    def on_screen_resume(self) -> None:
+        self._closed_when_gone()
+
+    def _closed_when_gone(self) -> bool:
+        """Leave the screen of a child app its parent no longer renders (app of apps), once on top."""
+        if self.app_name in self.engine.apps:
+            return False
+        if self.is_current:
+            self.notify(f"{self.app_name} is no longer an app: its parent stopped rendering it.", timeout=8)
+            self.app.pop_screen()
+        return True
 
     def _mine(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
         """This app's lines, and those about every app (a refresh, an engine error)."""
         return [entry for entry in entries if entry.app in (self.app_name, "")]
 
     def _show_tree(self) -> None:
+        if self.app_name not in self.engine.apps:
+            return  # gone (a child app): the next Updated closes the screen
         runtime = self.runtime
         tree = self.query_one(ResourceTree)
         loaded = runtime.desired.revision is not None
@@ -134,6 +157,7 @@ class AppDetailScreen(Screen[None]):
         )
         cluster = self.engine.clusters.get(runtime.context or "")
         entries = self._entries.of(runtime, cluster.cache if cluster is not None else None)
+        tree.set_shared(runtime.shared_with)
         tree.set_entries(entries)
         if not self._cursor_placed and entries:
             self._cursor_placed = True
@@ -149,6 +173,7 @@ class AppDetailScreen(Screen[None]):
         """Work out the diff pane again, unless nothing it is made from has changed."""
         runtime = self.runtime
         highlighted = self.query_one(ResourceTree).highlighted
+        self._show_rollout(highlighted)
         inputs: tuple[object, ...]
         if isinstance(highlighted, TreeEntry) and not highlighted.owned:
             key = highlighted.key
@@ -158,6 +183,7 @@ class AppDetailScreen(Screen[None]):
                 self._live(key),
                 runtime.desired.objects.get(key),
                 runtime.app,
+                runtime.shared_with,
             )
         elif isinstance(highlighted, TreeEntry):
             inputs = (highlighted, self._live(highlighted.key))
@@ -170,7 +196,39 @@ class AppDetailScreen(Screen[None]):
         self._diff_inputs = inputs
         self.query_one(DiffView).content = self._diff_of(highlighted)
 
+    def _show_rollout(self, highlighted: TreeEntry | KindGroup | None) -> None:
+        """The rollout panel shows a highlighted Rollout or Flagger Canary, and hides otherwise."""
+        declared = isinstance(highlighted, TreeEntry) and not highlighted.owned
+        live = self._live(highlighted.key) if isinstance(highlighted, TreeEntry) and declared else None
+        self.query_one(RolloutPanel).status = rollout_status_of(live)
+
+    @on(RolloutPanel.Resized)
+    def _keep_cursor_in_view(self) -> None:
+        """The rollout panel took rows from the tree: keep the highlighted line in view."""
+        tree = self.query_one(ResourceTree)
+        if tree.cursor_node is not None:
+            tree.scroll_to_node(tree.cursor_node, animate=False)
+
     def _diff_of(self, highlighted: TreeEntry | KindGroup | None) -> ResourceDiff:
+        """What the diff pane shows, with the warnings of objects other apps declare too; for the app
+        itself, its parent and child apps too (app of apps)."""
+        shown = self._diff_without_warnings(highlighted)
+        if highlighted is None:
+            details = (*shown.details, *family_details(self.engine, self.app_name))
+            notes = (*shown.notes, *family_notes(self.engine, self.app_name))
+            shown = replace(shown, details=details, notes=notes)
+        shared = self.runtime.shared_with
+        warnings: tuple[str, ...]
+        if isinstance(highlighted, TreeEntry) and not highlighted.owned:
+            others = shared.get(highlighted.key)
+            warnings = () if not others else (shared_warning(highlighted.key, others),)
+        else:
+            warnings = shared_warnings(shared) if highlighted is None else ()
+        if not warnings:
+            return shown
+        return replace(shown, notes=(*shown.notes, *(f"Warning: {warning}." for warning in warnings)))
+
+    def _diff_without_warnings(self, highlighted: TreeEntry | KindGroup | None) -> ResourceDiff:
         runtime = self.runtime
         if isinstance(highlighted, TreeEntry) and highlighted.owned:
             return owned_summary(highlighted, self._live(highlighted.key))

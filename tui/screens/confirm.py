@@ -22,6 +22,7 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("create", "Will be created", "+", "$success"),
     ("apply", "Will be configured", "~", "$warning"),
     ("delete", "Will be pruned (deleted)", "-", "$error"),
+    ("hook", "Hooks will run (created fresh)", ">", "$accent"),
 )
 """Verb, heading, mark and colour of each group, in the order a sync does them."""
 

@@ -1,6 +1,7 @@
 """The first screen: every app in one table, the clusters' watch state, and the actions on an app.
 
-Rows follow the engine through `EngineFeed.Updated`; only the apps it names are recomputed. The
+Rows follow the engine through `EngineFeed.Updated`; only the apps it names are recomputed. Child
+apps (app of apps) come and go with their parent's renders: each sits indented under its parent. The
 actions on the highlighted app (sync, prune, toggles, refresh) are the App's `AppActions`, shared
 with the app and history screens; this screen only picks the app and shows the new policy.
 """
@@ -93,6 +94,9 @@ class DashboardScreen(Screen[None]):
             if app in self.engine.apps:
                 self._last_event[app] = now
                 table.update_row(self._row(app))
+            else:  # a child app whose parent no longer renders it (app of apps)
+                table.remove_row(app)
+                self._last_event.pop(app, None)
         self.query_one(StatusBar).refresh_state()
 
     def _row(self, app: str) -> AppRow:
@@ -111,8 +115,9 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, group="git", exit_on_error=False)
     def _read_subject(self, app: str, revision: str) -> tuple[str, str]:
         """The subject line of `revision`'s commit (Git blocks, hence a thread)."""
-        runtime = self.engine.apps[app]
-        repository = runtime.loader.source.repository if runtime.loader is not None else None
+        runtime = self.engine.apps.get(app)  # a child app may have gone meanwhile
+        loader = runtime.loader if runtime is not None else None
+        repository = loader.source.repository if loader is not None else None
         if repository is None:
             return revision, ""
         commits = repository.history(".", revision, max_count=1)

@@ -19,11 +19,12 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
 
+from core.app_of_apps import family_order
 from core.model import SyncStatus
 from core.redact import redact_text
 from core.runtime import AppRuntime
 from tui.keys import binding
-from tui.status_text import LOOKS, Tone, short_revision, status_label, tone_style
+from tui.status_text import LOOKS, SHARED, Tone, rollback_label, short_revision, status_label, tone_style
 from tui.widgets.row_table import Column, RowTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -60,6 +61,12 @@ class AppRow:
     error: str | None = None
     last_event: float | None = None
     """`time.monotonic()` of the app's last status change or action."""
+    rolled_back: str = ""
+    """`↶ RolledBack: <bad> -> <good>` while an automated rollback pins the app (tui.status_text)."""
+    shared: int = 0
+    """How many of its objects another app declares too: a warning, shown beside the drift counts."""
+    parent: str = ""
+    """The app that renders this one (app of apps): the row sits indented under its parent's."""
 
     @classmethod
     def loading(cls, runtime: AppRuntime, *, read_only: bool) -> AppRow:
@@ -74,6 +81,7 @@ class AppRow:
             self_heal=policy.self_heal,
             read_only=read_only,
             error=redact_text(runtime.cluster_error) if runtime.cluster_error else None,
+            parent=runtime.app.parent,
         )
 
     @classmethod
@@ -100,6 +108,9 @@ class AppRow:
             read_only,
             next((redact_text(error) for error in errors if error), None),
             last_event,
+            rollback_label(runtime.rollback),
+            shared=len(runtime.shared_with),
+            parent=runtime.app.parent,
         )
 
 
@@ -166,6 +177,11 @@ class AppTable(RowTable):
         self._repaint_if_changed(row)
         self._schedule_ages([row])
 
+    def remove_row(self, name: str) -> None:
+        """An app the engine no longer has (a child app its parent stopped rendering): its row goes."""
+        if self.rows_by_app.pop(name, None) is not None and name in self:
+            self._rebuild()
+
     @property
     def highlighted_app(self) -> str | None:
         """The app under the cursor; None when the table is empty."""
@@ -186,7 +202,11 @@ class AppTable(RowTable):
             self._drift(row, variables),
             Text(policy, style=tone_style(Tone.QUIET, variables) if row.read_only else plain),
             Text(age, style=plain),
-            Text(revision, style=tone_style(Tone.BAD, variables) if row.error else plain, no_wrap=True),
+            Text(
+                revision,
+                style=tone_style(Tone.BAD, variables) if row.error or row.rolled_back else plain,
+                no_wrap=True,
+            ),
         ]
 
     def row_widths(self, key: str) -> list[int]:
@@ -196,12 +216,14 @@ class AppTable(RowTable):
         """The plain text of each cell: what the widths are measured from and repaints decided on."""
         if row.error:
             revision = f"⚠ {row.error}"
+        elif row.rolled_back:
+            revision = row.rolled_back
         else:
             revision = short_revision(row.revision)
             if row.subject:
                 revision = f"{revision} {row.subject}"
         return (
-            f" {row.name} ",
+            f" {self._indent(row)}{row.name} ",
             f"{row.context} ",
             f"{status_label(row.sync)} ",
             f"{status_label(row.health)} ",
@@ -217,6 +239,14 @@ class AppTable(RowTable):
         for part, tone in _drift_parts(row):
             text.append(part, style=tone_style(tone, variables))
         return text
+
+    def _indent(self, row: AppRow) -> str:
+        """`  └ ` per generation for a child app (app of apps); nothing for an app of the config."""
+        depth, parent, seen = 0, row.parent, {row.name}
+        while parent in self.rows_by_app and parent not in seen:
+            depth, seen = depth + 1, seen | {parent}
+            parent = self.rows_by_app[parent].parent
+        return f"{'  ' * (depth - 1)}└ " if depth else ""
 
     @staticmethod
     def _age(row: AppRow) -> str:
@@ -238,7 +268,9 @@ class AppTable(RowTable):
         return not wanted or wanted in row.name.lower() or wanted in row.context.lower()
 
     def _rebuild(self) -> None:
-        shown = [row for row in self.rows_by_app.values() if self._matches(row)]
+        rows = self.rows_by_app
+        ordered = family_order({name: row.parent for name, row in rows.items()})  # children under parents
+        shown = [rows[name] for name in ordered if self._matches(rows[name])]
         self._shown = {row.name: self._texts(row) for row in shown}
         self.set_row_keys(row.name for row in shown)
         self._schedule_ages(shown)
@@ -281,12 +313,16 @@ def _header(key: str, label: str) -> str:
 
 
 def _drift_parts(row: AppRow) -> list[tuple[str, Tone]]:
-    """`≠1 `, `∅0 `, `+0 `: each count with its glyph, toned when it is not zero."""
+    """`≠1 `, `∅0 `, `+0 `: each count with its glyph, toned when it is not zero; then `⚠1 ` for the
+    objects another app declares too, when there are any."""
     parts = []
     counts = (("OutOfSync", row.out_of_sync), ("Missing", row.missing), ("Extraneous", row.extraneous))
     for word, count in counts:
         glyph, tone = LOOKS[word]
         parts.append((f"{glyph}{count} ", tone if count else Tone.QUIET))
+    if row.shared:  # only then: a warning, where a zero would only be noise
+        glyph, tone = LOOKS[SHARED]
+        parts.append((f"{glyph}{row.shared} ", tone))
     return parts
 
 

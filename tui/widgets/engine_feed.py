@@ -30,12 +30,16 @@ from core.model import AppSync, Health, ResourceKey, SyncResult, SyncStatus
 from core.redact import redact_text
 from core.status_events import (
     AppStatusChange,
+    ChildAppChange,
     ResourceStatusChange,
     RevisionChange,
+    RollbackEvent,
+    SharedResourceChange,
     StatusChange,
     rfc3339_now,
 )
-from tui.status_text import describe_sync
+from core.sync_waves import SyncProgress
+from tui.status_text import describe_sync, rollback_step_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -117,6 +121,9 @@ class EngineFeed(Widget):
         self._reported_syncs: dict[str, SyncResult | None] = {}
         self._reported_errors: dict[str, str | None] = {}
         self._syncs_in_hand: set[str] = set()
+        self.sync_progress: dict[str, str] = {}
+        """The progress line of each person's sync under way (`PreSync 1/3 · wave 0 3/7`), shown by
+        the status bar."""
         self._started = False
         self._loaded = False
 
@@ -174,9 +181,19 @@ class EngineFeed(Widget):
         """A person's sync of `app` is under way: its result is logged by `sync_ended`, not as automatic."""
         self._syncs_in_hand.add(app)
 
+    def sync_progressed(self, app: str, progress: SyncProgress) -> None:
+        """A sync of `app` moved on: its progress line, and a log line for each phase or wave event."""
+        if progress.event:  # `PreSync: Job.batch/shop/migrate created`: it says what it is
+            self._add(LogEntry(rfc3339_now(), app, progress.event))
+        elif progress.key is not None:
+            self.sync_progress[app] = f"{progress.line} {progress.key}"
+        self._pending_apps.add(app)
+        self._schedule()
+
     def sync_ended(self, app: str, entry: LogEntry) -> None:
         """Log the outcome of a person's sync (success or failure) and mark its result as reported."""
         self._syncs_in_hand.discard(app)
+        self.sync_progress.pop(app, None)
         runtime = self.engine.apps.get(app)
         if runtime is not None:
             self._reported_syncs[app] = runtime.last_sync
@@ -239,9 +256,32 @@ def describe_change(change: StatusChange, self_heal: bool = False) -> LogEntry |
         if change.previous_revision is None or change.revision is None:
             return None
         return LogEntry(change.ts, change.app, f"new revision {change.revision[:8]} from Git")
+    if isinstance(change, RollbackEvent):
+        level = _ROLLBACK_LEVELS.get(change.step, LogLevel.INFO)
+        return LogEntry(change.ts, change.app, rollback_step_text(change), level)
+    if isinstance(change, ChildAppChange):  # app of apps: a child came, changed or went
+        level = LogLevel.WARNING if change.change == "removed" else LogLevel.INFO
+        return LogEntry(change.ts, change.app, change.message, level)
+    if isinstance(change, SharedResourceChange):  # an object another app declares too, or no longer
+        return LogEntry(
+            change.ts, change.app, change.message, LogLevel.WARNING if change.shared_with else LogLevel.INFO
+        )
     if not change.status_changed:
         return None  # only the details of a drift moved: the screens refresh, the log stays quiet
     return _describe_resource_change(change, self_heal)
+
+
+_ROLLBACK_LEVELS = {
+    "measurement-failed": LogLevel.WARNING,
+    "analysis-inconclusive": LogLevel.WARNING,
+    "rollback-impossible": LogLevel.ERROR,
+    "rollback-decided": LogLevel.ERROR,
+    "rollback-failed": LogLevel.ERROR,
+    "rolled-back": LogLevel.WARNING,
+    "revision-good": LogLevel.SUCCESS,
+    "analysis-passed": LogLevel.SUCCESS,
+}
+"""How a rollback step is coloured; the line's words say it on their own."""
 
 
 def _describe_app_change(change: AppStatusChange) -> LogEntry:

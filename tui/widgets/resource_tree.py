@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
@@ -27,6 +28,7 @@ from textual.widgets.tree import TreeNode
 
 from core.model import ResourceKey
 from tui.resource_entries import CHILD_KINDS, TreeEntry, kept_by_filter
+from tui.status_text import LOOKS, SHARED, tone_style
 from tui.widgets.resource_labels import Label, ResourceLabels
 from tui.widgets.tree_batched import BatchedTree
 
@@ -78,6 +80,8 @@ class ResourceTree(BatchedTree[NodeData]):
         """Kinds a person expanded (True) or collapsed (False): kept through filters."""
         self._app_status = ("Loading", "Loading")
         self._labels: ResourceLabels | None = None
+        self._shared: Mapping[ResourceKey, tuple[str, ...]] = {}
+        """The app's objects other apps declare too: their nodes carry a warning."""
         self.root.expand()
 
     def on_mount(self) -> None:
@@ -92,6 +96,20 @@ class ResourceTree(BatchedTree[NodeData]):
         if (sync, health) != self._app_status:
             self._app_status = (sync, health)
             self._set_label(self.root, self.labels.root(self.app_name, sync, health))
+
+    def set_shared(self, shared: Mapping[ResourceKey, tuple[str, ...]]) -> None:
+        """Mark the resources other apps declare too (`key -> those apps`); only the nodes whose mark
+        changed are relabelled. The engine replaces the mapping when it changes, so the same one
+        means nothing to do."""
+        if shared is self._shared:
+            return
+        before, self._shared = self._shared, shared
+        changed = [key for key in before.keys() | shared.keys() if before.get(key) != shared.get(key)]
+        relabel = [(key, node) for key in changed if (node := self._resource_nodes.get(key)) is not None]
+        if relabel:
+            with self.one_layout():
+                for key, node in relabel:
+                    self._set_label(node, self._entry_label(self._shown[key]))
 
     def set_entries(self, entries: Iterable[TreeEntry]) -> None:
         """Show `entries` (parents before children): only nodes whose entry changed are touched."""
@@ -185,7 +203,7 @@ class ResourceTree(BatchedTree[NodeData]):
                     self._shown[entry.key] = entry
                     node = self._resource_nodes[entry.key]
                     node.data = entry
-                    self._set_label(node, self.labels.entry(entry))
+                    self._set_label(node, self._entry_label(entry))
             for group_kind, members in kinds.items():
                 self._label_kind(group_kind, members)
         if fallback is not None:
@@ -218,7 +236,7 @@ class ResourceTree(BatchedTree[NodeData]):
         place: int | None = None
         if children and _order(children[-1].data) > order:
             place = bisect.bisect_right(children, order, key=lambda child: _order(child.data))
-        label = self.labels.entry(entry)
+        label = self._entry_label(entry)
         node = self.add_node(
             parent, label.text, label.cells, entry, before=place, expand=True, allow_expand=False
         )
@@ -351,6 +369,17 @@ class ResourceTree(BatchedTree[NodeData]):
     def _set_label(self, node: TreeNode[NodeData], label: Label) -> None:
         self.set_node_label(node, label.text, label.cells)
 
+    def _entry_label(self, entry: TreeEntry) -> Label:
+        """The entry's label, with `⚠ also in <apps>` when other apps declare the object too."""
+        label = self.labels.entry(entry)
+        others = None if entry.owned else self._shared.get(entry.key)
+        if not others:
+            return label
+        glyph, tone = LOOKS[SHARED]
+        mark = f"  {glyph} also in {', '.join(others)}"
+        label.text.append(mark, style=tone_style(tone, self.app.theme_variables))
+        return Label(label.text, label.cells + cell_len(mark))
+
     @property
     def labels(self) -> ResourceLabels:
         """The label maker for the current theme."""
@@ -369,7 +398,7 @@ class ResourceTree(BatchedTree[NodeData]):
         labels = self.labels
         sync, health = self._app_status
         self._set_label(self.root, labels.root(self.app_name, sync, health))
-        made = [(node, labels.entry(self._shown[key])) for key, node in self._resource_nodes.items()]
+        made = [(node, self._entry_label(self._shown[key])) for key, node in self._resource_nodes.items()]
         self.set_node_labels((node, label.text, label.cells) for node, label in made)
         for group_kind, members in self._kinds(self._visible()).items():
             if group_kind in self._kind_nodes:

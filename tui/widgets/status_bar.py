@@ -1,4 +1,5 @@
-"""The status line: each cluster's watch state, when Git was last read, READ-ONLY, and the banner.
+"""The status line: each cluster's watch state, when Git was last read, READ-ONLY, a sync's progress,
+and the banner.
 
 The engine publishes status changes, but a watch that starts reconnecting changes no status, so
 the bar also looks at the engine every few seconds; it repaints only when its text changes.
@@ -7,7 +8,7 @@ the bar also looks at the engine every few seconds; it repaints only when its te
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -144,10 +145,18 @@ class StatusBar(Static):
             parts.append(f"git {datetime.fromtimestamp(self._git_read_at).strftime('%H:%M:%S')}")
         if self.read_only:
             parts.append("[b reverse $error] READ-ONLY [/]")
+        for app, progress in sorted(self._sync_progress().items()):
+            parts.append(f"[b $accent]⟳ {escape(app)}: {escape(progress)}[/]")
         line = "  ".join(parts)
         if self.banner:
             line += f"\n[b $accent]{escape(self.banner)}[/]"
         return line
+
+    def _sync_progress(self) -> Mapping[str, str]:
+        """Each person's sync under way and how far it is (`PreSync 1/3 · wave 0 3/7`), as the app's
+        engine feed has it (`EngineFeed.sync_progress`); nothing outside the app."""
+        progress = getattr(getattr(self.app, "feed", None), "sync_progress", None)
+        return progress if isinstance(progress, Mapping) else {}
 
 
 def _cluster_markup(state: ClusterState) -> str:
