@@ -22,7 +22,10 @@ import pytest
 from core.desired_state import AppDesiredState
 from core.errors import KubedriftError
 from core.model import AppStatus, AppSync, Health, ResourceKey, ResourceResult, SyncStatus
+from core.operations import sync_now
 from core.status_events import AppStatusChange, ResourceStatusChange, StatusChange
+from core.sync_hooks import HOOK_ANNOTATION
+from core.sync_waves import SyncProgress
 from sandbox.resources import ResourceAPI
 from tests.live_run import LiveRun
 from tui.demo import run_demo, tui_settings
@@ -81,17 +84,24 @@ def drifted(status: AppStatus) -> dict[str, list[dict[str, object]]]:
 def test_sample_repo_renders_every_app_without_errors(tmp_path: Path) -> None:
     with DemoWorkspace.create(parent=tmp_path) as workspace:
         kinds: dict[str, set[str]] = {}
+        hooks: dict[str, list[tuple[str, str, str]]] = {}
         for app in workspace.config.apps:
             state = AppDesiredState(app, base_dir=workspace.config_path.parent).load()
             assert state.render_ok and state.errors == (), (app.name, state.errors)
             assert state.revision == workspace.repo.head()
             kinds[app.name] = {key.kind for key in state.objects}
+            hooks[app.name] = [
+                (hook["kind"], hook["metadata"]["name"], hook["metadata"]["annotations"][HOOK_ANNOTATION])
+                for hook in state.hooks
+            ]
         policies = {app.name: app.sync_policy for app in workspace.config.apps}
     assert kinds == {
         "shop": {"Namespace", "Deployment", "Service", "ConfigMap", "Secret", "Ingress"},
-        "datastore": {"Namespace", "StatefulSet", "Service"},
+        "datastore": {"Namespace", "ConfigMap", "StatefulSet", "Service"},
         "reports": {"Namespace", "CronJob"},
     }
+    # The schema migration is a hook, never one of the app's resources.
+    assert hooks == {"shop": [], "datastore": [("Job", "db-migrate", "PreSync")], "reports": []}
     assert [app.name for app in DEMO_APPS] == list(policies)
     assert policies["datastore"].self_heal and policies["datastore"].automated
     assert not policies["shop"].automated and not policies["reports"].automated
@@ -112,6 +122,37 @@ def test_first_sync_leaves_every_app_synced_and_healthy(workspace: DemoWorkspace
     assert claim is not None and claim["status"]["phase"] == "Bound"
     # The demo's syncs are audited inside its own folder, never in the user's audit file.
     assert (workspace.root / "state" / "kubedrift" / "audit.jsonl").is_file()
+
+
+def test_a_datastore_sync_runs_its_migration_hook_then_its_waves_in_order(workspace: DemoWorkspace) -> None:
+    workspace.wait_until_settled()
+    engine = workspace.engine(watch_tree=False)
+    engine.evaluate()
+    seen: list[SyncProgress] = []
+    result = sync_now(engine, DATASTORE.name, progress=seen.append)
+
+    assert not result.failed, result.outcomes
+    migration = ResourceKey("batch", "Job", DATASTORE.namespace, "db-migrate")
+    hook_outcomes = [result.outcomes[run.position] for run in result.hooks]
+    assert [(run.hook, run.phase) for run in result.hooks] == [("PreSync", "Succeeded")]
+    assert [outcome.key for outcome in hook_outcomes] == [migration]
+    assert "deleted (HookSucceeded)" in hook_outcomes[0].message
+    # The wave each resource was applied in, in the order the sync went: the hook before them all.
+    applied = [(p.phase.value, p.wave, p.key.kind) for p in seen if not p.event and p.key is not None]
+    assert applied == [
+        ("PreSync", 0, "Namespace"),
+        ("PreSync", 0, "Job"),
+        ("Sync", -1, "ConfigMap"),
+        ("Sync", 0, "StatefulSet"),
+        ("Sync", 1, "Service"),
+    ]
+    events = [p.event for p in seen if p.event]
+    assert "PreSync: Job.batch/datastore/db-migrate Succeeded" in events
+    assert events.index("Sync wave -1: Healthy") < events.index("Sync wave 0: Healthy")
+    # Done, the hook is gone and the app is as the demo shows it: Synced and Healthy.
+    assert stored(workspace, "batch/v1", "Job", DATASTORE.namespace, "db-migrate") is None
+    status = evaluate(workspace)[DATASTORE.name]
+    assert (status.sync, status.health, drifted(status)) == (AppSync.SYNCED, Health.HEALTHY, {})
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -91,12 +92,15 @@ class DemoWorkspace:
             self.config, self.kubeconfig(), context=CONTEXT_NAME, base_dir=self.config_path.parent, **options
         )
 
-    def sync_all(self) -> dict[str, SyncResult]:
-        """Sync every app once, as a user's first `kubedrift sync` would; a failed resource is an error."""
+    def sync_all(self, apps: Collection[str] | None = None) -> dict[str, SyncResult]:
+        """Sync every app (or those named in `apps`) once, as a user's first `kubedrift sync` would;
+        a failed resource is an error."""
         engine = self.engine(watch_tree=False)
         engine.evaluate()
         results: dict[str, SyncResult] = {}
         for name in engine.apps:
+            if apps is not None and name not in apps:
+                continue
             result = sync_now(engine, name)
             if result.failed:
                 first = next(o for o in result.outcomes if o.action is ResourceAction.FAILED)
@@ -107,12 +111,19 @@ class DemoWorkspace:
             results[name] = result
         return results
 
-    def wait_until_settled(self, timeout: float = 20.0) -> list[AppStatus]:
-        """The apps' statuses once all are Synced and Healthy, or as they are when `timeout` runs out."""
+    def wait_until_settled(
+        self, timeout: float = 20.0, apps: Collection[str] | None = None
+    ) -> list[AppStatus]:
+        """The apps' statuses once all (or those named in `apps`) are Synced and Healthy, or as they
+        are when `timeout` runs out."""
         deadline = time.monotonic() + timeout
         while True:
             statuses = self.engine(watch_tree=False).evaluate()
-            settled = all(s.sync is AppSync.SYNCED and s.health is Health.HEALTHY for s in statuses)
+            settled = all(
+                s.sync is AppSync.SYNCED and s.health is Health.HEALTHY
+                for s in statuses
+                if apps is None or s.name in apps
+            )
             if settled or time.monotonic() >= deadline:
                 return statuses
             time.sleep(SETTLE_POLL_SECONDS)

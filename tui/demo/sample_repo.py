@@ -1,8 +1,11 @@
 """The demo's Git repository: three apps a newcomer recognises, and the kubedrift.yaml that tracks them.
 
 - `shop`: a web shop (Deployment, Service, ConfigMap, Secret, Ingress), synced by hand.
-- `datastore`: a StatefulSet whose volumeClaimTemplate makes a PVC, and its headless Service; it
-  self-heals, so drift on it is undone live.
+- `datastore`: a StatefulSet whose volumeClaimTemplate makes a PVC, its ConfigMap and its headless
+  Service; it self-heals, so drift on it is undone live. Its sync runs in waves with a hook, shaped
+  like argocd-example-apps' sync-waves and pre-post-sync: a PreSync schema-migration Job, then the
+  ConfigMap (wave -1), the StatefulSet (wave 0) and the Service (wave 1), each wave Healthy before
+  the next.
 - `reports`: a nightly CronJob, synced by hand; `/spec/suspend` is under ignoreDifferences so an
   on-call engineer may pause it without it counting as drift.
 
@@ -20,6 +23,8 @@ from typing import Any, Final
 
 import git
 import yaml
+
+from core.sync_hooks import HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, SYNC_WAVE_ANNOTATION
 
 BRANCH: Final = "main"
 AUTHOR: Final = git.Actor("kubedrift demo", "demo@kubedrift.invalid")
@@ -57,6 +62,7 @@ SELF_HEALING_APP: Final = DATASTORE
 SHOP_IMAGE: Final = "ghcr.io/acme/shop-web"
 DATASTORE_IMAGE: Final = "postgres"
 REPORTS_IMAGE: Final = "ghcr.io/acme/report-runner"
+MIGRATE_IMAGE: Final = "migrate/migrate:v4.17.1"
 
 
 def _namespace(name: str) -> Manifest:
@@ -148,12 +154,49 @@ def _shop_manifests() -> dict[str, list[Manifest]]:
     }
 
 
+def _sync_wave(wave: int) -> dict[str, str]:
+    return {SYNC_WAVE_ANNOTATION: str(wave)}
+
+
 def _datastore_manifests() -> dict[str, list[Manifest]]:
     labels = {"app.kubernetes.io/name": "db", "app.kubernetes.io/part-of": "datastore"}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "db-config", "labels": dict(labels), "annotations": _sync_wave(-1)},
+        "data": {"POSTGRES_DB": "shop", "PGDATA": "/var/lib/postgresql/data/pgdata"},
+    }
+    # A fixed name rather than Argo CD's generateName: the screenshots show it, and HookSucceeded
+    # frees the name again after each sync.
+    migration = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "db-migrate",
+            "labels": dict(labels),
+            "annotations": {HOOK_ANNOTATION: "PreSync", HOOK_DELETE_POLICY_ANNOTATION: "HookSucceeded"},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": MIGRATE_IMAGE,
+                            "args": ["-path", "/migrations", "-database", "$(DATABASE_URL)", "up"],
+                            "env": [{"name": "DATABASE_URL", "value": "postgres://db.datastore:5432/shop"}],
+                        }
+                    ],
+                }
+            },
+        },
+    }
     statefulset = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": {"name": "db", "labels": dict(labels)},
+        "metadata": {"name": "db", "labels": dict(labels), "annotations": _sync_wave(0)},
         "spec": {
             "serviceName": "db",
             "replicas": 1,
@@ -167,6 +210,7 @@ def _datastore_manifests() -> dict[str, list[Manifest]]:
                             "image": f"{DATASTORE_IMAGE}:16.4",
                             "args": ["-c", "max_connections=200"],
                             "ports": [{"name": "postgres", "containerPort": 5432}],
+                            "envFrom": [{"configMapRef": {"name": "db-config"}}],
                             "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
                         }
                     ]
@@ -183,7 +227,7 @@ def _datastore_manifests() -> dict[str, list[Manifest]]:
     service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": "db", "labels": dict(labels)},
+        "metadata": {"name": "db", "labels": dict(labels), "annotations": _sync_wave(1)},
         "spec": {
             "clusterIP": "None",
             "selector": {"app.kubernetes.io/name": "db"},
@@ -192,6 +236,8 @@ def _datastore_manifests() -> dict[str, list[Manifest]]:
     }
     return {
         "namespace.yaml": [_namespace(DATASTORE.namespace)],
+        "migrate-job.yaml": [migration],
+        "configmap.yaml": [config_map],
         "statefulset.yaml": [statefulset],
         "service.yaml": [service],
     }
