@@ -53,7 +53,7 @@ def extract(data: bytes, target: Path, what: str) -> None:
     the chart, and only regular files are written (a link or a device refuses the whole archive)."""
     unsafe = "kubedrift refuses to unpack it; tell the repository's owner"
     try:
-        with tarfile.open(fileobj=io.BytesIO(_gunzip(data, what)), mode="r:") as archive:
+        with tarfile.open(fileobj=io.BytesIO(gunzip(data, what)), mode="r:") as archive:
             for member in archive:
                 delimiter = "\\" if "\\" in member.name else "/"
                 top, _, rest = member.name.partition(delimiter)
@@ -79,15 +79,22 @@ def extract(data: bytes, target: Path, what: str) -> None:
         raise Refused(f"{what} has no Chart.yaml in its folder", unsafe)
 
 
-def _gunzip(data: bytes, what: str) -> bytes:
-    """The tar stream inside a (multi-member) gzip archive, refused past MAX_CHART_BYTES."""
+def gunzip(data: bytes, what: str, limit: int | None = None) -> bytes:
+    """The tar stream inside a (multi-member) gzip archive, refused past `limit` bytes (a chart's
+    MAX_CHART_BYTES by default; an OCI layer passes its own)."""
+    limit = MAX_CHART_BYTES if limit is None else limit
     out = bytearray()
     while data:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out += inflater.decompress(data, MAX_CHART_BYTES + 1 - len(out))
-        if len(out) > MAX_CHART_BYTES or inflater.unconsumed_tail:
-            raise Refused(f"{what} unpacks to more than 100 MiB", "kubedrift does not read it")
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise Refused(f"{what} unpacks to more than {_mib(limit)}", "kubedrift does not read it")
         if not inflater.eof:
             raise EOFError("the gzip stream ends early")
         data = inflater.unused_data.lstrip(b"\0")
     return bytes(out)
+
+
+def _mib(size: int) -> str:
+    """A size limit as people read it: `100 MiB`, or bytes below one MiB (tests lower the limits)."""
+    return f"{size // (1024 * 1024)} MiB" if size >= 1024 * 1024 else f"{size} bytes"

@@ -43,7 +43,7 @@ import yaml
 
 from core.errors import RenderError
 from core.flux_globs import GLOB_CHARACTERS, doublestar, go_segment
-from core.flux_values import merge_values
+from core.helm_chart import merge_values
 from core.kube_yaml import STR, KubeLoader, is_merge, key_text, merge_sources, scalar_value
 from core.unreadable_file import UnreadableFile
 from core.yaml_limits import RefusedDocument, check_shape

@@ -33,6 +33,7 @@ from typing import Any
 
 from core.config_yaml import YamlField
 from core.flux_substitute import invalid_variable_names
+from core.helm_chart import merge_values
 
 VALUES_KEY = "values.yaml"
 """helm-controller's `valuesKey` when a reference gives none."""
@@ -150,17 +151,6 @@ def release_values(spec: YamlField, namespace: str, lookup: ReferenceLookup) -> 
     if values is not None:
         merged = merge_values(merged, values.mapping().value)
     return json.dumps(merged, sort_keys=True, separators=(",", ":")) if merged or values else ""
-
-
-def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """fluxcd/pkg `transform.MergeMaps`: maps merge key by key, anything else (null too) replaces."""
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        merged[key] = (
-            merge_values(current, value) if isinstance(value, dict) and isinstance(current, dict) else value
-        )
-    return merged
 
 
 def _referenced(reference: YamlField, namespace: str, lookup: ReferenceLookup) -> ReferencedData | None:

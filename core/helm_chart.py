@@ -228,11 +228,11 @@ def _user_values(
             )
             raise RenderError(message, file=written)
         text = content.decode(errors="replace")
-        values = _merge(values, _values_document(text, "this values file", file=written))
+        values = merge_values(values, _values_document(text, "this values file", file=written))
     if options.values_object:
-        values = _merge(values, json.loads(options.values_object))
+        values = merge_values(values, json.loads(options.values_object))
     elif options.values.strip():
-        values = _merge(values, _values_document(options.values, "source.helm.values", file=CHART_FILE))
+        values = merge_values(values, _values_document(options.values, "source.helm.values", file=CHART_FILE))
     forced = {p.name: p.value for p in options.parameters if p.force_string}
     typed = {p.name: p.value for p in options.parameters if not p.force_string}
     for names, parse in ((typed, helm.parse_set_string), (forced, helm.parse_set_string_values)):
@@ -313,13 +313,14 @@ def _values_document(text: str, what: str, *, file: str) -> dict[str, Any]:
         raise RenderError(message, file=file, line=where) from None
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's mergeMaps for successive values files: maps merge key by key, anything else replaces."""
+def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's mergeMaps for successive values files, which Flux's `transform.MergeMaps` (valuesFrom,
+    an artifact's YAML merge) also is: maps merge key by key, anything else (null too) replaces."""
     merged = dict(base)
     for key, value in override.items():
         current = merged.get(key)
         merged[key] = (
-            _merge(current, value) if isinstance(value, dict) and isinstance(current, dict) else value
+            merge_values(current, value) if isinstance(value, dict) and isinstance(current, dict) else value
         )
     return merged
 

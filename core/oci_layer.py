@@ -18,7 +18,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from core.chart_archive import Refused, one_line
+from core.chart_archive import Refused, gunzip, one_line
 
 MAX_LAYER_BYTES = 100 * 1024 * 1024
 """The most a layer may weigh, as downloaded and as unpacked (fluxcd/pkg tar's default limit)."""
@@ -30,7 +30,7 @@ def unpack(data: bytes, target: Path, what: str) -> None:
     skipped); an entry that would leave `target`, a hard link or a device refuses the whole layer."""
     unsafe = "kubedrift refuses to unpack it; push the artifact again from a plain folder"
     try:
-        with tarfile.open(fileobj=io.BytesIO(_gunzip(data, what)), mode="r:") as archive:
+        with tarfile.open(fileobj=io.BytesIO(gunzip(data, what, MAX_LAYER_BYTES)), mode="r:") as archive:
             for member in archive:
                 name = member.name
                 path = posixpath.normpath(name)
@@ -59,17 +59,3 @@ def unpack(data: bytes, target: Path, what: str) -> None:
         raise Refused(f"{what} is not a tar+gzip archive ({one_line(str(exc))})", unsafe) from None
     except OSError as exc:  # a file where a folder was (or the other way round), or a full disk
         raise Refused(f"{what} cannot be unpacked ({exc.strerror or exc})", unsafe) from None
-
-
-def _gunzip(data: bytes, what: str) -> bytes:
-    """The tar stream inside a (multi-member) gzip archive, refused past MAX_LAYER_BYTES."""
-    out = bytearray()
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out += inflater.decompress(data, MAX_LAYER_BYTES + 1 - len(out))
-        if len(out) > MAX_LAYER_BYTES or inflater.unconsumed_tail:
-            raise Refused(f"{what} unpacks to more than 100 MiB", "kubedrift does not read it")
-        if not inflater.eof:
-            raise EOFError("the gzip stream ends early")
-        data = inflater.unused_data.lstrip(b"\0")
-    return bytes(out)

@@ -417,7 +417,7 @@ def test_a_layer_that_unpacks_past_the_limit_is_refused(
 
     message = failure(artifacts(registry, tmp_path), "1.0.0")
 
-    assert "unpacks to more than 100 MiB; kubedrift does not read it" in message
+    assert "unpacks to more than 100000 bytes; kubedrift does not read it" in message
 
 
 # The cache and polling ---------------------------------------------------------------------------
