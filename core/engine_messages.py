@@ -9,6 +9,7 @@ returned, to be published as one batch. An app's new desired state is applied he
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from core.cluster_liveness import VANISHED_MINIMUM, lost_by_relist, lost_by_version
@@ -41,9 +42,11 @@ class EngineMessages:
 
     def _handle(self: EngineParts, context: str, message: WatchMessage) -> list[StatusChange]:
         cluster = self.clusters[context]
+        if isinstance(message, Nudge):
+            return take_verdicts(self, context)  # it says nothing of the live object: never cached
         if isinstance(message, LiveEvent):
             # What a sync changed nothing for, and what the server said of a local verdict, land
-            # here first: the worker threads that learn them nudge the loop with a LiveEvent.
+            # here first: the worker threads that learn them nudge the loop (see nudger).
             verdicts = take_verdicts(self, context)
             if not cluster.cache.apply(message):
                 return verdicts
@@ -268,15 +271,23 @@ def _deliverer(
     return deliver
 
 
+@dataclass(frozen=True, slots=True)
+class Nudge(LiveEvent):
+    """Not a change of the live object: the loop is to take what a worker thread learnt (nudger).
+
+    It carries no object on purpose. The watch events queued before it (the apply's, a revert's)
+    are newer than anything the cache held when it was queued; an object read then and stored when
+    it is handled would put the older object back, and the verdict after it would be stale."""
+
+
 def nudger(engine: EngineParts, context: str) -> Callable[[ResourceKey], None]:
     """A function any thread may call to have the loop take what the apps of `context` learnt off
-    it (see take_verdicts) and publish it: it queues the key's current object, a LiveEvent the cache
-    finds unchanged. Nothing without a loop (a one-shot run takes them itself)."""
+    it (see take_verdicts) and publish it, in the queue's order with the watch events. Nothing
+    without a loop (a one-shot run takes them itself)."""
 
     def on_loop(key: ResourceKey) -> None:
-        cluster = engine.clusters.get(context)
-        if cluster is not None and engine._queue is not None:
-            engine._queue.put_nowait((context, LiveEvent(key, cluster.cache.get(key))))
+        if context in engine.clusters and engine._queue is not None:
+            engine._queue.put_nowait((context, Nudge(key, None)))
 
     def nudge(key: ResourceKey) -> None:
         loop = engine._loop
