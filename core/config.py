@@ -21,12 +21,13 @@ from core.errors import ConfigError
 from core.live_include import ClusterInclude, LiveIncludes
 from core.lua_health import LuaHealthScript, read_health_scripts
 from core.model import App, Destination, Source, TrackingMethod
+from core.notification_config import WebhookConfig, read_notifications
 from core.source_options import DirectoryOptions, SourceOptions
 
 CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
 
-_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap", "healthChecks")
+_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap", "healthChecks", "notifications")
 _APP_KEYS = (
     "name",
     "source",
@@ -68,6 +69,8 @@ class Config:
     """The file loaded; None in zero-config mode."""
     health_checks: tuple[LuaHealthScript, ...] = ()
     """Argo CD-format Lua health checks from the `healthChecks:` folder (core.lua_health)."""
+    notifications: tuple[WebhookConfig, ...] = ()
+    """Webhooks told of drift, failed syncs, degraded health and rollbacks (core.notification_config)."""
 
     def is_read_only(self, context: str | None) -> bool:
         """What kubedrift.yaml says for this context name alone, or globally.
@@ -142,6 +145,7 @@ def load_config(
         keymap=MappingProxyType(_read_keymap(root.optional("keymap"))),
         path=absolute,
         health_checks=_read_health_checks(root.optional("healthChecks"), absolute.parent),
+        notifications=read_notifications(root.optional("notifications"), absolute.parent),
     )
 
 

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from core.desired_state import DesiredState
     from core.file_watch import FileWatch
     from core.gitsource import AppSource, GitRepository
+    from core.notifier import Notifier
     from core.source_watch import SourceWatch
 
 Publish = Callable[[list[StatusChange]], None]
@@ -145,6 +146,8 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         self._background: set[asyncio.Task[None]] = set()
         self._tick: float | None = None
         """The live loop's tick in seconds when an app needs one (self-heal backoffs, rollback windows)."""
+        self.notification_warning: Callable[[str], None] | None = None
+        """Where the live form's notification warnings go (a hook not answering); None: stderr."""
 
     def _new_runtime(self, app: App) -> AppRuntime:
         """An app's runtime, deploying to the context its destination names (nothing read yet)."""
@@ -274,7 +277,13 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
     # The live form.
 
     async def run(self, publish: Publish, stop: asyncio.Event) -> None:
-        """Watch every cluster and source until `stop` is set; publish status changes per batch."""
+        """Watch every cluster and source until `stop` is set; publish status changes per batch.
+
+        With `notifications:` configured, what is published also goes to the webhooks (core.notifier);
+        their secret references are read first, so a missing one stops the start with one sentence."""
+        notifier = self._notifier()
+        if notifier is not None:
+            publish = notifier.wrap(publish)  # what it fires waits in its queues until it starts below
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._publish = publish
@@ -302,6 +311,8 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         ]
         tasks.append(asyncio.create_task(self._retry_kinds(stop)))
         self._ticking_changed()
+        if notifier is not None:
+            notifier.start()
         try:
             self._automate()
             while not stop.is_set():
@@ -334,6 +345,16 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
             for runtime in self.apps.values():
                 if runtime.server_side_worker is not None:
                     runtime.server_side_worker.stop()  # its thread ends after the call under way
+            if notifier is not None:
+                await notifier.close()
+
+    def _notifier(self) -> Notifier | None:
+        if not self.config.notifications:
+            return None
+        from core.notifier import Notifier, warn_on_stderr
+
+        warn = self.notification_warning or warn_on_stderr
+        return Notifier(self.config.notifications, self.apps, warn=warn, only=self.acting_on)
 
     async def _follow_source(self, watch: SourceWatch, publish: Publish, stop: asyncio.Event) -> None:
         name = watch.loader.app.name

@@ -291,6 +291,22 @@ class App:
 
 
 @dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who owns a drifted field now, by the live object's managedFields (core.drift.attribution)."""
+
+    manager: str
+    operation: str
+    """`Update` (a write such as `kubectl edit`) or `Apply` (server-side apply)."""
+    time: str
+    """When that manager last wrote, RFC 3339 as the server records it; empty when not recorded."""
+    parent: bool = False
+    """The field is gone from live, so nobody owns it: `manager` last updated the map or list holding it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"manager": self.manager, "operation": self.operation, "time": self.time or None}
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One field that differs; `path` is an RFC 6901 pointer into the desired object.
 
@@ -302,9 +318,14 @@ class Change:
     desired: Any
     live: Any
     secret: bool = False
+    by: Attribution | None = None
+    """Who owns the drifted field now, when managedFields tells; set for OutOfSync resources only."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "desired": self.desired, "live": self.live}
+        document = {"path": self.path, "desired": self.desired, "live": self.live}
+        if self.by is not None:  # only when known (DESIGN, CLI)
+            document["by"] = self.by.to_json()
+        return document
 
 
 @dataclass(frozen=True, slots=True)

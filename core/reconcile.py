@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.drift.attribution import attributed
 from core.drift.comparator import diff
 from core.drift.compiled import Checker, compile_checker
-from core.drift.rules import DiffRules, rules_for
+from core.drift.rules import DiffRules, rules_for, schema_for
 from core.drift.schema_source import (
     SchemaSource,
     WithCustomResources,
@@ -299,7 +300,10 @@ class AppReconciler:
                 return ResourceResult(key, version_of(live), synced, health, (), verdict.reason)
             reason = reason or verdict.reason
         health = health_of(live, self.health_overrides)
-        return ResourceResult(key, version_of(live), status, health, drift.changes, reason)
+        changes = drift.changes
+        if changes:  # OutOfSync only: a Synced object's event never pays for attribution
+            changes = attributed(changes, desired, live, schema_for(desired, self.rules_for(key, desired)))
+        return ResourceResult(key, version_of(live), status, health, changes, reason)
 
     # Sync changes nothing (drift rule 7; core.sync_verdict): a marking on top of the verdict.
 

@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from core.drift.rules import pointer_segments
+from core.drift.attribution import attribution_of, attribution_text, manager_entries
+from core.drift.rules import pointer_segments, schema_for
 from core.drift.text import drift_text, removal_text
 from core.health.live_fields import int_at, mapping_at, mappings_at, str_at
 from core.model import SECRET_MASK, Change, Drift, ResourceKey, SyncStatus
 from core.redact import redact_text, redact_url
 from core.runtime import AppRuntime
+from core.schema import FieldType
 from tui.resource_entries import TreeEntry
 from tui.status_text import describe_sync, short_revision
 
 VALUE_WIDTH = 40
 """Longest rendering of an ignored field's value before it is cut."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+wall_clock: Callable[[], datetime] = _now
+"""What `N min ago` counts from when no `now` is passed; tests pin it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +65,15 @@ class ResourceDiff:
     """`name: value` lines summarising a child, a kind or the app."""
     health_message: str = ""
     """Why the health is what it is, when the health rule says."""
+    changed_by: tuple[str, ...] = ()
+    """Per drifted path, who changed it by managedFields (`/spec/replicas: changed by kubectl ...`)."""
 
 
-def resource_diff(runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any] | None) -> ResourceDiff:
-    """The diff of one resource the app declares or tracks."""
+def resource_diff(
+    runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any] | None, *, now: datetime | None = None
+) -> ResourceDiff:
+    """The diff of one resource the app declares or tracks; `now` dates who changed what (the
+    clock by default; tests pass a fixed one)."""
     result = runtime.reconciler.results.get(key)
     desired = runtime.desired.objects.get(key)
     ignored = ignored_fields(runtime.app.ignore_rules_for(key), desired, live, secret=_is_secret(key))
@@ -66,9 +82,11 @@ def resource_diff(runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any]
     rules = runtime.reconciler.rules_for(key)
     notes: list[str] = []
     text = ""
+    changed_by: tuple[str, ...] = ()
     status = result.status
     if status is SyncStatus.OUT_OF_SYNC and desired is not None:
         text = drift_text(desired, live, rules, Drift(result.changes))
+        changed_by = changed_by_lines(result.changes, desired, live, schema_for(desired, rules), now)
         paths = ", ".join(change.path for change in result.changes)
         notes.append(f"Drift at {paths}: - live, + Git; a sync applies the + lines.")
         if result.sync_changes_nothing:  # drift rule 7: the marking, with why
@@ -86,7 +104,31 @@ def resource_diff(runtime: AppRuntime, key: ResourceKey, live: Mapping[str, Any]
         notes.append(f"Cannot be judged: {result.reason or 'its live state is unknown'}.")
     health = result.health
     return ResourceDiff(
-        str(key), str(status), str(health.status), tuple(notes), text, ignored, health_message=health.message
+        str(key),
+        str(status),
+        str(health.status),
+        tuple(notes),
+        text,
+        ignored,
+        health_message=health.message,
+        changed_by=changed_by,
+    )
+
+
+def changed_by_lines(
+    changes: Sequence[Change],
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any] | None,
+    schema: FieldType,
+    now: datetime | None,
+) -> tuple[str, ...]:
+    """One line per drifted path: who owns it now by managedFields, or why nobody can be named."""
+    moment = now or wall_clock()
+    entries = manager_entries(live)
+    return tuple(
+        f"{change.path or '/'}: "
+        + attribution_text(change.by or attribution_of(change, desired, live, schema, entries), moment)
+        for change in changes
     )
 
 

@@ -80,7 +80,13 @@ def test_check_json_shape_and_drift_exit_1(workdir: Path, kubeconfig_path: Path)
         "name": "web",
         "status": "OutOfSync",
         "health": web["health"],
-        "changes": [{"path": "/spec/replicas", "desired": 2, "live": 4}],
+        "changes": [{"path": "/spec/replicas", "desired": 2, "live": 4, "by": web["changes"][0]["by"]}],
+    }
+    # Who changed it (managedFields): the Python client's write, named after its User-Agent.
+    assert web["changes"][0]["by"] == {
+        "manager": "OpenAPI-Generator",
+        "operation": "Update",
+        "time": web["changes"][0]["by"]["time"],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tui.commands.report import check_json, check_text, exit_code
+from tui.commands.report import check_json, check_text, drifted_events, exit_code
 from tui.commands.setup import add_cluster_options, build_engine_for_app, load_settings
 from tui.commands.terminal import Style
 
@@ -25,5 +25,8 @@ def run(args: argparse.Namespace) -> int:
     if any([runtime.restore_sync_marks() for runtime in engine.apps.values()]):
         statuses = engine.statuses()  # what an earlier `kubedrift sync` changed nothing for
     statuses = [status for status in statuses if args.app is None or status.name == args.app]
-    print(check_json(statuses) if args.output == "json" else check_text(statuses, Style()))
+    if args.output == "json":  # each OutOfSync resource's recent Events, fetched only now
+        print(check_json(statuses, drifted_events(engine, statuses)))
+    else:
+        print(check_text(statuses, Style()))
     return exit_code(statuses)

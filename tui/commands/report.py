@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from core.app_of_apps import depth_of
 from core.drift.text import is_multiline, value_diff
-from core.model import AppStatus, AppSync, Change, ResourceResult, SyncStatus
+from core.model import AppStatus, AppSync, Change, ResourceKey, ResourceResult, SyncStatus
 from core.redact import redact_text
+from core.resource_events import RecentEvent, fetch_recent_events
 from tui.commands.terminal import Style, table
+
+if TYPE_CHECKING:
+    from core.engine import Engine
 
 EXIT_IN_SYNC = 0
 EXIT_DRIFT = 1
@@ -132,8 +137,44 @@ def check_text(statuses: list[AppStatus], style: Style) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def check_json(statuses: list[AppStatus]) -> str:
-    return json.dumps({"apps": [status.to_json() for status in statuses]}, indent=2)
+def check_json(
+    statuses: list[AppStatus],
+    events: Mapping[str, Mapping[ResourceKey, tuple[RecentEvent, ...]]] | None = None,
+) -> str:
+    """The `check -o json` document; `events` (app -> key -> recent Events, see drifted_events) adds
+    an `events` list to those OutOfSync resources that have any, and nothing else changes shape."""
+    apps = []
+    for status in statuses:
+        document = status.to_json()
+        found = (events or {}).get(status.name)
+        if found:
+            for resource, shown in zip(status.resources, document["resources"], strict=True):
+                recent = found.get(resource.key) if resource.status is SyncStatus.OUT_OF_SYNC else None
+                if recent:
+                    shown["events"] = [event.to_json() for event in recent]
+        apps.append(document)
+    return json.dumps({"apps": apps}, indent=2)
+
+
+def drifted_events(
+    engine: Engine, statuses: list[AppStatus]
+) -> dict[str, dict[ResourceKey, tuple[RecentEvent, ...]]]:
+    """The recent Events of every OutOfSync resource, fetched once per namespace; apps whose cluster
+    cannot be reached, or that have no drift, ask for nothing."""
+    result: dict[str, dict[ResourceKey, tuple[RecentEvent, ...]]] = {}
+    for status in statuses:
+        drifted = [r.key for r in status.resources if r.status is SyncStatus.OUT_OF_SYNC]
+        runtime = engine.apps.get(status.name)
+        if not drifted or runtime is None:
+            continue
+        cluster = engine.clusters.get(runtime.context or "")
+        if cluster is None or cluster.adapter is None:
+            continue
+        objects = [(key, engine.live_object(status.name, key)) for key in drifted]
+        found = fetch_recent_events(cluster.adapter, objects)
+        if found:
+            result[status.name] = found
+    return result
 
 
 def _show(value: Any) -> str:

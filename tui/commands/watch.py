@@ -7,6 +7,10 @@ being so, as `{"ts", "app", "sharedResource": {"group", "kind", "namespace", "na
 "previous", "message"}}` (core.status_events.SharedResourceChange). A child app (app of apps) that is
 added, changed or removed prints as `{"ts", "app", "childApp": {"parent", "change", "message"}}`
 (core.status_events.ChildAppChange).
+
+With `notifications:` in the config, the engine also posts to those webhooks (core.notifier); with
+`--app`, only about that app and its child apps. A hook that refuses or does not answer is one
+`kubedrift: ...` line on stderr, never on stdout, which alert pipelines read.
 """
 
 from __future__ import annotations

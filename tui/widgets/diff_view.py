@@ -80,6 +80,8 @@ class DiffView(RichLog):
             lines.pop(0)
         for line in lines:
             self._line(self._diff_line(line, variables))
+        for line in content.changed_by:  # who changed each drifted path, by managedFields
+            self._sentence(Text(line, style=tone_style(Tone.QUIET, variables)))
         if content.ignored:
             quiet = tone_style(Tone.QUIET, variables)
             ignored = "⊘ ignored by ignoreDifferences (never compared, sync keeps live):"

@@ -107,6 +107,10 @@ class EngineFeed(Widget):
     def __init__(self, engine: Engine, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.engine = engine
+        # A webhook not answering is a line in the event log: stderr is hidden under the TUI.
+        engine.notification_warning = lambda text: self.log_entry(
+            LogEntry(rfc3339_now(), "", text, LogLevel.WARNING)
+        )
         self.entries: deque[LogEntry] = deque(maxlen=self.LOG_SIZE)
         """The newest event-log lines, oldest first."""
         self.updates_sent = 0
