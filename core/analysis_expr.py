@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
@@ -55,11 +56,12 @@ class _Token:
     at: int
 
 
-class _Node:
-    """One node of a parsed condition."""
+class _Node(ABC):
+    """One node of a parsed condition; each kind of node says how it evaluates."""
 
+    @abstractmethod
     def eval(self, result: Value, item: Value | None) -> Value:
-        raise NotImplementedError
+        """Its value for this measurement's `result` (and `item`, inside `all`/`any` and the like)."""
 
 
 @dataclass(frozen=True, slots=True)
