@@ -1,4 +1,7 @@
-"""`python -m benchmarks [--quick] [--json PATH]`: every budget of DESIGN.md, measured.
+"""`python -m benchmarks [--quick] [--agents] [--json PATH]`: every budget of DESIGN.md, measured.
+
+`--agents` measures issue 15's fleet instead: four `kubedrift agent`s of 25,000 objects each, and
+one attached view of them all (with `--quick`, two of 1,000).
 
 Prints each figure next to its budget and the run's calibration, and writes
 `{"figures": ..., "calibration": ..., "scale": ..., "machine": ...}` to PATH when asked. Exits 1
@@ -14,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import run_all, stopwatch
+from benchmarks.harness import run_agent_fleet, run_all, stopwatch
 from benchmarks.plan import Plan
 from benchmarks.report import print_report
 
@@ -23,9 +26,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 1,000 objects, within two minutes (CI)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
+    parser.add_argument(
+        "--agents", action="store_true", help="4 agents x 25,000 objects: time to loaded, event -> attached"
+    )
     args = parser.parse_args(argv)
-    plan = Plan.quick_run() if args.quick else Plan.default()
-    results = run_all(plan, stopwatch())
+    if args.agents:
+        results = run_agent_fleet(args.quick, stopwatch())
+    else:
+        plan = Plan.quick_run() if args.quick else Plan.default()
+        results = run_all(plan, stopwatch())
     sys.stderr.flush()
     print_report(results, sys.stdout)
     sys.stdout.flush()

@@ -19,6 +19,8 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from benchmarks.agent_fleet_scale import measure_agent_fleet
+from benchmarks.agent_latency import measure_agent_latency
 from benchmarks.calibration import calibrate
 from benchmarks.engine_latency import measure_engine_latency
 from benchmarks.fleet import Fleet, running_fleet
@@ -64,6 +66,41 @@ def run_all(plan: Plan, progress: Progress) -> Results:
     return results
 
 
+def run_agent_fleet(quick: bool, progress: Progress) -> Results:
+    """`--agents`: four agents of 25,000 objects each (quick: two of 1,000), and one attached fleet."""
+    agents, per_agent, samples = (2, 1_000, 20) if quick else (4, 25_000, 100)
+    results = Results()
+    results.machine = {**machine_info(), "run": {"objects": agents * per_agent, "quick": quick}}
+    progress("calibrating")
+    results.calibration = calibrate()
+    keys = ["agents_all_loaded_s", "agents_event_to_attached_p95_ms", "agents_rss_mib_max"]
+    scratch = tempfile.TemporaryDirectory(prefix="kubedrift-bench-")
+    with scratch, _private_home(Path(scratch.name)), _figure(results, [], scale_keys=keys):
+        progress(f"filling {agents} sandboxes with {per_agent:,} objects each, then {agents} agents")
+        scale = measure_agent_fleet(Path(scratch.name), agents, per_agent, samples)
+        results.scale["agents"] = agents
+        results.scale["agents_objects_each"] = per_agent
+        results.scale["agents_all_loaded_s"] = scale.all_loaded_seconds
+        results.scale["agents_event_to_attached_p95_ms"] = scale.latency.p95 * 1000
+        results.scale["agents_rss_mib_max"] = max(scale.rss_bytes) / 2**20
+        results.note(
+            "agents_all_loaded_s",
+            "each agent's start -> /readyz: "
+            + ", ".join(f"{seconds:.1f}" for seconds in scale.each_ready_seconds)
+            + " s",
+        )
+        results.note(
+            "agents_event_to_attached_p95_ms",
+            f"a write to one sandbox -> the line in core.agent_fleet's on_change: "
+            f"{scale.latency.describe('ms', 1000)}; timeouts: {scale.timeouts}",
+        )
+        results.note(
+            "agents_rss_mib_max",
+            "agents' RSS: " + ", ".join(f"{rss / 2**20:.0f}" for rss in scale.rss_bytes) + " MiB",
+        )
+    return results
+
+
 def _fleet_figures(plan: Plan, root: Path, results: Results, progress: Progress) -> None:
     progress(f"filling the sandbox with {plan.objects:,} objects")
     with running_fleet(root, plan.objects) as fleet:
@@ -72,6 +109,7 @@ def _fleet_figures(plan: Plan, root: Path, results: Results, progress: Progress)
         _live_figures(plan, root, fleet, results, progress)
         _schema_figures(plan, fleet, results, progress)
         _process_figures(plan, root, fleet, results, progress)
+        _agent_figures(plan, root, fleet, results, progress)
 
 
 def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
@@ -250,6 +288,35 @@ def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, pro
             f"{plan.dashboard_apps:,} apps of {MANIFESTS_PER_APP} manifests each: "
             + ", ".join(f"{s:.2f}" for s in frames.seconds)
             + " s",
+        )
+
+
+def _agent_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
+    keys = ["agent_event_to_stream_p95_ms", "agent_stream_ratio_vs_in_process", "agent_memory_per_object_kib"]
+    with _figure(results, [], scale_keys=keys):
+        progress(f"cluster change -> an agent's stream, {plan.agent_samples} samples")
+        agent = measure_agent_latency(fleet, root / "agent", plan.agent_samples)
+        in_process = results.figures.get("event_to_model_p95_ms", math.nan)
+        results.scale["agent_event_to_stream_p95_ms"] = agent.latency.p95 * 1000
+        results.scale["agent_stream_ratio_vs_in_process"] = agent.latency.p95 * 1000 / in_process
+        results.scale["agent_memory_per_object_kib"] = agent.memory_per_object_bytes / 1024
+        results.note(
+            "agent_event_to_stream_p95_ms",
+            "a `kubedrift agent` process, a client reading /api/v1/watch: "
+            + agent.latency.describe("ms", 1000),
+            f"agent start -> /readyz with {plan.objects:,} objects: {agent.ready_seconds:.1f} s; "
+            f"timeouts: {agent.timeouts}",
+        )
+        results.note(
+            "agent_stream_ratio_vs_in_process",
+            f"its p95 over event_to_model_p95_ms of this run ({in_process:.1f} ms, the engine's publish "
+            "in-process)",
+        )
+        results.note(
+            "agent_memory_per_object_kib",
+            f"agent RSS {agent.loaded_rss_bytes / 2**20:.0f} MiB loaded, "
+            f"{agent.baseline_rss_bytes / 2**20:.0f} MiB with a one-object app; "
+            "the difference per object (cache, verdicts, stream)",
         )
 
 

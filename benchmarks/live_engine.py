@@ -10,20 +10,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
 
+from benchmarks.verdict_log import VerdictLog
 from core.engine import Engine
 from core.model import ResourceKey, SyncStatus
 from core.status_events import ResourceStatusChange, StatusChange
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """One resource verdict as the engine published it, and when."""
-
-    at: float
-    key: ResourceKey
-    status: SyncStatus | None
 
 
 class EngineThread:
@@ -33,8 +24,8 @@ class EngineThread:
         self.engine = engine
         self.started_at = 0.0
         self.first_publish_at: float | None = None
-        self._published: list[Published] = []
-        self._condition = threading.Condition()
+        self._verdicts = VerdictLog(broken=lambda: self._error is not None)
+        self._condition = self._verdicts.condition
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._error: BaseException | None = None
@@ -47,7 +38,7 @@ class EngineThread:
                 self.first_publish_at = now
             for change in changes:
                 if isinstance(change, ResourceStatusChange):
-                    self._published.append(Published(now, change.key, change.status))
+                    self._verdicts.add(now, change.key, change.status)
             self._condition.notify_all()
 
     def _run(self) -> None:
@@ -91,21 +82,4 @@ class EngineThread:
 
     def wait_for(self, key: ResourceKey, status: SyncStatus, after: float, timeout: float) -> float | None:
         """When the engine published `status` for `key` after `after` (perf_counter); None on timeout."""
-
-        def found() -> float | None:
-            earliest = None
-            for published in reversed(self._published):
-                if published.at < after:
-                    break
-                if published.key == key and published.status is status:
-                    earliest = published.at
-            return earliest
-
-        deadline = time.perf_counter() + timeout
-        with self._condition:
-            while True:
-                at = found()
-                remaining = deadline - time.perf_counter()
-                if at is not None or remaining <= 0 or self._error is not None:
-                    return at
-                self._condition.wait(remaining)
+        return self._verdicts.wait_for(key, status, after, timeout)

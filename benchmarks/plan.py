@@ -22,6 +22,8 @@ class Plan:
     rows_large: int
     row_samples: int
     quick: bool
+    agent_samples: int = 200
+    """Drift and repair samples through one `kubedrift agent` (its stream against in-process)."""
 
     @classmethod
     def default(cls) -> Plan:
@@ -60,4 +62,5 @@ class Plan:
             rows_large=1_000,
             row_samples=15,
             quick=True,
+            agent_samples=40,
         )

@@ -33,6 +33,8 @@ SCALE_BUDGETS: Final[dict[str, Budget]] = {
     "dashboard_first_frame_s": Budget(1, "s", "process start -> first frame, many apps", timed=True),
     "tree_first_frame_s": Budget(1, "s", "app screen's first frame with the whole fleet", timed=True),
     "update_row_ratio": Budget(1.5, "x", "one row update at rows_large / at rows_small"),
+    # Issue 15: an attached TUI's stream through one agent, within 1.5x the in-process figure.
+    "agent_stream_ratio_vs_in_process": Budget(1.5, "x", "event -> agent stream line p95 / in-process p95"),
 }
 
 

@@ -53,6 +53,10 @@ class Automation:
     synced_revisions: dict[str, str] = field(default_factory=dict)
     backoffs: dict[str, SelfHealBackoff] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
+    backing_off: set[str] = field(default_factory=set)
+    """Apps whose self-heal waits out its backoff: a resource it re-applied is drifted still or again
+    (the agent's `kubedrift_self_heal_retrying`). Kept while an attempt runs; left when self-heal
+    stops (the resources are Synced, the policy is off, paused, a new revision to auto-sync)."""
     check_audit: Callable[[], None] = ensure_audit_writable
     """Raises AuditError when the audit file cannot take a line."""
     audit_problem: AuditError | None = None
@@ -129,13 +133,17 @@ class Automation:
         self-heal attempt is counted, but a revision found already in sync is still noted as synced:
         a live change made during the pause is then self-heal's to judge, never an auto-sync's."""
         policy = app.sync_policy
-        if not policy.automated or revision is None or not render_ok or app.name in self.running:
+        if not policy.automated or not render_ok:
+            self.backing_off.discard(app.name)
+            return None
+        if revision is None or app.name in self.running:
             return None
         drifted = any(
             result.status in _HEALABLE or result.status is SyncStatus.EXTRANEOUS
             for result in results.values()
         )
         if self.synced_revisions.get(app.name) != revision:
+            self.backing_off.discard(app.name)
             if blind:
                 # The cluster cannot tell (unreachable, a list failing, a kind not served): no whole-app
                 # sync or prune on a partial view, and the revision is not counted as synced either.
@@ -147,18 +155,27 @@ class Automation:
                 return None
             return None if paused else SyncRequest(app.name, revision, None, policy.prune, "auto-sync")
         if not policy.self_heal or paused:
+            self.backing_off.discard(app.name)
             return None
         backoff = self.backoffs.setdefault(app.name, SelfHealBackoff())
         due: list[ResourceKey] = []
+        retrying = False
         for key, result in sorted(results.items()):
             if result.sync_changes_nothing:
                 continue  # re-applying changes nothing; its reason says why (drift rule 7)
             if result.status in _HEALABLE:
                 if backoff.due(key, now):
+                    retrying = retrying or backoff.attempts(key) > 0  # re-applied before: it did not hold
                     backoff.record_attempt(key, now)
                     due.append(key)
+                else:
+                    retrying = True  # waiting out the wait after an attempt
             elif result.status is SyncStatus.SYNCED:
                 backoff.record_healthy(key, now)
+        if retrying:
+            self.backing_off.add(app.name)
+        else:
+            self.backing_off.discard(app.name)
         if not due:
             return None
         return SyncRequest(app.name, revision, tuple(due), False, "self-heal")

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from core.agent_config import NO_AGENT_SETTINGS, AgentSettings, read_agent_settings
+from core.agents_config import AgentEndpoint, read_agents
 from core.argocd_apps import applications_at, read_app
 from core.config_yaml import YamlField, describe_value, display_path, load_yaml_file
 from core.errors import ConfigError
@@ -27,7 +29,18 @@ from core.source_options import DirectoryOptions, SourceOptions
 CONFIG_FILE_NAME = "kubedrift.yaml"
 CONFIG_ENV_VAR = "KUBEDRIFT_CONFIG"
 
-_TOP_KEYS = ("apps", "readOnly", "contexts", "clusters", "theme", "keymap", "healthChecks", "notifications")
+_TOP_KEYS = (
+    "apps",
+    "readOnly",
+    "contexts",
+    "clusters",
+    "theme",
+    "keymap",
+    "healthChecks",
+    "notifications",
+    "agent",
+    "agents",
+)
 _APP_KEYS = (
     "name",
     "source",
@@ -71,6 +84,10 @@ class Config:
     """Argo CD-format Lua health checks from the `healthChecks:` folder (core.lua_health)."""
     notifications: tuple[WebhookConfig, ...] = ()
     """Webhooks told of drift, failed syncs, degraded health and rollbacks (core.notification_config)."""
+    agent: AgentSettings = NO_AGENT_SETTINGS
+    """What `kubedrift agent` may do (core.agent_config); read-only by default."""
+    agents: tuple[AgentEndpoint, ...] = ()
+    """Agents to read statuses from instead of the clusters (core.agents_config); apps may then be absent."""
 
     def is_read_only(self, context: str | None) -> bool:
         """What kubedrift.yaml says for this context name alone, or globally.
@@ -132,7 +149,8 @@ def load_config(
     apps_field = root.optional("apps")
     live = LiveIncludes(kubeconfig, context=context, environ=environ)
     apps = _read_apps(apps_field, absolute.parent, live) if apps_field else ()
-    if not apps:
+    agents = read_agents(root.optional("agents"), absolute.parent)
+    if not apps and not agents:
         raise apps_field.fail(_NO_APPS) if apps_field else ConfigError(_NO_APPS, file=display)
     clusters = _read_clusters(root.optional("clusters"))
     if clusters:
@@ -146,6 +164,8 @@ def load_config(
         path=absolute,
         health_checks=_read_health_checks(root.optional("healthChecks"), absolute.parent),
         notifications=read_notifications(root.optional("notifications"), absolute.parent),
+        agent=read_agent_settings(root.optional("agent")),
+        agents=agents,
     )
 
 

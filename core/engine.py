@@ -46,8 +46,10 @@ from core.desired_state import WORKING_TREE_SETTLE_SECONDS
 from core.drift.cluster_schema import cluster_schema_source, read_server_version
 from core.engine_automation import EngineAutomation
 from core.engine_children import EngineChildren
+from core.engine_fleet import EngineFleet
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
+from core.engine_observer import NO_OBSERVER, ConnectionTracker, EngineObserver, report_batch
 from core.engine_watches import EngineWatches
 from core.errors import KubedriftError
 from core.event_routing import EventRouting
@@ -86,7 +88,7 @@ Publish = Callable[[list[StatusChange]], None]
 TREE_KINDS: tuple[GroupKind, ...] = (("apps", "ReplicaSet"), ("", "Pod"))
 
 
-class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, EngineChildren):
+class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, EngineChildren, EngineFleet):
     """Evaluates apps once, or keeps them evaluated live."""
 
     def __init__(
@@ -131,7 +133,11 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         self.acting_on: str | None = None
         """Set for a command about one app (`watch --app`): the children of other apps are detect-only."""
         self._unsettled: list[ChildPlan] = []
-        self._queue: asyncio.Queue[tuple[str, WatchMessage]] | None = None
+        self._queue: asyncio.Queue[tuple[str, WatchMessage, float]] | None = None
+        """Messages for the live loop: (context, message, when it was posted, by time.perf_counter)."""
+        self.observer: EngineObserver = NO_OBSERVER
+        """Told about the engine's own work (core.engine_observer); the agent sets its metrics here."""
+        self.connections = ConnectionTracker()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.automation = Automation()
         self.sources: dict[str, SourceWatch] = {}
@@ -293,6 +299,8 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
             await self._settle_children_live(plan)
         await asyncio.to_thread(self._list_all)
         publish(self._initial_changes() + self.children_at_start())
+        for context, cluster in list(self.clusters.items()):
+            self.connections.reachable(self.observer, context, cluster.error is None)
         for context in self.clusters:
             self._ensure_watches(context)
         from core.file_watch import FileWatch
@@ -326,8 +334,10 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
                 while not self._queue.empty():  # coalesce a burst into one publish
                     batch.append(self._queue.get_nowait())
                 changes: list[StatusChange] = []
-                for context, message in batch:
+                for context, message, _ in batch:
                     changes.extend(self._handle(context, message))
+                if self.observer is not NO_OBSERVER:  # timing a batch is for an observer only
+                    report_batch(self.observer, batch)
                 if changes:
                     publish(changes)
                 self._automate()

@@ -12,6 +12,7 @@ import time
 from core.audit import AuditError, AuditWriteError
 from core.automation import SyncRequest
 from core.cluster import ClusterAdapter
+from core.engine_observer import report_backoffs, report_sync
 from core.engine_parts import EngineParts
 from core.engine_rollback import EngineRollback
 from core.errors import KubedriftError
@@ -24,6 +25,7 @@ class EngineAutomation(EngineRollback):
 
     def _automate(self: EngineParts) -> None:
         now = time.monotonic()
+        backing_off = frozenset(self.automation.backing_off)
         for runtime in self.apps.values():
             # What the last sync changed nothing for (drift rule 7) is marked on this thread, which
             # owns the reconcilers, before self-heal looks at the results.
@@ -35,6 +37,9 @@ class EngineAutomation(EngineRollback):
                 continue
             if cluster.automation_paused:  # unreachable, or back without its state: never act blind
                 continue
+            if not self.may_act(runtime.app.name):  # an agent that does not hold the app's Lease
+                self.automation.backing_off.discard(runtime.app.name)  # self-heal is not this agent's
+                continue
             # The audit line comes first: while the file cannot take one, automation sends nothing.
             paused, runtime.automation_error = self.automation.audit_pause(
                 runtime.app, runtime.automation_error, now
@@ -45,6 +50,7 @@ class EngineAutomation(EngineRollback):
             if runtime.desired.pending or (runtime.loader and runtime.loader.settling(settled) > 0):
                 settled = None
             if self._pinned(runtime):
+                self.automation.backing_off.discard(runtime.app.name)
                 continue  # rolled back: Git's bad revision is neither synced again nor healed towards
             request = self.automation.next_action(
                 runtime.app,
@@ -61,13 +67,16 @@ class EngineAutomation(EngineRollback):
                 action = asyncio.create_task(self._run_sync(runtime, cluster.adapter, request))
                 self._actions.add(action)
                 action.add_done_callback(self._actions.discard)
+        if self.automation.backing_off != backing_off:
+            report_backoffs(self.observer, backing_off, self.automation.backing_off)
 
     async def _run_sync(
         self: EngineParts, runtime: AppRuntime, adapter: ClusterAdapter, request: SyncRequest
     ) -> None:
         refused = False
+        succeeded = False
         try:
-            await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 runtime.sync,
                 adapter,
                 runtime.desired,
@@ -75,8 +84,10 @@ class EngineAutomation(EngineRollback):
                 keys=request.keys,
                 prune=request.prune,
             )
+            succeeded = not result.failed
             runtime.automation_error = None
         except AuditWriteError as error:  # it ran, unrecorded: say so, and pause
+            succeeded = not error.result.failed
             note = self.automation.unaudited(request, runtime.app, error, time.monotonic())
             runtime.automation_error = note
         except AuditError as error:  # refused before any request: it stays due, and automation pauses
@@ -88,3 +99,4 @@ class EngineAutomation(EngineRollback):
         finally:
             if not refused:
                 self.automation.finished(request)
+            report_sync(self.observer, request.app, request.operation, succeeded)

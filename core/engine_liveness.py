@@ -55,6 +55,7 @@ class EngineLiveness:
                 self._show_cluster_error(context)
                 continue
             publish(self._adopt(cluster, fresh, messages))
+            self.connections.reachable(self.observer, context, True)
             self._ensure_watches(context)
 
     def _list_kinds(

@@ -8,6 +8,7 @@ returned, to be published as one batch. An app's new desired state is applied he
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -63,6 +64,7 @@ class EngineMessages:
             for failing in [w for w in cluster.watch_errors if w[:2] == where[:2]]:
                 if message.namespace is None or failing == where:
                     del cluster.watch_errors[failing]
+            self.connections.watch_up(self.observer, context, where)
             events = cluster.cache.replace_kind(
                 message.group, message.kind, message.objects, message.namespace
             )
@@ -86,6 +88,10 @@ class EngineMessages:
                     watch.wake()
         else:
             cluster.watch_errors[where] = message.error
+        if message.unreachable:  # the connection is down, not just this kind (core.engine_observer)
+            self.connections.watch_down(self.observer, context, where)
+        else:
+            self.connections.watch_up(self.observer, context, where)
         # Any error makes the kind Unknown: a list that fails, or a kind not served, must not read as
         # Missing. A stream that merely drops is resumed by the watch and never reported.
         return self._set_kind_state(
@@ -287,7 +293,7 @@ def nudger(engine: EngineParts, context: str) -> Callable[[ResourceKey], None]:
 
     def on_loop(key: ResourceKey) -> None:
         if context in engine.clusters and engine._queue is not None:
-            engine._queue.put_nowait((context, Nudge(key, None)))
+            engine._queue.put_nowait((context, Nudge(key, None), time.perf_counter()))
 
     def nudge(key: ResourceKey) -> None:
         loop = engine._loop

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from core.automation import Automation, SyncRequest
     from core.cluster import ClusterAdapter
     from core.cluster_liveness import Liveness
+    from core.config import Config
     from core.desired_state import DesiredState
+    from core.engine_fleet import ActGate
+    from core.engine_observer import ConnectionTracker, EngineObserver
     from core.event_routing import EventRouting
     from core.file_watch import FileWatch
     from core.kind_watch import KindState, WatchMessage
@@ -40,6 +43,8 @@ class EngineParts(Protocol):
     """What the Engine's parts use of one another."""
 
     # State, set up in core.engine.
+    config: Config
+    _adapter_factory: Callable[[str, bool], ClusterAdapter]
     apps: dict[str, AppRuntime]
     clusters: dict[str, ClusterRuntime]
     sources: dict[str, SourceWatch]
@@ -49,7 +54,9 @@ class EngineParts(Protocol):
     shared_resources: SharedResources
     _actions: set[asyncio.Task[None]]
     _loop: asyncio.AbstractEventLoop | None
-    _queue: asyncio.Queue[tuple[str, WatchMessage]] | None
+    _queue: asyncio.Queue[tuple[str, WatchMessage, float]] | None
+    observer: EngineObserver
+    connections: ConnectionTracker
     _publish: Callable[[list[StatusChange]], None] | None
     """The live form's publish callback, for what happens outside a batch (rollback steps)."""
     _stop: asyncio.Event | None
@@ -62,6 +69,12 @@ class EngineParts(Protocol):
     children: dict[str, dict[str, Child]]
     rendered: dict[str, DesiredState]
     child_base: Path
+    # State of core.engine_fleet (class defaults there).
+    act_gate: ActGate | None
+    _fleet_wanted: frozenset[str] | None
+    _fleet_settled: frozenset[str] | None
+    _fleet_task: asyncio.Task[None] | None
+    _fleet_again: bool
 
     # core.engine
     def _connect(self, context: str) -> ClusterRuntime: ...
@@ -132,8 +145,13 @@ class EngineParts(Protocol):
         rerouted: set[str] | None = None,
     ) -> tuple[list[StatusChange], ChildPlan | None]: ...
     def _follow(self, runtime: AppRuntime, fresh: ClusterRuntime | None) -> None: ...
+    async def _settle_children_live(self, plan: ChildPlan) -> list[StatusChange]: ...
     def _drop_child(self, name: str) -> list[StatusChange]: ...
     def _stop_following(self, name: str) -> None: ...
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None: ...
     def _ticking_changed(self) -> None: ...
     def _reroute(self, context: str) -> None: ...
+
+    # core.engine_fleet
+    def may_act(self, app: str) -> bool: ...
+    async def _settle_fleet(self) -> None: ...

@@ -20,6 +20,7 @@ from typing import Any
 from core.analysis import judge, query_error
 from core.audit import AuditError, AuditWriteError, append_audit_record, current_user
 from core.cluster import ClusterAdapter
+from core.engine_observer import report_sync
 from core.engine_parts import EngineParts
 from core.errors import KubedriftError
 from core.model import FOLDER_REVISION_PREFIX, Health
@@ -54,7 +55,8 @@ class EngineRollback:
             visible=not cluster.automation_paused and not runtime.reconciler.blind,
             content=content,
         )
-        read_only = adapter.read_only
+        # Without the app's Lease (core.engine_fleet) it only says what would happen, as read-only.
+        read_only = adapter.read_only or not self.may_act(runtime.app.name)
         advanced = book.observe(runtime.app.name, policy, seen, read_only=read_only)
         runtime.rollback = book.view(runtime.app.name, policy)
         self._report_rollback(runtime, advanced.steps, read_only=read_only)
@@ -109,6 +111,7 @@ class EngineRollback:
         steps = book.measured(runtime.app.name, revision, metric.name, measurement)
         cluster = self.clusters.get(runtime.context or "")
         read_only = cluster is None or cluster.adapter is None or cluster.adapter.read_only
+        read_only = read_only or not self.may_act(runtime.app.name)
         self._report_rollback(runtime, steps, read_only=read_only)
         if cluster is not None:
             self._watch_rollback(runtime, cluster)
@@ -146,6 +149,7 @@ class EngineRollback:
             error = str(failure)
         finally:
             self.automation.running.discard(runtime.app.name)
+        report_sync(self.observer, runtime.app.name, "rollback", error is None)
         policy = runtime.app.sync_policy.rollback
         if policy is not None:
             runtime.rollback = book.view(runtime.app.name, policy)

@@ -8,6 +8,7 @@ are listed one by one, as a namespaced user can.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from core.cluster import ApiError
@@ -100,6 +101,9 @@ class EngineWatches:
         def sink(message: WatchMessage) -> None:
             self._post(context, message)
 
+        def reconnected() -> None:
+            self.observer.watch_reconnected(context)
+
         watch = KindWatch(
             cluster.adapter,
             resource,
@@ -108,11 +112,13 @@ class EngineWatches:
             resource_version=version,
             watch_timeout=self.liveness.watch_timeout,
             idle_timeout=self.liveness.watch_idle,
+            on_reconnect=reconnected,
         )
         cluster.watches[(group, kind, namespace)] = watch
         watch.start()
 
     def _post(self: EngineParts, context: str, message: WatchMessage) -> None:
-        """Called on watch threads: hand the message to the engine's loop."""
+        """Called on watch threads: hand the message to the engine's loop, stamped (for the observer's
+        event latency)."""
         if self._loop is not None and self._queue is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, (context, message))
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, (context, message, time.perf_counter()))

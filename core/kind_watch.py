@@ -76,6 +76,9 @@ class KindState:
     namespace: str | None
     error: str | None
     forbidden: bool = False
+    unreachable: bool = False
+    """The watch cannot reach the server, or the server fails it (5xx): the connection is down, not
+    just this kind (core.engine_observer.ConnectionTracker)."""
 
 
 WatchMessage = LiveEvent | Relisted | KindState | StateLost
@@ -96,8 +99,11 @@ class KindWatch:
         watch_timeout: int = WATCH_TIMEOUT_SECONDS,
         forbidden_retry: float = FORBIDDEN_RETRY_SECONDS,
         idle_timeout: float = WATCH_IDLE_SECONDS,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
-        """`resource_version` is that of a list the caller already handled; empty: list first."""
+        """`resource_version` is that of a list the caller already handled; empty: list first.
+        `on_reconnect` is called (on this watch's thread) each time a stream opens after one broke
+        or failed, for the agent's metrics."""
         self.adapter = adapter
         self.resource = resource
         self.namespace = namespace
@@ -119,6 +125,11 @@ class KindWatch:
         self._failing = False
         self._cut_stream: Callable[[], None] | None = None
         self._relist_requested = False
+        self._on_reconnect = on_reconnect
+        self._broken = False
+        """A stream broke or an attempt failed since the last stream opened."""
+        self._heard = 0.0
+        """When the open stream last carried an event (bookmarks included), or opened."""
 
     def start(self) -> None:
         where = f"/{self.namespace}" if self.namespace else ""
@@ -171,35 +182,41 @@ class KindWatch:
                 opened = time.monotonic()
                 self._watch_until_closed()
                 failures = 0
+                ended_early = time.monotonic() - opened < self._watch_timeout - 1
+                if ended_early and self.resource_version and not self._relist_requested:
+                    self._broken = True  # the server ended it well before its timeout: a restart, a proxy
             except WatchBroken:
                 if self._relist_requested or self._stop.is_set():
                     continue  # we cut the stream ourselves
                 # Opened, then dropped (a restarting server, a proxy, the idle timeout): resume at
                 # once and tell no one; only a stream that keeps breaking right away waits.
                 self._troubled = True
+                # A quiet kind's stream dropped by the idle guard is routine, not a reconnect to count.
+                self._broken = self._broken or time.monotonic() - self._heard < self._idle_timeout
                 quick_breaks = quick_breaks + 1 if time.monotonic() - opened < QUICK_BREAK_SECONDS else 0
                 if quick_breaks:
                     self._sleep(backoff(quick_breaks, 0.5, MAX_BACKOFF_SECONDS))
             except ApiError as error:
-                self._troubled = True
+                self._troubled = self._broken = True
                 if error.code in (401, 403):
                     self._report(str(error), forbidden=True)
                     self._sleep(self._forbidden_retry)
                     continue
                 failures += 1
-                self._report(str(error))
+                self._report(str(error), unreachable=error.code >= 500)
                 self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
             except ClusterError as error:
                 if self._relist_requested or self._stop.is_set():
                     continue  # we cut the stream ourselves
-                self._troubled = True
+                self._troubled = self._broken = True
                 failures += 1
-                self._report(str(error))
+                self._report(str(error), unreachable=True)
                 self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
             except Exception as error:  # the watch thread must never die silently
-                self._troubled = True
+                self._troubled = self._broken = True
                 failures += 1
-                self._report(f"watching {self.resource.plural} failed unexpectedly: {error!r}")
+                problem = f"watching {self.resource.plural} failed unexpectedly: {error!r}"
+                self._report(problem, unreachable=True)
                 self._sleep(backoff(failures, 0.5, MAX_BACKOFF_SECONDS))
 
     def _sleep(self, seconds: float) -> None:
@@ -252,6 +269,7 @@ class KindWatch:
         )
         try:
             for event in events:
+                self._heard = time.monotonic()
                 if self._stop.is_set():
                     return
                 obj = event.get("object") or {}
@@ -280,14 +298,20 @@ class KindWatch:
 
     def _opened(self, cut: Callable[[], None]) -> None:
         self._cut_stream = cut
+        self._heard = time.monotonic()
         # The server answered: a kind reported failing is known again (the watch replays what it missed).
         self._recovered()
+        if self._broken:
+            self._broken = False
+            if self._on_reconnect is not None:
+                self._on_reconnect()
         if self._stop.is_set() or self._relist_requested:
             cut()
 
-    def _report(self, error: str, *, forbidden: bool = False) -> None:
+    def _report(self, error: str, *, forbidden: bool = False, unreachable: bool = False) -> None:
         self._failing = True
-        self._sink(KindState(self.resource.group, self.resource.kind, self.namespace, error, forbidden))
+        where = (self.resource.group, self.resource.kind, self.namespace)
+        self._sink(KindState(*where, error, forbidden, unreachable))
 
     def _recovered(self) -> None:
         if self._failing:

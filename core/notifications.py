@@ -10,7 +10,10 @@ app has been seen out of it (in a known state) and enters it again:
   forbidden) neither ends nor starts it: OutOfSync -> Unknown -> OutOfSync is one drift, and
   Synced -> Unknown -> OutOfSync is a drift.
 - `healthDegraded`: the app's health is Degraded, entered from a known health (Unknown again neither
-  ends nor starts it).
+  ends nor starts it). Progressing after Degraded is a repair under way, not a recovery: a Deployment
+  being fixed reads Degraded again for a moment (its controller records the new generation before it
+  clears ProgressDeadlineExceeded), and that is the same Degraded. Only a settled health (Healthy,
+  Suspended, Missing) ends it; a Degraded at another revision is news again (its `id` differs).
 - `syncFailed`: a sync ended with failed resources. Repeats of the same failure (self-heal trying
   the same revision again, with the same resources failing) notify once; a sync that succeeds, or a
   different failure, ends it.
@@ -39,6 +42,8 @@ from core.status_events import AppStatusChange, ResourceStatusChange, RollbackEv
 ROLLBACK_STEPS: Final = frozenset({"rolled-back", "rollback-failed"})
 _DRIFTED: Final = frozenset({SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING, SyncStatus.EXTRANEOUS})
 MAX_RESOURCES_LISTED: Final = 20
+_SETTLED: Final = frozenset({Health.HEALTHY, Health.SUSPENDED, Health.MISSING})
+"""Healths that end a Degraded spell: not Progressing (a repair under way), nor Unknown (unseen)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class _AppState:
     health: Health | None = None
     drift_armed: bool = False
     degraded_armed: bool = False
+    degraded_at: str | None = None
+    """While Degraded and not seen settled since: the revision it was Degraded at; else None."""
     failure: tuple[str, frozenset[tuple[ResourceKey, str]]] | None = None
     """The last failure notified (revision, failed resources), until a sync succeeds."""
     last_sync: SyncResult | None = None
@@ -137,13 +144,18 @@ class NotificationTriggers:
                     listed,
                 )
             )
-        if change.health not in (Health.DEGRADED, Health.UNKNOWN):
+        if change.health in _SETTLED or (change.health is Health.PROGRESSING and state.degraded_at is None):
             state.degraded_armed = True
-        elif change.health is Health.DEGRADED and state.degraded_armed:
+            state.degraded_at = None
+        elif change.health is Health.DEGRADED:
+            at = revision or ""
+            news = state.degraded_armed or (state.degraded_at is not None and at != state.degraded_at)
             state.degraded_armed = False
-            fired.append(
-                self._about(change, Trigger.HEALTH_DEGRADED, f"{change.app} is Degraded", revision, [])
-            )
+            state.degraded_at = at
+            if news:
+                fired.append(
+                    self._about(change, Trigger.HEALTH_DEGRADED, f"{change.app} is Degraded", revision, [])
+                )
         state.sync, state.health = change.sync, change.health
         return fired
 

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.actions import Progress
+from core.audit import AuditWriteError
 from core.cluster import ClusterAdapter, ReadOnlyError
 from core.desired_state import DesiredState
 from core.drift.object_compare import ObjectDelta, compare_revisions
 from core.engine import Engine
+from core.engine_observer import report_sync
 from core.errors import KubedriftError
 from core.model import ResourceKey, SyncResult, SyncStatus
 from core.read_only import ReadOnlyReason, read_only_reason
@@ -123,10 +125,23 @@ def sync_now(
     if desired.revision is None:
         raise KubedriftError("; ".join(desired.errors) or f"app {app} did not render")
     refuse_if_nothing_rendered(app, desired)
-    result = runtime.sync(
-        adapter, desired, operation=operation, prune=prune, dry_run=dry_run, force=force, progress=progress
-    )
+    try:
+        result = runtime.sync(
+            adapter,
+            desired,
+            operation=operation,
+            prune=prune,
+            dry_run=dry_run,
+            force=force,
+            progress=progress,
+        )
+    except KubedriftError as error:
+        if not dry_run:  # for the agent's metrics: failed, unless it ran well and only its audit line failed
+            ran = error.result if isinstance(error, AuditWriteError) else None
+            report_sync(engine.observer, app, operation, ran is not None and not ran.failed)
+        raise
     if not dry_run:
+        report_sync(engine.observer, app, operation, not result.failed)
         engine.confirm_cluster(runtime.context)  # a person acted on what the cluster shows now
     return result
 

@@ -20,6 +20,7 @@ from core.audit import (
 )
 from core.cluster import ClusterAdapter
 from core.desired_state import AppDesiredState, DesiredState
+from core.drift.attribution import newest_attribution
 from core.drift.cluster_schema import ClusterSchemaSource
 from core.kind_watch import KindWatch
 from core.live_cache import LiveCache
@@ -328,6 +329,9 @@ class ClusterRuntime:
 def resource_change(
     now: str, app: str, key: ResourceKey, previous: Any, current: Any
 ) -> ResourceStatusChange:
+    # An OutOfSync verdict's changes carry their owners (core.reconcile attributes them): the line
+    # names the newest, so `watch` says who changed the object without a second walk of managedFields.
+    drifted = current is not None and current.status is SyncStatus.OUT_OF_SYNC
     return ResourceStatusChange(
         now,
         app,
@@ -336,6 +340,7 @@ def resource_change(
         None if current is None else current.health.status,
         None if previous is None else previous.status,
         None if previous is None else previous.health.status,
+        newest_attribution(current.changes) if drifted else None,
     )
 
 

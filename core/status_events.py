@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.model import AppSync, Health, ResourceKey, SyncStatus
+from core.model import AppSync, Attribution, Health, ResourceKey, SyncStatus
 
 
 def rfc3339_now() -> str:
@@ -53,6 +53,9 @@ class ResourceStatusChange:
     health: Health | None
     previous_status: SyncStatus | None
     previous_health: Health | None
+    by: Attribution | None = None
+    """Who changed an OutOfSync resource: the newest owner among its drifted fields' owners, by
+    managedFields (core.drift.attribution.newest_attribution); None when nobody can be named."""
 
     @property
     def status_changed(self) -> bool:
@@ -60,7 +63,7 @@ class ResourceStatusChange:
         return (self.status, self.health) != (self.previous_status, self.previous_health)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        line: dict[str, Any] = {
             "ts": self.ts,
             "app": self.app,
             "group": self.key.group,
@@ -74,6 +77,9 @@ class ResourceStatusChange:
                 "health": None if self.previous_health is None else str(self.previous_health),
             },
         }
+        if self.by is not None:  # only when known: DESIGN's line shape otherwise stays exact
+            line["by"] = self.by.to_json()
+        return line
 
 
 @dataclass(frozen=True, slots=True)

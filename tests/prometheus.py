@@ -1,9 +1,10 @@
-"""A real Prometheus for the tests, scraping a tiny exporter whose values the test sets.
+"""A real Prometheus for the tests, scraping a tiny exporter whose values the test sets, or an agent.
 
 `prometheus_binary()` finds Debian's `prometheus` (the package of that name); tests skip, saying
 why, where it is absent. `Prometheus` starts it as a child process on a free loopback port, with its
 own configuration and its own TSDB folder under the test's tmp folder (never the system's :9090),
-scraping `Exporter` every second; it waits for `/-/ready` with a bound, and stops it after.
+scraping its targets (`Exporter`, or a running agent) every second and evaluating the rule files it
+is given as often; it waits for `/-/ready` with a bound, and stops it after.
 """
 
 from __future__ import annotations
@@ -92,10 +93,20 @@ class Exporter:
 class Prometheus:
     """A Prometheus child process scraping `targets`, on its own port and storage."""
 
-    def __init__(self, binary: str, folder: Path, targets: list[str]) -> None:
+    def __init__(
+        self,
+        binary: str,
+        folder: Path,
+        targets: list[str],
+        *,
+        job: str = "exporter",
+        rule_files: tuple[Path, ...] = (),
+    ) -> None:
         self.binary = binary
         self.folder = folder
         self.targets = targets
+        self.job = job
+        self.rule_files = rule_files
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -110,9 +121,8 @@ class Prometheus:
             json.dumps(  # JSON is YAML: no YAML writer needed
                 {
                     "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-                    "scrape_configs": [
-                        {"job_name": "exporter", "static_configs": [{"targets": self.targets}]}
-                    ],
+                    "rule_files": [str(path) for path in self.rule_files],
+                    "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}],
                 }
             )
         )
@@ -152,10 +162,17 @@ class Prometheus:
             time.sleep(0.05)
         return False
 
+    def api(self, path: str) -> Any:
+        """The `data` of a GET of Prometheus's HTTP API (`alerts`, `rules`, `query?query=...`)."""
+        with urllib.request.urlopen(f"{self.address}/api/v1/{path}", timeout=5) as answer:
+            return json.load(answer)["data"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts pending or firing now, as /api/v1/alerts lists them."""
+        return list(self.api("alerts")["alerts"])
+
     def query(self, query: str) -> list[float]:
-        url = f"{self.address}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            data = json.load(answer)["data"]
+        data = self.api(f"query?{urllib.parse.urlencode({'query': query})}")
         if data["resultType"] == "scalar":
             return [float(data["result"][1])]
         return [float(sample["value"][1]) for sample in data["result"]]

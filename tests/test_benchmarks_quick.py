@@ -40,6 +40,15 @@ def test_quick_run_reports_every_figure_as_a_number(tmp_path: Path) -> None:
     assert set(document["figures"]) == set(FIGURES)
     not_numbers = {key: value for key, value in document["figures"].items() if not is_number(value)}
     assert not_numbers == {}
+    # Issue 15: one real `kubedrift agent` process, its stream against the in-process figure.
+    agent_keys = (
+        "agent_event_to_stream_p95_ms",
+        "agent_stream_ratio_vs_in_process",
+        "agent_memory_per_object_kib",
+    )
+    assert {
+        key: document["scale"].get(key) for key in agent_keys if not is_number(document["scale"].get(key))
+    } == {}
 
 
 def test_the_json_document_has_exactly_the_four_top_level_keys() -> None:

@@ -47,7 +47,11 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_is_clean() -> None:
     done = subprocess.run(
-        [tool("mypy"), "core", "tui", "sandbox"], cwd=ROOT, capture_output=True, text=True, check=False
+        [tool("mypy"), "core", "tui", "sandbox", "agent"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

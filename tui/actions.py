@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
@@ -29,6 +30,19 @@ from tui.widgets.engine_feed import EngineFeed, LogEntry, LogLevel
 
 PROGRESS_PER_SECOND = 10
 """How often a sync's progress line may repaint: a sync of thousands must not flood the UI thread."""
+
+
+class ActsOnApps(Protocol):
+    """What the screens ask of the App's actions: `AppActions` here, `RemoteActions` (tui.remote_actions)
+    when attached to agents, which sends each action to the agent that holds the app."""
+
+    def ask_to_sync(self, app: str, *, prune: bool = False) -> None: ...
+
+    def toggle_self_heal(self, app: str) -> bool: ...
+
+    def toggle_auto_sync(self, app: str) -> bool: ...
+
+    def refresh_app(self, app: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

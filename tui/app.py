@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
 
 from core.engine import Engine
 from core.operations import read_only_reason_for
-from tui.actions import AppActions
+from tui.actions import ActsOnApps, AppActions
 from tui.keys import binding, keymap_problems
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen, help_lines
 from tui.settings import TuiSettings
 from tui.themes import STYLESHEET, load_themes, problems_message, user_theme_dir
 from tui.widgets.engine_feed import EngineFeed
+from tui.widgets.status_feed import StatusFeed
 
 
-class KubedriftApp(App[int]):
-    """Live drift between Git and the clusters, for a terminal, an SSH session or an on-call screen."""
+class KubedriftShell(App[int]):
+    """What every kubedrift TUI shares: settings, themes, keys, help, and a feed with the actions
+    beside it. `KubedriftApp` runs the engine here; the attached TUI (tui.attached_app) reads agents."""
 
     CSS_PATH = STYLESHEET
     TITLE = "kubedrift"
@@ -28,25 +34,28 @@ class KubedriftApp(App[int]):
         binding("back", show=False),
     ]
 
-    def __init__(self, settings: TuiSettings, *, engine: Engine | None = None) -> None:
+    feed: StatusFeed
+    """Where the screens' statuses and event-log lines come from."""
+    actions: ActsOnApps
+    """Sync, prune, rollback, toggles and refresh; every screen acts through it."""
+    read_only: bool
+    """Read-only for every app: the status line says READ-ONLY."""
+
+    def __init__(self, settings: TuiSettings) -> None:
         super().__init__()
         self.settings = settings
-        self.engine = engine or settings.build_engine()
-        self.read_only = settings.is_read_only or self.engine.read_only
-        """Read-only for every cluster; per-context read-only is `core.operations.is_read_only`."""
         self.themes = load_themes(user_theme_dir())
         for theme in self.themes.themes:
             self.register_theme(theme)
         origin = "check --theme" if settings.theme else f"check theme: in {settings.config.path}"
         self.theme = self.themes.choose(settings.theme or settings.config.theme, origin)
-        self.feed = EngineFeed(self.engine)
-        self.actions = AppActions(self.engine, self.feed)
-        """Sync, prune, rollback, toggles and refresh; every screen acts through it."""
-        self.sub_title = self._read_only_title()
 
     def compose(self) -> ComposeResult:
         yield self.feed
-        yield self.actions
+        yield cast("Widget", self.actions)  # AppActions or RemoteActions: both invisible widgets
+
+    def first_screen(self) -> Screen[None]:
+        return DashboardScreen()
 
     def on_mount(self) -> None:
         keymap = dict(self.settings.config.keymap)
@@ -56,8 +65,8 @@ class KubedriftApp(App[int]):
             self.notify("\n".join(problems), title="keymap", severity="error", timeout=15)
         if self.themes.problems:
             self.notify(problems_message(self.themes.problems), title="themes", severity="error", timeout=15)
-        self.push_screen(DashboardScreen())
-        # The dashboard shows every app as Loading first; the engine starts once that is on screen.
+        self.push_screen(self.first_screen())
+        # The dashboard shows every app as Loading first; the feed starts once that is on screen.
         self.call_after_refresh(self.feed.start)
 
     def action_next_theme(self) -> None:
@@ -76,6 +85,22 @@ class KubedriftApp(App[int]):
     async def action_quit(self) -> None:
         self.exit(0)
 
+
+class KubedriftApp(KubedriftShell):
+    """Live drift between Git and the clusters, for a terminal, an SSH session or an on-call screen."""
+
+    feed: EngineFeed
+    actions: AppActions
+
+    def __init__(self, settings: TuiSettings, *, engine: Engine | None = None) -> None:
+        super().__init__(settings)
+        self.engine = engine or settings.build_engine()
+        self.read_only = settings.is_read_only or self.engine.read_only
+        """Read-only for every cluster; per-context read-only is `core.operations.is_read_only`."""
+        self.feed = EngineFeed(self.engine)
+        self.actions = AppActions(self.engine, self.feed)
+        self.sub_title = self._read_only_title()
+
     def _read_only_title(self) -> str:
         if self.read_only:
             return "READ-ONLY"
@@ -93,7 +118,12 @@ class KubedriftApp(App[int]):
 
 
 def run_tui(settings: TuiSettings) -> int:
-    """Run the TUI until the user quits; the exit code. Bad settings raise a KubedriftError first."""
+    """Run the TUI until the user quits; the exit code. Bad settings raise a KubedriftError first.
+    With `agents:` in the config it reads those agents instead of the clusters."""
+    if settings.config.agents:
+        from tui.attached_app import run_attached_tui
+
+        return run_attached_tui(settings)
     app = KubedriftApp(settings)
     result = app.run()
     return result if result is not None else (app.return_code or 0)

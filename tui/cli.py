@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.errors import KubedriftError
 from core.redact import redact_text
-from tui.commands import check, demo, diff, rollback, sync, watch
+from tui.commands import agent, attach, check, demo, diff, rollback, sync, watch
 from tui.commands.setup import add_cluster_options
 
 EXIT_ERROR = 2
@@ -43,7 +43,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     parser.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS, help="TUI theme to start with")
     parser.set_defaults(run=_run_tui)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (check, diff, sync, watch, demo, rollback):
+    for command in (check, diff, sync, watch, demo, rollback, agent, attach):
         command.register(commands)
 
     sandbox = commands.add_parser("sandbox", help="run the local Kubernetes-compatible API server")

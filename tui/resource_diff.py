@@ -14,14 +14,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from core.drift.attribution import attribution_of, attribution_text, manager_entries
+from core.drift.attribution import attribution_of, attribution_text, manager_entries, time_ago
 from core.drift.rules import pointer_segments, schema_for
 from core.drift.text import drift_text, removal_text
 from core.health.live_fields import int_at, mapping_at, mappings_at, str_at
-from core.model import SECRET_MASK, Change, Drift, ResourceKey, SyncStatus
+from core.model import SECRET_MASK, Change, Drift, Health, ResourceKey, ResourceResult, SyncStatus
 from core.redact import redact_text, redact_url
+from core.resource_events import RecentEvent
 from core.runtime import AppRuntime
 from core.schema import FieldType
 from tui.resource_entries import TreeEntry
@@ -29,6 +30,9 @@ from tui.status_text import describe_sync, short_revision
 
 VALUE_WIDTH = 40
 """Longest rendering of an ignored field's value before it is cut."""
+PANE_EVENTS: Final = 3
+"""Recent Events the diff pane lists under the diff: a few lines, so the diff keeps the pane at 80x24."""
+_EVENTFUL_HEALTH: Final = frozenset({Health.PROGRESSING, Health.DEGRADED})
 
 
 def _now() -> datetime:
@@ -67,6 +71,9 @@ class ResourceDiff:
     """Why the health is what it is, when the health rule says."""
     changed_by: tuple[str, ...] = ()
     """Per drifted path, who changed it by managedFields (`/spec/replicas: changed by kubectl ...`)."""
+    events: tuple[RecentEvent, ...] = ()
+    """The object's recent Events, newest first, at most PANE_EVENTS; fetched off the UI thread by
+    the screen (core.resource_events) and added once they come."""
 
 
 def resource_diff(
@@ -130,6 +137,23 @@ def changed_by_lines(
         + attribution_text(change.by or attribution_of(change, desired, live, schema, entries), moment)
         for change in changes
     )
+
+
+def wants_events(result: ResourceResult | None, live: Mapping[str, Any] | None) -> bool:
+    """Whether the pane lists a resource's recent Events: it is live and drifted, or its health says
+    something is under way or wrong, where Events tell why. A Synced, Healthy object asks for nothing."""
+    if result is None or live is None:
+        return False
+    return result.status is SyncStatus.OUT_OF_SYNC or result.health.status in _EVENTFUL_HEALTH
+
+
+def event_line(event: RecentEvent, now: datetime) -> str:
+    """`Warning BackOff (5 times), 4 min ago: Back-off restarting failed container`."""
+    repeats = f" ({event.count} times)" if event.count > 1 else ""
+    when = time_ago(event.time, now)
+    head = " ".join(part for part in (event.type, event.reason) if part) or "Event"
+    message = " ".join(event.message.split())  # one line in the pane, whatever the message holds
+    return f"{head}{repeats}, {when}: {redact_text(message)}" if message else f"{head}{repeats}, {when}"
 
 
 def owned_summary(entry: TreeEntry, obj: Mapping[str, Any] | None) -> ResourceDiff:

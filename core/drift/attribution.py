@@ -23,7 +23,7 @@ This runs for the changes of OutOfSync resources only, never for a Synced object
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -108,6 +108,14 @@ def attributed(
         if isinstance(found, Attribution):
             result[index] = replace(change, by=found)
     return tuple(result)
+
+
+def newest_attribution(changes: Iterable[Change]) -> Attribution | None:
+    """The newest of the owners `attributed` named for `changes`: who changed the object last, for a
+    line about the whole resource (`watch`); None when no change names anybody."""
+    named = [change.by for change in changes if change.by is not None]
+    # RFC 3339 times in UTC sort as text; the first named wins a tie, as the changes are in path order.
+    return max(named, key=lambda by: by.time) if named else None
 
 
 def attribution_of(

@@ -1,9 +1,18 @@
-"""`check -o json` names who changed each drifted field (issue 15 item 5): real kubectl against the
-sandbox, after kubedrift's own first sync, then kubedrift's CLI in a subprocess."""
+"""`check -o json` names who changed each drifted field (issue 15 item 5), and so do `watch -o jsonl`
+and `check`'s text: real kubectl against the sandbox, after kubedrift's own first sync, then
+kubedrift's CLI in a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +20,10 @@ import pytest
 
 from core.cluster import ClusterAdapter
 from tests.integration.gitops import commit_file, deploy, shop_config
-from tests.integration.test_cli import kubedrift
+from tests.integration.test_cli import KUBEDRIFT, ROOT, kubedrift
 from tests.kubectl import Kubectl
+
+DESIGN_RESOURCE_LINE = ["ts", "app", "group", "kind", "namespace", "name", "status", "health", "previous"]
 
 
 @pytest.fixture
@@ -161,3 +172,69 @@ def test_check_json_shows_recent_events_of_drifted_resources_only(
     # The ConfigMap has an Event but no drift: its shape stays DESIGN's.
     assert resources["web-config"]["status"] == "Synced"
     assert "events" not in resources["web-config"]
+
+
+class WatchLines:
+    """`kubedrift watch -o jsonl` in a subprocess; its lines read on a thread, so a missing line
+    fails the test after a timeout instead of hanging it."""
+
+    def __init__(self, workdir: Path, kubeconfig: Path) -> None:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(workdir / "home"),
+            "KUBECONFIG": str(kubeconfig),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.process = subprocess.Popen(
+            [*KUBEDRIFT, "watch", "-o", "jsonl"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def next_matching(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen: list[dict[str, Any]] = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = json.loads(self.lines.get(timeout=left))
+            except queue.Empty:
+                break
+            if wanted(line):
+                return line
+            seen.append(line)
+        raise AssertionError(f"no such line within {timeout} s; saw {seen}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=10)
+
+
+def test_watch_names_who_changed_the_drifted_resource_and_check_text_says_it_per_field(
+    workdir: Path, kubeconfig_path: Path, kubectl: Kubectl
+) -> None:
+    watch = WatchLines(workdir, kubeconfig_path)
+    try:
+        watch.next_matching(lambda line: line.get("app") == "shop" and "sync" in line)  # started
+        kubectl.run("set", "image", "deploy/web", "-n", "shop", "web=ghcr.io/acme/web:9.9")
+        line = watch.next_matching(lambda line: line.get("kind") == "Deployment")
+    finally:
+        assert watch.stop() == 0
+    assert (line["name"], line["status"], line["previous"]["status"]) == ("web", "OutOfSync", "Synced")
+    assert line["by"]["manager"] == "kubectl-set" and line["by"]["operation"] == "Update"
+    assert line["by"]["time"].endswith("Z")
+    assert list(line) == [*DESIGN_RESOURCE_LINE, "by"], "DESIGN's line, with one optional key after it"
+
+    done = kubedrift(workdir, kubeconfig_path, "check")
+    assert done.returncode == 1, done.stdout + done.stderr
+    image = next(text for text in done.stdout.splitlines() if "/containers/0/image" in text)
+    assert re.search(r" \(changed by kubectl-set, Update, (just now|\d+ min ago)\)$", image), image

@@ -45,7 +45,9 @@ def test_diff_and_check_show_the_one_changed_line_of_a_file(
     check = kubedrift(workdir, kubeconfig_path, "check")
     assert check.returncode == 1, check.stdout + check.stderr
     lines = check.stdout.splitlines()
-    assert "    /data/nginx.conf: (- live, + desired)" in lines
+    # The head names who changed the value (the Python client's patch): `(changed by ..., Update, ...)`.
+    (head,) = [line for line in lines if line.startswith("    /data/nginx.conf: (- live, + desired)")]
+    assert head.endswith(")") and "(changed by " in head
     assert "      -    map_hash_bucket_size_20 128;" in lines
     assert "      +    map_hash_bucket_size_20 64;" in lines
     assert "\\n" not in check.stdout

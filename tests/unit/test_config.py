@@ -490,7 +490,7 @@ ALLOWED_APP_KEYS = (
         pytest.param(
             "- name: shop\n  source: {repoURL: .}\n",
             "kubedrift.yaml:1: expected a mapping with the keys apps, readOnly, contexts, clusters, theme, "
-            "keymap, healthChecks, notifications at the top level, got a list",
+            "keymap, healthChecks, notifications, agent, agents at the top level, got a list",
             id="top-level-not-a-mapping",
         ),
         pytest.param(
@@ -508,7 +508,7 @@ ALLOWED_APP_KEYS = (
         pytest.param(
             "apps: [{name: a, source: {repoURL: .}}]\nreadonly: true\n",
             "kubedrift.yaml:2: unknown key 'readonly'; allowed keys are apps, readOnly, contexts, clusters, "
-            "theme, keymap, healthChecks, notifications; did you mean 'readOnly'?",
+            "theme, keymap, healthChecks, notifications, agent, agents; did you mean 'readOnly'?",
             id="unknown-top-level-key",
         ),
         pytest.param(

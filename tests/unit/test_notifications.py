@@ -71,8 +71,38 @@ def test_health_degraded_notifies_once_per_entry() -> None:
     assert timeline.status(OUT, DEGRADED) == [Trigger.DRIFT], "drift is its own trigger"
     assert timeline.status(OUT, Health.UNKNOWN) == []
     assert timeline.status(OUT, DEGRADED) == [], "Unknown in between is not a recovery"
-    assert timeline.status(OUT, PROGRESSING) == []
+    assert timeline.status(OUT, HEALTHY) == []
     assert timeline.status(OUT, DEGRADED) == [Trigger.HEALTH_DEGRADED]
+
+
+def test_a_repair_under_way_is_no_recovery_from_degraded() -> None:
+    """A Deployment being fixed reads Progressing, then Degraded for a moment (its controller records
+    the new generation before it clears ProgressDeadlineExceeded), then Healthy: one notification."""
+    timeline = Timeline()
+    timeline.status(SYNCED, PROGRESSING)
+    assert timeline.status(SYNCED, DEGRADED) == [Trigger.HEALTH_DEGRADED], "Progressing, never Degraded: news"
+    assert timeline.status(SYNCED, PROGRESSING) == []
+    assert timeline.status(SYNCED, DEGRADED) == [], "the same Degraded"
+    assert timeline.status(SYNCED, HEALTHY) == []
+    assert timeline.status(SYNCED, PROGRESSING) == []
+    assert timeline.status(SYNCED, DEGRADED) == [Trigger.HEALTH_DEGRADED], "recovered, then Degraded again"
+
+
+def test_degraded_at_another_revision_is_news_again() -> None:
+    triggers = NotificationTriggers()
+
+    def status(health: Health, previous: Health | None, revision: str) -> list[Trigger]:
+        change = AppStatusChange("t", "shop", SYNCED, health, None if previous is None else SYNCED, previous)
+        return [n.trigger for n in triggers.changes([change], {"shop": revision})]
+
+    assert status(DEGRADED, None, "a" * 40) == [], "Degraded at start is the baseline"
+    assert status(PROGRESSING, DEGRADED, "a" * 40) == []
+    assert status(DEGRADED, PROGRESSING, "a" * 40) == [], "still the Degraded kubedrift started with"
+    assert status(PROGRESSING, DEGRADED, "b" * 40) == []
+    (news,) = triggers.changes(
+        [AppStatusChange("t", "shop", SYNCED, DEGRADED, SYNCED, PROGRESSING)], {"shop": "b" * 40}
+    )
+    assert (news.trigger, news.key) == (Trigger.HEALTH_DEGRADED, f"shop/healthDegraded/{'b' * 40}")
 
 
 def test_apps_are_kept_apart() -> None:

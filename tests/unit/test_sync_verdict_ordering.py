@@ -101,7 +101,7 @@ def handle_queued(engine: Engine) -> None:
     """One batch, as Engine.run takes it: everything queued, in order."""
     assert engine._queue is not None
     while not engine._queue.empty():
-        context, message = engine._queue.get_nowait()
+        context, message, _ = engine._queue.get_nowait()
         engine._handle(context, message)
 
 
@@ -137,7 +137,7 @@ def test_the_marking_is_on_the_newest_object_whichever_way_the_nudge_and_the_eve
     events = [LiveEvent(SETTINGS, APPLIED), LiveEvent(SETTINGS, REVERTED)]
     for event in events[:handled_first]:
         engine._handle("dev", event)
-    queued = [("dev", event) for event in events[handled_first:]]
+    queued = [("dev", event, 0.0) for event in events[handled_first:]]
     if queued_before_the_nudge:  # the watch thread's events reach the queue before the nudge runs
         for message in queued:
             engine._queue.put_nowait(message)

@@ -19,8 +19,13 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_settings(args)
+    if config.agents:  # `agents:` in kubedrift.yaml: read the agents instead of the clusters
+        from tui.commands.attach import check_agents
+
+        return check_agents(config.agents, args.app, args.output)
     # With --app, the apps on its cluster are judged too, to tell which of its objects they declare.
-    engine = build_engine_for_app(args, load_settings(args), args.app)
+    engine = build_engine_for_app(args, config, args.app)
     statuses = engine.evaluate()
     if any([runtime.restore_sync_marks() for runtime in engine.apps.values()]):
         statuses = engine.statuses()  # what an earlier `kubedrift sync` changed nothing for

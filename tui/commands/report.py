@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.app_of_apps import depth_of
+from core.drift.attribution import time_ago
 from core.drift.text import is_multiline, value_diff
 from core.model import AppStatus, AppSync, Change, ResourceKey, ResourceResult, SyncStatus
 from core.redact import redact_text
@@ -59,7 +61,10 @@ def family_name(name: str, parents: dict[str, str]) -> str:
     return f"{'  ' * depth}└ {name}" if depth else name
 
 
-def details_text(statuses: list[AppStatus], style: Style) -> str:
+def details_text(statuses: list[AppStatus], style: Style, now: datetime | None = None) -> str:
+    """Each app's errors and each resource not Synced, with its changes; `now` dates who changed a
+    field (the clock by default)."""
+    moment = now or datetime.now(UTC)
     lines: list[str] = []
     for status in statuses:
         for error in status.errors:
@@ -72,17 +77,31 @@ def details_text(statuses: list[AppStatus], style: Style) -> str:
                 if change.path == "":
                     continue  # a missing object: the status line says it all
                 if _line_diffable(change):
-                    lines.extend(value_diff_lines(change, style))
+                    lines.extend(value_diff_lines(change, style, moment))
                     continue
                 lines.append(
                     f"    {change.path}: {_show(change.desired)} {style('->', 'dim')} {_show(change.live)}"
+                    + changed_by(change, style, moment)
                 )
     return "\n".join(lines)
 
 
-def value_diff_lines(change: Change, style: Style) -> list[str]:
+def changed_by(change: Change, style: Style, now: datetime) -> str:
+    """` (changed by kubectl-edit, Update, 4 min ago)` when managedFields names who changed the field
+    (`change.by`, as `check -o json` shows it); nothing when nobody can be named."""
+    by = change.by
+    if by is None:
+        return ""
+    when = time_ago(by.time, now)
+    if by.parent:  # the field is gone: nobody owns it, so who last wrote beside it is named
+        return " " + style(f"(removed; {by.manager}, {by.operation}, last wrote beside it {when})", "dim")
+    return " " + style(f"(changed by {by.manager}, {by.operation}, {when})", "dim")
+
+
+def value_diff_lines(change: Change, style: Style, now: datetime | None = None) -> list[str]:
     """A multi-line value's change as `diff -u` hunks under its path: `-` live, `+` desired."""
     head = f"    {change.path}: {style('(- live, + desired)', 'dim')}"
+    head += changed_by(change, style, now or datetime.now(UTC))
     hunk = value_diff(str(change.live), str(change.desired))
     shown = [
         head,
@@ -130,8 +149,9 @@ def warnings_text(statuses: list[AppStatus], style: Style) -> str:
     )
 
 
-def check_text(statuses: list[AppStatus], style: Style) -> str:
-    details = details_text(statuses, style)
+def check_text(statuses: list[AppStatus], style: Style, now: datetime | None = None) -> str:
+    """`check`'s text report; `now` dates who changed what (the clock by default; tests pin it)."""
+    details = details_text(statuses, style, now)
     legend = style("(changes read desired -> live)", "dim") if details else ""
     parts = (summary_text(statuses, style), warnings_text(statuses, style), details, legend)
     return "\n".join(part for part in parts if part)
@@ -143,6 +163,14 @@ def check_json(
 ) -> str:
     """The `check -o json` document; `events` (app -> key -> recent Events, see drifted_events) adds
     an `events` list to those OutOfSync resources that have any, and nothing else changes shape."""
+    return json.dumps(check_document(statuses, events), indent=2)
+
+
+def check_document(
+    statuses: list[AppStatus],
+    events: Mapping[str, Mapping[ResourceKey, tuple[RecentEvent, ...]]] | None = None,
+) -> dict[str, Any]:
+    """`check -o json` before it is text: `{"apps": [...]}`; the agent's /api/v1/status is built by it."""
     apps = []
     for status in statuses:
         document = status.to_json()
@@ -153,7 +181,7 @@ def check_json(
                 if recent:
                     shown["events"] = [event.to_json() for event in recent]
         apps.append(document)
-    return json.dumps({"apps": apps}, indent=2)
+    return {"apps": apps}
 
 
 def drifted_events(

@@ -8,6 +8,10 @@ being so, as `{"ts", "app", "sharedResource": {"group", "kind", "namespace", "na
 added, changed or removed prints as `{"ts", "app", "childApp": {"parent", "change", "message"}}`
 (core.status_events.ChildAppChange).
 
+A resource line whose status is OutOfSync may carry `"by": {"manager", "operation", "time"}`: the
+newest owner, by managedFields, among its drifted fields' owners, as `check -o json` names them per
+change; absent when nobody can be named. The text form ends such a line with `changed by ...`.
+
 With `notifications:` in the config, the engine also posts to those webhooks (core.notifier); with
 `--app`, only about that app and its child apps. A hook that refuses or does not answer is one
 `kubedrift: ...` line on stderr, never on stdout, which alert pipelines read.
@@ -20,8 +24,10 @@ import asyncio
 import json
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from core.drift.attribution import attribution_text
 from core.status_events import (
     AppStatusChange,
     ChildAppChange,
@@ -46,8 +52,13 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_settings(args)
+    if config.agents:  # `agents:` in kubedrift.yaml: the agents' streams instead of the clusters
+        from tui.commands.attach import watch_agents
+
+        return watch_agents(config.agents, args.app, args.output)
     # With --app, the apps on its cluster are watched too (detect-only), to tell what they declare.
-    engine = build_engine_for_app(args, load_settings(args), args.app)
+    engine = build_engine_for_app(args, config, args.app)
     style = Style()
 
     def publish(changes: list[StatusChange]) -> None:
@@ -104,4 +115,15 @@ def change_line(change: Transition, style: Style) -> str:
         now = f"{style.status(str(change.status))} {style.status(str(change.health))}"
         before = change.previous_status, change.previous_health
     was = "" if before == (None, None) else style(f" (was {before[0]} {before[1]})", "dim")
-    return f"{change.ts}  {subject}  {now}{was}"
+    by = ""
+    if isinstance(change, ResourceStatusChange) and change.by is not None:
+        by = "  " + style(attribution_text(change.by, _moment(change.ts)), "dim")
+    return f"{change.ts}  {subject}  {now}{was}{by}"
+
+
+def _moment(ts: str) -> datetime:
+    """The line's own time, which `N min ago` counts from, so a line reads the same whenever it is read."""
+    try:
+        return datetime.fromisoformat(ts)
+    except ValueError:
+        return datetime.now(UTC)

@@ -5,6 +5,10 @@ The tree, the diff and the log follow the engine through `EngineFeed.Updated`: w
 app the tree entries are worked out again and handed down, and the tree touches only the nodes
 that changed. Owned children (ReplicaSets, Pods) change without any status change, so the tree is
 also looked at every few seconds; that repaints nothing unless a label reads differently.
+
+A drifted or unhealthy resource's recent Events are listed under its diff. Listing them is a request
+to the cluster, so it runs on a thread worker, once per resource highlighted and again when its
+verdict changes; the pane shows the diff at once and the Events when they come.
 """
 
 from __future__ import annotations
@@ -13,29 +17,40 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Tree
+from textual.worker import Worker, WorkerState
 
+from core.cluster import ClusterAdapter
 from core.engine import Engine
-from core.model import ResourceKey
+from core.model import ResourceKey, ResourceResult
 from core.operations import is_read_only
+from core.resource_events import RecentEvent, fetch_recent_events
 from core.rollout_status import rollout_status_of
 from core.runtime import AppRuntime
 from core.shared_resources import shared_warning, shared_warnings
-from tui.actions import AppActions
+from tui.actions import ActsOnApps
 from tui.app_family import family_details, family_notes, touches_family
 from tui.keys import binding
-from tui.resource_diff import ResourceDiff, app_summary, kind_summary, owned_summary, resource_diff
+from tui.resource_diff import (
+    PANE_EVENTS,
+    ResourceDiff,
+    app_summary,
+    kind_summary,
+    owned_summary,
+    resource_diff,
+    wants_events,
+)
 from tui.resource_entries import AppEntries, TreeEntry
 from tui.widgets.diff_view import DiffView
 from tui.widgets.engine_feed import EngineFeed, LogEntry
 from tui.widgets.event_log import EventLog
 from tui.widgets.resource_tree import KindGroup, ResourceTree
 from tui.widgets.rollout_panel import RolloutPanel
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.status_bar import StatusBar, StatusLine
 
 if TYPE_CHECKING:
     from tui.app import KubedriftApp
@@ -67,6 +82,10 @@ class AppDetailScreen(Screen[None]):
         self._cursor_placed = False
         self._diff_inputs: tuple[object, ...] = ()
         self._entries = AppEntries()
+        self._events: tuple[ResourceKey, tuple[RecentEvent, ...]] | None = None
+        """The recent Events last fetched, and whose."""
+        self._events_asked: tuple[ResourceKey, ResourceResult | None] | None = None
+        """The resource and verdict the last fetch was for: the same again asks nothing."""
 
     @property
     def kubedrift(self) -> KubedriftApp:
@@ -86,17 +105,21 @@ class AppDetailScreen(Screen[None]):
             placeholder="filter resources by name or kind; enter keeps it, escape clears it", id="filter"
         )
         with Container(id="panes"):
-            yield ResourceTree(self.app_name, self.runtime.app.destination.namespace, id="tree")
+            yield ResourceTree(self.app_name, self._namespace(), id="tree")
             yield DiffView(id="diff")
         yield RolloutPanel(id="rollout")
         yield EventLog(id="log")
-        yield StatusBar(
+        yield self._status_line()
+        yield Footer()
+
+    def _status_line(self) -> StatusLine:
+        """The line under the screen: the clusters' watch state here (the attached screens: agents)."""
+        return StatusBar(
             self.engine,
             read_only=self.kubedrift.read_only,
             banner=self.kubedrift.settings.banner,
             id="status",
         )
-        yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"kubedrift · {self.app_name}"
@@ -110,6 +133,18 @@ class AppDetailScreen(Screen[None]):
         self._show_tree()
         self.query_one(ResourceTree).focus()
         self.set_interval(CHILDREN_POLL_SECONDS, self._show_tree, name="app-children")
+
+    def _namespace(self) -> str:
+        """The app's destination namespace: resources there are labelled by name alone."""
+        return self.runtime.app.destination.namespace
+
+    def _has_app(self) -> bool:
+        """Whether the app is still one of the apps (a child app may go: app of apps)."""
+        return self.app_name in self.engine.apps
+
+    def _touched(self, changed: Iterable[str]) -> bool:
+        """Whether the apps in `changed` include this app or a child app whose line it shows."""
+        return touches_family(self.engine, self.app_name, changed)
 
     def on_resize(self) -> None:
         self._fit_layout()
@@ -125,16 +160,16 @@ class AppDetailScreen(Screen[None]):
         entries = self._mine(message.entries)
         if entries:
             self.query_one(EventLog).add(entries)
-        if touches_family(self.engine, self.app_name, message.apps):  # the app, or a child app it lists
+        if self._touched(message.apps):  # the app, or a child app it lists
             self._show_tree()
-        self.query_one(StatusBar).refresh_state()
+        self.query_one(StatusLine).refresh_state()
 
     def on_screen_resume(self) -> None:
         self._closed_when_gone()
 
     def _closed_when_gone(self) -> bool:
         """Leave the screen of a child app its parent no longer renders (app of apps), once on top."""
-        if self.app_name in self.engine.apps:
+        if self._has_app():
             return False
         if self.is_current:
             self.notify(f"{self.app_name} is no longer an app: its parent stopped rendering it.", timeout=8)
@@ -193,8 +228,53 @@ class AppDetailScreen(Screen[None]):
             new is old for new, old in zip(inputs, self._diff_inputs, strict=True)
         ):
             return
+        moved = not self._diff_inputs or self._diff_inputs[0] != inputs[0]
         self._diff_inputs = inputs
         self.query_one(DiffView).content = self._diff_of(highlighted)
+        if isinstance(highlighted, TreeEntry) and not highlighted.owned:
+            self._ask_for_events(highlighted.key, again=moved)
+
+    # Recent Events, under the diff.
+
+    def _ask_for_events(self, key: ResourceKey, *, again: bool) -> None:
+        """Fetch `key`'s recent Events when the pane lists them for it and they are not asked for
+        already; `again`: the cursor came back to it, so what was fetched before may be old."""
+        runtime = self.runtime
+        result = runtime.reconciler.results.get(key)
+        live = self._live(key)
+        if not wants_events(result, live) or (not again and self._events_asked == (key, result)):
+            return
+        cluster = self.engine.clusters.get(runtime.context or "")
+        if cluster is None or cluster.adapter is None or cluster.error is not None:
+            return  # an unreachable cluster has nothing to say; the status line says why
+        self._events_asked = (key, result)
+        self._read_events(cluster.adapter, key, live)
+
+    @work(thread=True, exclusive=True, group="events", exit_on_error=False)
+    def _read_events(
+        self, adapter: ClusterAdapter, key: ResourceKey, live: Mapping[str, Any] | None
+    ) -> tuple[ResourceKey, tuple[RecentEvent, ...]]:
+        return key, fetch_recent_events(adapter, [(key, live)]).get(key, ())[:PANE_EVENTS]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place fetched Events arrive. A failure lists none: Events are a hint beside the
+        diff, and the cluster's own errors are told by the status line."""
+        worker = event.worker
+        if worker.group != "events" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        fetched = worker.result if event.state is WorkerState.SUCCESS else None
+        self._events = cast("tuple[ResourceKey, tuple[RecentEvent, ...]] | None", fetched)
+        highlighted = self.query_one(ResourceTree).highlighted
+        if isinstance(highlighted, TreeEntry) and not highlighted.owned:
+            self.query_one(DiffView).content = self._diff_of(highlighted)  # the pane again, with them
+
+    def _with_events(self, key: ResourceKey, shown: ResourceDiff) -> ResourceDiff:
+        """`shown` with `key`'s recent Events, when they were fetched and it still warrants them."""
+        if self._events is None or self._events[0] != key or not self._events[1]:
+            return shown
+        if not wants_events(self.runtime.reconciler.results.get(key), self._live(key)):
+            return shown
+        return replace(shown, events=self._events[1])
 
     def _show_rollout(self, highlighted: TreeEntry | KindGroup | None) -> None:
         """The rollout panel shows a highlighted Rollout or Flagger Canary, and hides otherwise."""
@@ -233,7 +313,8 @@ class AppDetailScreen(Screen[None]):
         if isinstance(highlighted, TreeEntry) and highlighted.owned:
             return owned_summary(highlighted, self._live(highlighted.key))
         if isinstance(highlighted, TreeEntry):
-            return resource_diff(runtime, highlighted.key, self._live(highlighted.key))
+            shown = resource_diff(runtime, highlighted.key, self._live(highlighted.key))
+            return self._with_events(highlighted.key, shown)
         if isinstance(highlighted, KindGroup):
             wanted = (highlighted.group, highlighted.kind)
             entries = [
@@ -305,5 +386,5 @@ class AppDetailScreen(Screen[None]):
         self.set_class(False, "-filtering")
         self.query_one(ResourceTree).focus()
 
-    def _actions(self) -> AppActions:
+    def _actions(self) -> ActsOnApps:
         return self.kubedrift.actions

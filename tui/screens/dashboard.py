@@ -9,7 +9,7 @@ with the app and history screens; this screen only picks the app and shows the n
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
@@ -20,11 +20,11 @@ from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
 from core.operations import is_read_only
-from tui.actions import AppActions
+from tui.actions import ActsOnApps
 from tui.keys import binding
 from tui.widgets.app_table import AppRow, AppTable
 from tui.widgets.engine_feed import EngineFeed
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.status_bar import StatusBar, StatusLine
 
 if TYPE_CHECKING:
     from tui.app import KubedriftApp
@@ -62,28 +62,39 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield AppTable(id="apps")
+        yield self._app_table()
         yield Input(
             placeholder="filter apps by name or context; enter keeps it, escape clears it",
             id="filter",
         )
-        yield StatusBar(
+        yield self._status_line()
+        yield Footer()
+
+    def _app_table(self) -> AppTable:
+        return AppTable(id="apps")
+
+    def _status_line(self) -> StatusLine:
+        """The line under the screen: the clusters' watch state here (the attached screens: agents)."""
+        return StatusBar(
             self.engine,
             read_only=self.kubedrift.read_only,
             banner=self.kubedrift.settings.banner,
             id="status",
         )
-        yield Footer()
 
     def on_mount(self) -> None:
         # A blinking cursor repaints twice a second: too much for an SSH session left on the filter.
         self.query_one("#filter", Input).cursor_blink = False
         table = self.query_one(AppTable)
-        table.set_rows(
+        table.set_rows(self._first_rows())
+        table.focus()
+
+    def _first_rows(self) -> Iterable[AppRow]:
+        """Every app as Loading: the engine starts once they are on screen."""
+        return (
             AppRow.loading(runtime, read_only=is_read_only(self.engine, name))
             for name, runtime in self.engine.apps.items()
         )
-        table.focus()
 
     # Live updates.
 
@@ -91,13 +102,16 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(AppTable)
         now = time.monotonic()
         for app in sorted(message.apps):
-            if app in self.engine.apps:
+            if self._has_app(app):
                 self._last_event[app] = now
                 table.update_row(self._row(app))
             else:  # a child app whose parent no longer renders it (app of apps)
                 table.remove_row(app)
                 self._last_event.pop(app, None)
-        self.query_one(StatusBar).refresh_state()
+        self.query_one(StatusLine).refresh_state()
+
+    def _has_app(self, app: str) -> bool:
+        return app in self.engine.apps
 
     def _row(self, app: str) -> AppRow:
         runtime = self.engine.apps[app]
@@ -210,5 +224,5 @@ class DashboardScreen(Screen[None]):
         if app is not None:
             self.app.push_screen(screen_class(app))
 
-    def _actions(self) -> AppActions:
+    def _actions(self) -> ActsOnApps:
         return self.kubedrift.actions

@@ -67,6 +67,8 @@ class AppRow:
     """How many of its objects another app declares too: a warning, shown beside the drift counts."""
     parent: str = ""
     """The app that renders this one (app of apps): the row sits indented under its parent's."""
+    policy_known: bool = True
+    """False for an agent's app whose policy the agent has not said (`check -o json` does not): `-`."""
 
     @classmethod
     def loading(cls, runtime: AppRuntime, *, read_only: bool) -> AppRow:
@@ -146,8 +148,13 @@ class AppTable(RowTable):
     filter_text: reactive[str] = reactive("", init=False)
     """Only rows whose app name or context contains this (case-insensitive) are shown."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__([Column(key, _header(key, label)) for key, label in COLUMNS], self, id=id)
+    def __init__(self, *, id: str | None = None, place: str = "CONTEXT", by_name: bool = False) -> None:
+        """`place` heads the column saying where an app runs: its context, or the agent holding it.
+        `by_name` orders the apps by name rather than as they came (the config's order in-process;
+        attached, as each agent happened to answer)."""
+        labels = [(key, place if key == "context" else label) for key, label in COLUMNS]
+        super().__init__([Column(key, _header(key, label)) for key, label in labels], self, id=id)
+        self.by_name = by_name
         self.rows_by_app: dict[str, AppRow] = {}
         """The latest row of every app, shown or filtered out, in the order apps were added."""
         self._shown: dict[str, tuple[str, ...]] = {}
@@ -269,7 +276,8 @@ class AppTable(RowTable):
 
     def _rebuild(self) -> None:
         rows = self.rows_by_app
-        ordered = family_order({name: row.parent for name, row in rows.items()})  # children under parents
+        names = sorted(rows) if self.by_name else rows
+        ordered = family_order({name: rows[name].parent for name in names})  # children under parents
         shown = [rows[name] for name in ordered if self._matches(rows[name])]
         self._shown = {row.name: self._texts(row) for row in shown}
         self.set_row_keys(row.name for row in shown)
@@ -304,7 +312,7 @@ def _policy(row: AppRow) -> str:
     words = ["auto" if row.auto_sync else "manual"]
     if row.self_heal:
         words.append("heal")
-    policy = "·".join(words)
+    policy = "·".join(words) if row.policy_known else "-"
     return f"{policy} (ro)" if row.read_only else policy
 
 

@@ -1,7 +1,8 @@
 """The diff pane: the highlighted resource's unified diff, live `-` against desired `+`, coloured.
 
 The screen sets `content` to a `ResourceDiff`; the pane renders it and repaints only when it
-changes. Each line starts with its own marker (`-`, `+`, `@@`, `⊘` for a field under
+changes. Under the diff: who changed each drifted field, and the object's recent Events once the
+screen has fetched them. Each line starts with its own marker (`-`, `+`, `@@`, `⊘` for a field under
 ignoreDifferences), so the diff reads the same with NO_COLOR; the colours come from the theme.
 Diff lines keep their width and scroll sideways; sentences wrap to the pane.
 """
@@ -15,7 +16,8 @@ from textual.events import Resize
 from textual.reactive import reactive
 from textual.widgets import RichLog
 
-from tui.resource_diff import ResourceDiff
+from tui import resource_diff
+from tui.resource_diff import ResourceDiff, event_line
 from tui.status_text import Tone, status_text, tone_style
 
 _LINE_TONES = {"-": Tone.BAD, "+": Tone.GOOD, "@": Tone.BUSY}
@@ -82,6 +84,12 @@ class DiffView(RichLog):
             self._line(self._diff_line(line, variables))
         for line in content.changed_by:  # who changed each drifted path, by managedFields
             self._sentence(Text(line, style=tone_style(Tone.QUIET, variables)))
+        if content.events:  # what the cluster said about the object lately; nothing when it said nothing
+            now = resource_diff.wall_clock()
+            self._sentence(Text("Recent events:", style=tone_style(Tone.QUIET, variables)))
+            for event in content.events:
+                tone = Tone.DRIFT if event.type == "Warning" else Tone.QUIET
+                self._sentence(Text(f"  {event_line(event, now)}", style=tone_style(tone, variables)))
         if content.ignored:
             quiet = tone_style(Tone.QUIET, variables)
             ignored = "⊘ ignored by ignoreDifferences (never compared, sync keeps live):"

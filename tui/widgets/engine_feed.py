@@ -1,27 +1,16 @@
 """The bridge from the live engine to the screens: status changes in, coalesced `Updated` messages out.
 
 The engine calls `publish` once per batch of status changes, as fast as watch events arrive. The
-feed only notes which apps changed and what is worth a line in the event log, then delivers one
-`Updated` per screen at most `MAX_UPDATES_PER_SECOND` times a second, and only while something is
-pending: a one-shot timer is armed by the first change after a delivery, so an idle app has no
-timer at all and never repaints.
+feed only notes which apps changed and what is worth a line in the event log; the delivery, at most
+`MAX_UPDATES_PER_SECOND` times a second and only while something is pending, is `StatusFeed`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import time
-from collections import deque
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.message import Message
-from textual.timer import Timer
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from core.engine import Engine
@@ -40,69 +29,16 @@ from core.status_events import (
 )
 from core.sync_waves import SyncProgress
 from tui.status_text import describe_sync, rollback_step_text
+from tui.widgets.status_feed import LogEntry, LogLevel, StatusFeed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-
-class LogLevel(StrEnum):
-    """How an event-log line is coloured; the words in the line carry the meaning on their own."""
-
-    INFO = "info"
-    SUCCESS = "success"
-    WARNING = "warning"
-    ERROR = "error"
+__all__ = ["EngineFeed", "LogEntry", "LogLevel", "describe_change"]
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One line of the event log."""
-
-    ts: str
-    """RFC 3339 UTC, as the engine stamps status changes."""
-    app: str
-    text: str
-    level: LogLevel = LogLevel.INFO
-
-    @property
-    def clock(self) -> str:
-        """The local wall-clock time of the entry, `HH:MM:SS`."""
-        try:
-            return datetime.fromisoformat(self.ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
-        except ValueError:
-            return self.ts
-
-
-class EngineFeed(Widget):
+class EngineFeed(StatusFeed):
     """Runs the engine in a worker and tells every screen what changed, coalesced."""
-
-    DEFAULT_CSS = """
-    EngineFeed {
-        display: none;
-    }
-    """
-
-    MAX_UPDATES_PER_SECOND = 20
-    LOG_SIZE = 500
-
-    # Posted to each screen directly, so it does not bubble on to the App, which has no use for it.
-    class Updated(Message, bubble=False):
-        """Apps whose state changed and log lines added since the receiving screen's last Updated."""
-
-        def __init__(self, apps: frozenset[str], entries: tuple[LogEntry, ...]) -> None:
-            super().__init__()
-            self.apps = apps
-            self.entries = entries
-
-        def can_replace(self, message: Message) -> bool:
-            # Textual asks the queued message whether the newer one may stand in for it. Folding this
-            # message's apps and lines into the newer one makes that lossless: a screen busy for a
-            # while gets one Updated covering everything it missed.
-            if not isinstance(message, EngineFeed.Updated):
-                return False
-            message.apps = self.apps | message.apps
-            message.entries = self.entries + message.entries
-            return True
 
     def __init__(self, engine: Engine, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
@@ -111,35 +47,20 @@ class EngineFeed(Widget):
         engine.notification_warning = lambda text: self.log_entry(
             LogEntry(rfc3339_now(), "", text, LogLevel.WARNING)
         )
-        self.entries: deque[LogEntry] = deque(maxlen=self.LOG_SIZE)
-        """The newest event-log lines, oldest first."""
-        self.updates_sent = 0
-        """How many deliveries were made (each is one Updated per listening screen)."""
         self.changes_seen = 0
         """How many status changes the engine published."""
-        self._stop = asyncio.Event()
-        self._pending_apps: set[str] = set()
-        self._pending_entries: list[LogEntry] = []
-        self._timer: Timer | None = None
-        self._last_delivery = float("-inf")
         self._reported_syncs: dict[str, SyncResult | None] = {}
         self._reported_errors: dict[str, str | None] = {}
         self._syncs_in_hand: set[str] = set()
-        self.sync_progress: dict[str, str] = {}
-        """The progress line of each person's sync under way (`PreSync 1/3 · wave 0 3/7`), shown by
-        the status bar."""
-        self._started = False
         self._loaded = False
 
-    def start(self) -> None:
-        """Start the engine (once). The App calls this after the dashboard's first frame: connecting,
-        listing and loading Git take a while and, on threads, compete with painting for the GIL."""
-        if not self._started:
-            self._started = True
-            self._run_engine()
+    def _begin(self) -> None:
+        # Connecting, listing and loading Git take a while and, on threads, compete with painting
+        # for the GIL: the App starts the feed only after the dashboard's first frame.
+        self._run_engine()
 
-    def on_unmount(self) -> None:
-        self._stop.set()
+    def knows(self, app: str) -> bool:
+        return app in self.engine.apps
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def _run_engine(self) -> None:
@@ -174,13 +95,6 @@ class EngineFeed(Widget):
                 self._add(entry)
         self._schedule()
 
-    def log_entry(self, entry: LogEntry) -> None:
-        """Add a line to the event log (action results, errors); screens see it with the next Updated."""
-        if entry.app in self.engine.apps:
-            self._pending_apps.add(entry.app)
-        self._add(entry)
-        self._schedule()
-
     def sync_started(self, app: str) -> None:
         """A person's sync of `app` is under way: its result is logged by `sync_ended`, not as automatic."""
         self._syncs_in_hand.add(app)
@@ -203,33 +117,7 @@ class EngineFeed(Widget):
             self._reported_syncs[app] = runtime.last_sync
         self.log_entry(entry)
 
-    # Delivery.
-
-    def _add(self, entry: LogEntry) -> None:
-        self.entries.append(entry)
-        self._pending_entries.append(entry)
-
-    def _schedule(self) -> None:
-        if self._timer is not None or not (self._pending_apps or self._pending_entries):
-            return
-        # Textual's timers cannot be armed for zero seconds; a millisecond is as good as now here.
-        wait = max(0.001, self._last_delivery + 1 / self.MAX_UPDATES_PER_SECOND - time.monotonic())
-        self._timer = self.set_timer(wait, self._deliver, name="engine-feed")
-
-    def _deliver(self) -> None:
-        self._timer = None
-        self._last_delivery = time.monotonic()
-        self._note_automation(self._pending_apps)
-        apps, entries = frozenset(self._pending_apps), tuple(self._pending_entries)
-        self._pending_apps.clear()
-        self._pending_entries.clear()
-        self.updates_sent += 1
-        # The feed sits on the hidden base screen; every screen above it gets its own message.
-        for screen in self.app.screen_stack:
-            if screen is not self.screen:
-                screen.post_message(self.Updated(apps, entries))
-
-    def _note_automation(self, apps: Iterable[str]) -> None:
+    def _before_delivery(self, apps: Iterable[str]) -> None:
         """Log auto-sync / self-heal results and automation errors the engine recorded since last time."""
         for app in list(apps):
             runtime = self.engine.apps.get(app)

@@ -1,5 +1,6 @@
 """The status line: each cluster's watch state, when Git was last read, READ-ONLY, a sync's progress,
-and the banner.
+and the banner. `StatusLine` is what every status line shares; the attached TUI's says how each
+agent stands instead (tui.widgets.agent_status_bar).
 
 The engine publishes status changes, but a watch that starts reconnecting changes no status, so
 the bar also looks at the engine every few seconds; it repaints only when its text changes.
@@ -91,11 +92,12 @@ def last_git_read(engine: Engine) -> float | None:
     return max(times, default=None)
 
 
-class StatusBar(Static):
-    """Cluster watch states, the last Git read, READ-ONLY, and an optional banner line."""
+class StatusLine(Static):
+    """The line under every screen: where statuses come from and how that stands (each subclass
+    says), READ-ONLY, a sync's progress, and an optional banner line."""
 
     DEFAULT_CSS = """
-    StatusBar {
+    StatusLine {
         height: auto;
         max-height: 3;
         padding: 0 1;
@@ -104,15 +106,10 @@ class StatusBar(Static):
     }
     """
 
-    def __init__(
-        self, engine: Engine, *, read_only: bool, banner: str | None = None, id: str | None = None
-    ) -> None:
+    def __init__(self, *, read_only: bool, banner: str | None = None, id: str | None = None) -> None:
         super().__init__("", id=id, markup=True)
-        self.engine = engine
         self.read_only = read_only
         self.banner = banner
-        self._revisions: dict[str, str | None] = {}
-        self._git_read_at: float | None = None
         self._shown = ""
 
     def on_mount(self) -> None:
@@ -120,29 +117,18 @@ class StatusBar(Static):
         self.set_interval(POLL_SECONDS, self.refresh_state, name="status-bar-poll")
 
     def refresh_state(self) -> None:
-        """Read the engine again; repaint only when the line reads differently."""
-        self._note_git_reads()
+        """Look at the source again; repaint only when the line reads differently."""
         text = self._compose_text()
         if text != self._shown:
             self._shown = text
             self.update(text)
 
-    def _note_git_reads(self) -> None:
-        for name, runtime in self.engine.apps.items():
-            revision = runtime.desired.revision
-            if revision is not None and self._revisions.get(name) != revision:
-                self._revisions[name] = revision
-                self._git_read_at = wall_clock()
-        fetched = last_git_read(self.engine)
-        if fetched is not None and (self._git_read_at is None or fetched > self._git_read_at):
-            self._git_read_at = fetched
+    def source_parts(self) -> list[str]:
+        """The markup of where the statuses come from (clusters, agents), one part each."""
+        raise NotImplementedError
 
     def _compose_text(self) -> str:
-        parts = [_cluster_markup(state) for state in cluster_states(self.engine)]
-        if self._git_read_at is None:
-            parts.append("[dim]git: loading…[/]")
-        else:
-            parts.append(f"git {datetime.fromtimestamp(self._git_read_at).strftime('%H:%M:%S')}")
+        parts = self.source_parts()
         if self.read_only:
             parts.append("[b reverse $error] READ-ONLY [/]")
         for app, progress in sorted(self._sync_progress().items()):
@@ -154,9 +140,44 @@ class StatusBar(Static):
 
     def _sync_progress(self) -> Mapping[str, str]:
         """Each person's sync under way and how far it is (`PreSync 1/3 · wave 0 3/7`), as the app's
-        engine feed has it (`EngineFeed.sync_progress`); nothing outside the app."""
+        feed has it (`StatusFeed.sync_progress`); nothing outside the app."""
         progress = getattr(getattr(self.app, "feed", None), "sync_progress", None)
         return progress if isinstance(progress, Mapping) else {}
+
+
+class StatusBar(StatusLine):
+    """Cluster watch states, the last Git read, READ-ONLY, and an optional banner line."""
+
+    def __init__(
+        self, engine: Engine, *, read_only: bool, banner: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(read_only=read_only, banner=banner, id=id)
+        self.engine = engine
+        self._revisions: dict[str, str | None] = {}
+        self._git_read_at: float | None = None
+
+    def refresh_state(self) -> None:
+        """Read the engine again; repaint only when the line reads differently."""
+        self._note_git_reads()
+        super().refresh_state()
+
+    def _note_git_reads(self) -> None:
+        for name, runtime in self.engine.apps.items():
+            revision = runtime.desired.revision
+            if revision is not None and self._revisions.get(name) != revision:
+                self._revisions[name] = revision
+                self._git_read_at = wall_clock()
+        fetched = last_git_read(self.engine)
+        if fetched is not None and (self._git_read_at is None or fetched > self._git_read_at):
+            self._git_read_at = fetched
+
+    def source_parts(self) -> list[str]:
+        parts = [_cluster_markup(state) for state in cluster_states(self.engine)]
+        if self._git_read_at is None:
+            parts.append("[dim]git: loading…[/]")
+        else:
+            parts.append(f"git {datetime.fromtimestamp(self._git_read_at).strftime('%H:%M:%S')}")
+        return parts
 
 
 def _cluster_markup(state: ClusterState) -> str:
