@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from agent.service import policy_json
 from core.audit import AuditWriteError
 from core.cluster import ReadOnlyError
 from core.errors import KubedriftError
@@ -158,13 +159,7 @@ async def policy_request(service: AgentService, request: web.Request) -> web.Res
     if isinstance(body, web.Response):
         return body
     changed = service.engine.set_policy(app, automated=body.get("automated"), self_heal=body.get("selfHeal"))
-    policy = changed.sync_policy
-    return _json(
-        {
-            "app": app,
-            "policy": {"automated": policy.automated, "selfHeal": policy.self_heal, "prune": policy.prune},
-        }
-    )
+    return _json({"app": app, "policy": policy_json(changed.sync_policy)})
 
 
 def sync_result_json(app: str, result: SyncResult, leftovers: tuple[Leftover, ...]) -> dict[str, Any]:

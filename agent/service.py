@@ -29,7 +29,7 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final
@@ -41,7 +41,7 @@ from agent.stream import RETAINED_LINES, LineStream
 from core.config import Config
 from core.engine import Engine
 from core.kubeconfig import load_kubeconfig
-from core.model import AppStatus
+from core.model import AppStatus, SyncPolicy
 from core.redact import redact_text
 from core.sharding import Shard
 from core.status_events import StatusChange
@@ -170,6 +170,10 @@ class AgentService:
         """Every app's snapshot and the number of the last stream line they include, taken together."""
         return self.engine.statuses(), self.stream.last
 
+    def policies(self) -> dict[str, dict[str, bool]]:
+        """Each app's sync policy as this agent runs it now (the attached TUI's POLICY column)."""
+        return {name: policy_json(runtime.app.sync_policy) for name, runtime in self.engine.apps.items()}
+
     def app_snapshot(self, app: str) -> tuple[AppStatus, int]:
         runtime = self.engine.apps[app]
         status = runtime.status()
@@ -180,11 +184,13 @@ class AgentService:
     async def status_body(self) -> bytes:
         """The `/api/v1/status` document as bytes: snapshot on the loop, encoded on a worker thread."""
         statuses, sequence = self.status_snapshot()
-        return await asyncio.to_thread(encode_status, statuses, sequence, self.identity)
+        policies = self.policies()
+        return await asyncio.to_thread(encode_status, statuses, sequence, self.identity, policies)
 
     async def app_body(self, app: str) -> bytes:
         status, sequence = self.app_snapshot(app)
-        return await asyncio.to_thread(encode_app, status, sequence)
+        policy = policy_json(self.engine.apps[app].app.sync_policy)
+        return await asyncio.to_thread(encode_app, status, sequence, policy)
 
     # Running.
 
@@ -240,18 +246,34 @@ class AgentService:
         )
 
 
-def encode_status(statuses: list[AppStatus], sequence: int, identity: AgentIdentity) -> bytes:
-    """`check -o json`'s document (built by its own code), with `sequence` and `agent`, as JSON bytes."""
+def encode_status(
+    statuses: list[AppStatus],
+    sequence: int,
+    identity: AgentIdentity,
+    policies: Mapping[str, Mapping[str, bool]] | None = None,
+) -> bytes:
+    """`check -o json`'s document (built by its own code), with `sequence` and `agent`, and each app's
+    `policy` as this agent runs it, as JSON bytes."""
     document = check_document(statuses)
+    for entry in document["apps"]:
+        if policies is not None and entry["name"] in policies:
+            entry["policy"] = policies[entry["name"]]
     document["sequence"] = sequence
     document["agent"] = identity.to_json()
     return dumps(document)
 
 
-def encode_app(status: AppStatus, sequence: int) -> bytes:
+def encode_app(status: AppStatus, sequence: int, policy: Mapping[str, bool] | None = None) -> bytes:
     (document,) = check_document([status])["apps"]
+    if policy is not None:
+        document["policy"] = policy
     document["sequence"] = sequence
     return dumps(document)
+
+
+def policy_json(policy: SyncPolicy) -> dict[str, bool]:
+    """`{"automated", "selfHeal", "prune"}`: the shape the policy action answers with."""
+    return {"automated": policy.automated, "selfHeal": policy.self_heal, "prune": policy.prune}
 
 
 def dumps(document: Any) -> bytes:

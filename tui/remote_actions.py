@@ -103,11 +103,11 @@ class RemoteActions(Widget):
         remote = self._reachable(app, doing)
         if remote is None:
             return False
-        known = policy_of(remote) or self.policies.get(app)
+        known = self.policies.get(app) or policy_of(remote)  # this session's last answer is the newer
 
         async def request(client: AgentClient) -> Mapping[str, Any]:
             current = known
-            if current is None:  # `check -o json` does not carry the policy: ask for it, changing nothing
+            if current is None:  # an agent whose status carries no policy: ask for it, changing nothing
                 current = _policy_pair(await client.set_policy(app))
             if self_heal:
                 return await client.set_policy(app, self_heal=not current[1])

@@ -70,10 +70,11 @@ def remote_row(
     last_event: float | None = None,
 ) -> AppRow:
     """The dashboard row of an agent's app; its place (the CONTEXT column when in-process) is the
-    agent. `policy` (auto-sync, self-heal) as the agent last answered, when the entry does not say."""
+    agent. `policy` (auto-sync, self-heal) as the agent last answered a toggle of this session, which
+    is newer than the entry's (the entry is read again only when the app's state changes)."""
     counts = Counter(str(resource.get("status")) for resource in resources_of(status))
     errors = [error for error in status.get("errors") or () if isinstance(error, str) and error]
-    known = policy_of(status) or policy
+    known = policy or policy_of(status)
     revision = status.get("revision")
     return AppRow(
         name,
@@ -194,7 +195,7 @@ def remote_app_summary(
 ) -> ResourceDiff:
     """The app as a whole, as its agent reports it."""
     counts = Counter(str(resource.get("status")) for resource in resources_of(status))
-    policy = policy_of(status) or policy
+    policy = policy or policy_of(status)
     policy_text = (
         "as the agent's kubedrift.yaml says"
         if policy is None

@@ -86,11 +86,14 @@ def test_status_is_the_check_json_document_with_sequence_and_agent(
 
     def same_as_check() -> bool:
         served.update(agent.request("/api/v1/status").json())
-        return without_events({"apps": served["apps"]}) == checked
+        apps = [{key: value for key, value in app.items() if key != "policy"} for app in served["apps"]]
+        return without_events({"apps": apps}) == checked
 
     # The agent hears of a change by its watch; check lists afresh: they agree once the watch is in.
     wait_for(same_as_check, "the agent's status to equal check -o json")
     assert [app["name"] for app in served["apps"]] == ["shop"]
+    # Beside check's keys, the policy the agent runs the app with (the attached TUI's POLICY column).
+    assert served["apps"][0]["policy"] == {"automated": False, "selfHeal": False, "prune": False}
     assert {r["kind"] for r in served["apps"][0]["resources"]} == {
         "ConfigMap",
         "Secret",

@@ -178,9 +178,7 @@ async def test_the_dashboard_merges_both_agents_apps_each_marked_with_its_agent(
         assert cell(app, "shop", "context") == "eu-1"
         assert cell(app, "checkout", "context") == "us-1"
         assert [column.label.strip() for column in table_of(app).columns][1] == "AGENT"
-        assert cell(app, "shop", "policy") == "- (ro)", (
-            "the agent is read-only; its policy is not in the status"
-        )
+        assert cell(app, "shop", "policy") == "manual (ro)", "the policy the agent's status says"
         line = status_line(app)
         assert "● eu-1 (read-only) connected" in line and "● us-1 (read-only) connected" in line
         await pilot.press("H")
@@ -308,9 +306,11 @@ async def test_a_writable_agent_syncs_and_toggles_what_it_is_sent(
         deployment = writable_site.apps_api().read_namespaced_deployment("web", "shop")
         assert deployment.spec.replicas == 2, "the agent applied Git's replicas"
 
-        assert cell(app, "shop", "policy") == "-", "not known before the agent says"
+        assert cell(app, "shop", "policy") == "manual", "as the agent's status says"
         await pilot.press("h")
-        await wait_until(pilot, lambda: cell(app, "shop", "policy") != "-", "the policy the agent answered")
+        await wait_until(
+            pilot, lambda: cell(app, "shop", "policy") != "manual", "the policy the agent answered"
+        )
         assert cell(app, "shop", "policy") == "manual·heal"
         await pilot.press("h")
         await wait_until(pilot, lambda: cell(app, "shop", "policy") == "manual", "self-heal off again")
