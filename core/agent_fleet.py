@@ -30,10 +30,10 @@ from core.errors import KubedriftError
 from core.status_events import rfc3339_now
 
 UNREACHABLE_AFTER = 3.0
+"""Seconds an agent's stream may stay down before its apps show Unknown."""
 REFETCH_SECONDS = 2.0
 """An app's full entry is read again at most this often. It lists every resource (megabytes for an app
 of 25,000), and the lines have already updated its sync, health and resources' verdicts at once."""
-"""Seconds an agent's stream may stay down before its apps show Unknown."""
 
 
 @dataclass(frozen=True, slots=True)

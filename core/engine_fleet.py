@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from core.engine_parts import EngineParts
+from core.status_events import ChildAppChange, rfc3339_now
 
 if TYPE_CHECKING:
     from core.cluster import ClusterAdapter
@@ -123,6 +124,9 @@ class EngineFleet:
             for name in [name for name, runtime in self.apps.items() if not runtime.app.parent]:
                 if name not in wanted:
                     changes += self._drop_child(name)
+                    # Said on the stream, as a child app's going is: a client following several
+                    # agents (core.agent_fleet) lets this one's claim go, or it keeps showing it.
+                    changes.append(ChildAppChange(rfc3339_now(), name, "", "removed", _moved_message(name)))
             if changes:
                 publish(changes)
             for app in self.config.apps:
@@ -140,3 +144,7 @@ class EngineFleet:
             if not self._fleet_again:
                 self._fleet_settled = wanted
                 return
+
+
+def _moved_message(app: str) -> str:
+    return f"app {app} left this agent's shard: another agent evaluates it now"
