@@ -31,9 +31,11 @@ from core.status_events import rfc3339_now
 
 UNREACHABLE_AFTER = 3.0
 """Seconds an agent's stream may stay down before its apps show Unknown."""
-REFETCH_SECONDS = 2.0
-"""An app's full entry is read again at most this often. It lists every resource (megabytes for an app
-of 25,000), and the lines have already updated its sync, health and resources' verdicts at once."""
+REFETCH_SECONDS = 5.0
+"""An app's full entry is read again at most this often, and only after a line about the app itself
+(or a resource it did not list): it lists every resource (megabytes for an app of 25,000), and the
+lines have already updated its sync, health and resources' verdicts at once. The read brings the
+rest: revision, errors, warnings, each resource's changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,9 +279,10 @@ class AgentFleet:
             self._publish({app}, [shown], set())
             return
         claim = state.claims.get(app)
-        entry = _with_line(claim[0] if claim else _placeholder(app), line)
+        entry, listed = _with_line(claim[0] if claim else _placeholder(app), line)
         state.claims[app] = (entry, self._next_tick())
-        pending.add(app)
+        if claim is None or not listed:
+            pending.add(app)  # the app's own state moved, or a resource it did not list yet
         self._publish({app}, [shown], set())
 
     # -- the merged view -------------------------------------------------------------------------
@@ -342,22 +345,32 @@ class AgentFleet:
         return self._tick
 
 
-def _with_line(entry: dict[str, Any], line: Mapping[str, Any]) -> dict[str, Any]:
-    """The entry with what one stream line says applied (the refetch brings the rest)."""
+def _with_line(entry: dict[str, Any], line: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The entry with what one stream line says applied (the refetch brings the rest), and whether
+    the line was all news of a resource the entry lists already.
+
+    An app may list 25,000 resources: the one a line names is found by comparing its name first,
+    and the list is copied as pointers, so a line costs a scan, not a rebuild of every resource."""
     updated = dict(entry)
+    listed = False
     if "sync" in line and "health" in line and "group" not in line:
         updated["sync"], updated["health"] = line["sync"], line["health"]
     elif "group" in line and "status" in line:
-        identity = tuple(line.get(key) for key in ("group", "kind", "namespace", "name"))
-        resources = []
-        for resource in entry.get("resources", []):
-            if tuple(resource.get(key) for key in ("group", "kind", "namespace", "name")) == identity:
+        name, identity = line.get("name"), tuple(line.get(key) for key in _IDENTITY)
+        resources: list[Any] = list(entry.get("resources", []))
+        for index, resource in enumerate(resources):
+            if resource.get("name") == name and tuple(resource.get(key) for key in _IDENTITY) == identity:
                 if line["status"] is None:
-                    continue  # no longer judged
-                resource = {**resource, "status": line["status"], "health": line["health"]}
-            resources.append(resource)
+                    del resources[index]  # no longer judged
+                else:
+                    resources[index] = {**resource, "status": line["status"], "health": line["health"]}
+                listed = True
+                break
         updated["resources"] = resources
-    return updated
+    return updated, listed
+
+
+_IDENTITY = ("group", "kind", "namespace", "name")
 
 
 def _placeholder(app: str) -> dict[str, Any]:

@@ -209,3 +209,31 @@ async def test_an_app_moves_to_the_agent_that_spoke_of_it_last(
     await running.close()
     assert running.fleet.apps["blog"].agent == "west"
     assert running.fleet.client_for("blog") is running.fleet.clients["west"]
+
+
+def resource_line(app: str, name: str, status: str) -> dict[str, Any]:
+    key = {"group": "", "kind": "ConfigMap", "namespace": app, "name": name}
+    previous = {"status": "Synced", "health": "Healthy"}
+    return {"ts": "t", "app": app, **key, "status": status, "health": "Healthy", "previous": previous}
+
+
+async def test_a_line_about_a_listed_resource_updates_it_without_reading_the_whole_app_again(
+    agents: tuple[FakeAgent, FakeAgent, list[TestServer]],
+) -> None:
+    # An app's entry lists every resource (megabytes at 25,000): a line that says it all is applied.
+    east, _west, servers = agents
+    running = Running(fleet_for(servers))
+    await running.until(all_loaded)
+    reads = [request for request in east.requests if request.startswith("GET /api/v1/apps/shop")]
+    east.add_line(resource_line("shop", "cm-0", "OutOfSync"))
+    await running.until(lambda fleet: fleet.apps["shop"].status["resources"][0]["status"] == "OutOfSync")
+    await asyncio.sleep(0.2)  # a read would have been sent by now
+    assert [r for r in east.requests if r.startswith("GET /api/v1/apps/shop")] == reads
+    east.apps["shop"]["resources"].append({**east.apps["shop"]["resources"][0], "name": "cm-new"})
+    east.add_line(resource_line("shop", "cm-new", "OutOfSync"))  # one it did not list: read the app
+    await running.until(lambda fleet: len(fleet.apps["shop"].status["resources"]) == 2)
+    await running.close()
+    assert [r for r in east.requests if r.startswith("GET /api/v1/apps/shop")] == [
+        *reads,
+        "GET /api/v1/apps/shop",
+    ]
