@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from agent.service import policy_json
+from agent.documents import policy_json
 from core.audit import AuditWriteError
 from core.cluster import ReadOnlyError
 from core.errors import KubedriftError

@@ -33,9 +33,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from agent.actions import add_action_routes
+from agent.documents import dumps
 from agent.options import AgentOptions
 from agent.resources import key_from_path, resource_document, verdict_of
-from agent.service import AgentService, dumps
+from agent.service import AgentService
 from agent.stream import StreamLine, StreamTooOld
 from core.agent_stream import STREAM_ID_HEADER
 from core.errors import KubedriftError

@@ -29,23 +29,21 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
+from agent.documents import encode_app, encode_status, policy_json
 from agent.options import AgentOptions
 from agent.stream import RETAINED_LINES, LineStream
 from core.config import Config
 from core.engine import Engine
 from core.kubeconfig import load_kubeconfig
-from core.model import AppStatus, SyncPolicy
+from core.model import AppStatus
 from core.redact import redact_text
 from core.sharding import Shard
 from core.status_events import StatusChange
-from tui.commands.report import check_document
 from tui.commands.watch import is_transition
 
 if TYPE_CHECKING:
@@ -185,7 +183,8 @@ class AgentService:
         """The `/api/v1/status` document as bytes: snapshot on the loop, encoded on a worker thread."""
         statuses, sequence = self.status_snapshot()
         policies = self.policies()
-        return await asyncio.to_thread(encode_status, statuses, sequence, self.identity, policies)
+        agent = self.identity.to_json()
+        return await asyncio.to_thread(encode_status, statuses, sequence, agent, policies)
 
     async def app_body(self, app: str) -> bytes:
         status, sequence = self.app_snapshot(app)
@@ -244,50 +243,6 @@ class AgentService:
             environ=os.environ,
             warn=lambda text: print(f"kubedrift agent: {text}", file=sys.stderr, flush=True),
         )
-
-
-def encode_status(
-    statuses: list[AppStatus],
-    sequence: int,
-    identity: AgentIdentity,
-    policies: Mapping[str, Mapping[str, bool]] | None = None,
-) -> bytes:
-    """`check -o json`'s document (built by its own code), with `sequence` and `agent`, and each app's
-    `policy` as this agent runs it, as JSON bytes."""
-    document = check_document(statuses)
-    for entry in document["apps"]:
-        if policies is not None and entry["name"] in policies:
-            entry["policy"] = policies[entry["name"]]
-    document["sequence"] = sequence
-    document["agent"] = identity.to_json()
-    return dumps(document)
-
-
-def encode_app(status: AppStatus, sequence: int, policy: Mapping[str, bool] | None = None) -> bytes:
-    (document,) = check_document([status])["apps"]
-    if policy is not None:
-        document["policy"] = policy
-    document["sequence"] = sequence
-    return dumps(document)
-
-
-def policy_json(policy: SyncPolicy) -> dict[str, bool]:
-    """`{"automated", "selfHeal", "prune"}`: the shape the policy action answers with."""
-    return {"automated": policy.automated, "selfHeal": policy.self_heal, "prune": policy.prune}
-
-
-def dumps(document: Any) -> bytes:
-    """JSON as orjson writes it; a value orjson does not know (a read-only mapping) as plain JSON."""
-    return orjson.dumps(document, default=_plain, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _plain(value: Any) -> Any:
-    from agent.resources import plain
-
-    converted = plain(value)
-    if converted is value:
-        return str(value)
-    return converted
 
 
 # Building the agent.
