@@ -40,7 +40,7 @@ from agent.service import AgentService
 from agent.stream import StreamLine, StreamTooOld
 from core.agent_stream import STREAM_ID_HEADER
 from core.errors import KubedriftError
-from core.model import SyncStatus
+from tui.resource_diff import wants_events
 
 SERVICE: Final = web.AppKey("service", AgentService)
 PUBLIC_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -207,7 +207,8 @@ async def resource(request: web.Request) -> web.Response:
     if result is None:
         return error_response(404, f"app {app} has no resource {key}; its status lists the resources")
     document = resource_document(service.engine, app, key, result)
-    if result.status is SyncStatus.OUT_OF_SYNC:
+    # The Events the in-process diff pane lists: a drifted resource's, or one under way or wrong.
+    if wants_events(result, service.engine.live_object(app, key)):
         events = await _recent_events(service, app, key)
         if events:
             document["resource"]["events"] = events
@@ -215,7 +216,7 @@ async def resource(request: web.Request) -> web.Response:
 
 
 async def _recent_events(service: AgentService, app: str, key: Any) -> list[dict[str, Any]]:
-    """A drifted resource's recent Events, as `check -o json` lists them, read on a worker thread."""
+    """A resource's recent Events, as `check -o json` lists them, read on a worker thread."""
     from core.resource_events import fetch_recent_events
 
     engine = service.engine

@@ -20,6 +20,7 @@ from core.drift.attribution import attribution_text
 from core.model import Attribution, ResourceKey, SyncStatus
 from core.operations import PlannedChange
 from core.redact import redact_text
+from core.resource_events import RecentEvent
 from core.status_events import AppStatusChange, ResourceStatusChange, RollbackEvent
 from tui import resource_diff
 from tui.resource_diff import ResourceDiff
@@ -172,6 +173,21 @@ def remote_diff(
         tuple(notes),
         text,
         changed_by=changed_by,
+        events=tuple(
+            _event_of(event) for event in resource.get("events") or () if isinstance(event, Mapping)
+        ),
+    )
+
+
+def _event_of(event: Mapping[str, Any]) -> RecentEvent:
+    """One of the resource's recent Events as the agent sends them (`check -o json`'s `events`)."""
+    count = event.get("count")
+    return RecentEvent(
+        str(event.get("type") or ""),
+        str(event.get("reason") or ""),
+        str(event.get("message") or ""),
+        str(event.get("time") or ""),
+        count if isinstance(count, int) else 1,
     )
 
 

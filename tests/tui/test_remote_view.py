@@ -120,6 +120,26 @@ def test_the_diff_pane_shows_the_agents_diff_and_who_changed_each_path() -> None
     assert shown.changed_by[1].startswith("/spec/paused: who changed it:")
 
 
+def test_the_diff_pane_lists_the_recent_events_the_agent_sent() -> None:
+    events = [
+        {
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": "restarting",
+            "time": "2025-01-02T03:09:00Z",
+            "count": 4,
+        },
+        {"type": "Normal", "reason": "Scaled", "message": "to 5", "time": None, "count": 1},
+    ]
+    document = {"resource": {**resource("Deployment", "web", "OutOfSync"), "events": events}, "diff": ""}
+    shown = remote_diff(document, WEB, now=NOW)
+    assert [(e.type, e.reason, e.message, e.time, e.count) for e in shown.events] == [
+        ("Warning", "BackOff", "restarting", "2025-01-02T03:09:00Z", 4),
+        ("Normal", "Scaled", "to 5", "", 1),
+    ]
+    assert remote_diff({"resource": resource("Deployment", "web", "Synced"), "diff": ""}, WEB).events == ()
+
+
 def test_a_resource_the_agent_no_longer_judges_says_so() -> None:
     assert remote_diff({"resource": None}, WEB).notes == ("No longer part of this app.",)
     missing = remote_diff({"resource": resource("Deployment", "web", "Missing"), "diff": "+x"}, WEB)
