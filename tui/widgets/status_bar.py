@@ -9,6 +9,7 @@ the bar also looks at the engine every few seconds; it repaints only when its te
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from textual.widgets import Static
 
 from core.engine import Engine
 from core.read_only import ReadOnlyReason, read_only_reason
+from tui.widgets.abstract_widget import AbstractWidgetMeta
 
 POLL_SECONDS = 2.0
 wall_clock: Callable[[], float] = time.time
@@ -92,7 +94,7 @@ def last_git_read(engine: Engine) -> float | None:
     return max(times, default=None)
 
 
-class StatusLine(Static):
+class StatusLine(Static, metaclass=AbstractWidgetMeta):
     """The line under every screen: where statuses come from and how that stands (each subclass
     says), READ-ONLY, a sync's progress, and an optional banner line."""
 
@@ -123,9 +125,9 @@ class StatusLine(Static):
             self._shown = text
             self.update(text)
 
+    @abstractmethod
     def source_parts(self) -> list[str]:
         """The markup of where the statuses come from (clusters, agents), one part each."""
-        raise NotImplementedError
 
     def _compose_text(self) -> str:
         parts = self.source_parts()

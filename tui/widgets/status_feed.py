@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from enum import StrEnum
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
+
+from tui.widgets.abstract_widget import AbstractWidgetMeta
 
 
 class LogLevel(StrEnum):
@@ -50,7 +53,7 @@ class LogEntry:
             return self.ts
 
 
-class StatusFeed(Widget):
+class StatusFeed(Widget, metaclass=AbstractWidgetMeta):
     """Tells every screen what changed, coalesced; subclasses say where changes come from (`start`)."""
 
     DEFAULT_CSS = """
@@ -104,16 +107,16 @@ class StatusFeed(Widget):
             self._started = True
             self._begin()
 
+    @abstractmethod
     def _begin(self) -> None:
         """Start the source of changes; each subclass has its own."""
-        raise NotImplementedError
 
     def on_unmount(self) -> None:
         self._stop.set()
 
+    @abstractmethod
     def knows(self, app: str) -> bool:
         """Whether `app` is one of the apps shown, so a log line about it refreshes its row too."""
-        raise NotImplementedError
 
     def log_entry(self, entry: LogEntry) -> None:
         """Add a line to the event log (action results, errors); screens see it with the next Updated."""
