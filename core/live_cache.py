@@ -67,8 +67,7 @@ class LiveCache:
         version = _resource_version(event.obj)
         if previous is not None and version is not None and _resource_version(previous) == version:
             return False
-        self._fields.share(event.obj)
-        objects[key] = event.obj
+        self._store(objects, key, event.obj)
         return True
 
     def replace_kind(
@@ -92,12 +91,18 @@ class LiveCache:
                 or _resource_version(obj) is None
             ):
                 events.append(LiveEvent(key, obj))
-                self._fields.share(obj)
-                stored[key] = obj
+                self._store(stored, key, obj)
         for key in gone:
             del stored[key]
             events.append(LiveEvent(key, None))
         return events
+
+    def _store(
+        self, objects: dict[ResourceKey, Mapping[str, Any]], key: ResourceKey, obj: Mapping[str, Any]
+    ) -> None:
+        """The one place an object enters the cache (every path that stores goes through here)."""
+        self._fields.share(obj)
+        objects[key] = obj
 
 
 def _resource_version(obj: Mapping[str, Any]) -> Any:
