@@ -57,10 +57,12 @@ def verdict_of(engine: Engine, app: str, key: ResourceKey) -> ResourceResult | N
     return dataclasses.replace(result, shared_with=shared) if shared else result
 
 
-def resource_document(engine: Engine, app: str, key: ResourceKey, result: ResourceResult) -> dict[str, Any]:
-    """The document for one judged resource of `app`. Reads the engine: call it on the engine's loop."""
+def resource_document(
+    engine: Engine, app: str, key: ResourceKey, result: ResourceResult, live: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The document for one judged resource of `app`, `live` its whole live object
+    (`Engine.full_live_object`). Reads the engine: call it on the engine's loop."""
     runtime = engine.apps[app]
-    live = engine.live_object(app, key)
     desired = runtime.desired.objects.get(key)
     secret = is_secret(key)
     return {

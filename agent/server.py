@@ -206,7 +206,8 @@ async def resource(request: web.Request) -> web.Response:
     result = verdict_of(service.engine, app, key)
     if result is None:
         return error_response(404, f"app {app} has no resource {key}; its status lists the resources")
-    document = resource_document(service.engine, app, key, result)
+    live = await asyncio.to_thread(service.engine.full_live_object, app, key)  # one GET if cut down
+    document = resource_document(service.engine, app, key, result, live)
     # The Events the in-process diff pane lists: a drifted resource's, or one under way or wrong.
     if wants_events(result, service.engine.live_object(app, key)):
         events = await _recent_events(service, app, key)

@@ -2,10 +2,13 @@
 
 The objects arrive as the watch delivers them, compact JSON lines, and are parsed and stored
 exactly as the engine does (`wire_json.loads`, `ResourceKey.of`, `LiveCache.apply`, which shares
-managedFields tries between objects). tracemalloc counts every byte allocated for them, the parsed
-dicts, the keys and the sharing table included; the lines themselves are made before tracing
-starts and are not counted. The same is then measured with the app's
-reconciler judging every object too (results, rules, the live map), for the whole engine's share.
+managedFields tries between objects), and each object the app's reconciler finds in sync is
+compacted as the engine compacts it (core.engine_projection.compact_judged: its own metadata and
+status, Git's objects for the rest). tracemalloc counts every byte allocated for what the cache
+then holds, the parsed dicts, the keys and the sharing table included; the lines themselves are
+made before tracing starts and are not counted, nor are the desired objects (they exist anyway),
+nor the reconciler's verdicts (judged once before tracing, so the traced pass only re-finds them).
+The same is then measured with the reconciler's share counted too, for the whole engine's share.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import wire_json
+from core.engine_projection import compact_judged
 from core.live_cache import LiveCache, LiveEvent
 from core.model import App, ResourceKey, Source
 from core.reconcile import AppReconciler
@@ -38,21 +42,35 @@ def measure_memory(
     lines = [json.dumps(obj, separators=(",", ":")).encode() for obj in live]
     mean_bytes = sum(len(line) for line in lines) / len(lines)
 
-    def fill_cache() -> Any:
-        cache = LiveCache()
-        for line in lines:
-            obj = wire_json.loads(line)
-            cache.apply(LiveEvent(ResourceKey.of(obj), obj))
-        return cache
-
     reconciler = AppReconciler(App(app_name, Source(".", "", ".")))
     reconciler.set_desired({ResourceKey.of(obj): obj for obj in desired}, render_ok=True)
 
-    def fill_both() -> Any:
-        cache = fill_cache()
-        for key, obj in cache:
+    def fill_judged(cache: LiveCache) -> LiveCache:
+        for line in lines:
+            obj = wire_json.loads(line)
+            key = ResourceKey.of(obj)
+            cache.apply(LiveEvent(key, obj))
             reconciler.live_changed(key, obj)
-        return cache, reconciler
+            compact_judged(cache, reconciler, key, obj)
+        return cache
+
+    for _ in range(2):  # judged (and its in-sync checks compiled) untraced: the traced pass adds neither
+        fill_judged(LiveCache())
+
+    def fill_cache() -> Any:
+        return fill_judged(LiveCache())
+
+    def fill_both() -> Any:
+        fresh = AppReconciler(App(app_name, Source(".", "", ".")))
+        fresh.set_desired(reconciler.desired, render_ok=True)
+        cache = LiveCache()
+        for line in lines:
+            obj = wire_json.loads(line)
+            key = ResourceKey.of(obj)
+            cache.apply(LiveEvent(key, obj))
+            fresh.live_changed(key, obj)
+            compact_judged(cache, fresh, key, obj)
+        return cache, fresh
 
     cache_growth = _traced_growth(fill_cache)
     both_growth = _traced_growth(fill_both)

@@ -50,6 +50,7 @@ from core.engine_fleet import EngineFleet
 from core.engine_liveness import EngineLiveness
 from core.engine_messages import EngineMessages
 from core.engine_observer import NO_OBSERVER, ConnectionTracker, EngineObserver, report_batch
+from core.engine_projection import cut_down_hook, whole_object
 from core.engine_watches import EngineWatches
 from core.errors import KubedriftError
 from core.event_routing import EventRouting
@@ -228,6 +229,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
 
     def _connect(self, context: str) -> ClusterRuntime:
         cluster = ClusterRuntime(context)
+        cluster.cache.cut_down = cut_down_hook(self, context, self._health_overrides)
         # Decided per cluster, not per name: a context on the same server as a read-only one is read-only.
         read_only = read_only_reason(self.config, self.kubeconfig, context, forced=self.read_only) is not None
         try:
@@ -434,9 +436,22 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         ]
 
     def live_object(self, app: str, key: ResourceKey) -> Mapping[str, Any] | None:
+        """`key`'s cached live object, which may be cut down to what its verdict needs
+        (core.live_projection): its metadata and status are always there."""
         runtime = self.apps[app]
         cluster = self.clusters.get(runtime.context or "")
         return None if cluster is None else cluster.cache.get(key)
+
+    def is_cut_down(self, app: str, key: ResourceKey) -> bool:
+        """Whether the cache keeps `key`'s object cut down (see `live_object`)."""
+        cluster = self.clusters.get(self.apps[app].context or "")
+        return cluster is not None and cluster.cache.is_cut_down(key)
+
+    def full_live_object(self, app: str, key: ResourceKey) -> Mapping[str, Any] | None:
+        """`key`'s whole live object, for a person or a client to read: the cached one when it is
+        whole, else one GET. Blocking: call it off the UI's and the engine loop's thread."""
+        cluster = self.clusters.get(self.apps[app].context or "")
+        return whole_object(self.live_object(app, key), cluster, key)
 
 
 __all__ = ["AppRuntime", "ClusterError", "ClusterRuntime", "Engine"]

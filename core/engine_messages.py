@@ -17,6 +17,7 @@ from core.cluster_liveness import VANISHED_MINIMUM, lost_by_relist, lost_by_vers
 from core.desired_state import DesiredState
 from core.drift.cluster_schema import group_versions
 from core.engine_parts import EngineParts
+from core.engine_projection import compact_in_sync, read_whole_again
 from core.kind_watch import KindState, Relisted, StateLost, WatchMessage
 from core.live_cache import LiveEvent
 from core.model import ResourceKey, SyncStatus
@@ -51,6 +52,8 @@ class EngineMessages:
             verdicts = take_verdicts(self, context)
             if not cluster.cache.apply(message):
                 return verdicts
+            if message.obj is not None:  # what the cache kept, which may be cut down (core.live_projection)
+                message = LiveEvent(message.key, cluster.cache.get(message.key))
             return verdicts + self._route(context, [message])
         if isinstance(message, StateLost):
             where = (message.group, message.kind, message.namespace)
@@ -106,13 +109,17 @@ class EngineMessages:
     def _route(self: EngineParts, context: str, events: list[LiveEvent]) -> list[StatusChange]:
         """Hand each event to the apps it concerns (see core.event_routing), app by app."""
         routing = self._routing[context]
+        cluster = self.clusters[context]
         now = rfc3339_now()
         changes: list[StatusChange] = []
-        for runtime, app_events in routing.route(events):
+        routed = routing.route(events)
+        for runtime, app_events in routed:
             before = (runtime.reconciler.sync, runtime.reconciler.health)
             for event in app_events:
                 previous = runtime.reconciler.results.get(event.key)
-                updated = runtime.reconciler.live_changed(event.key, event.obj)
+                updated = runtime.reconciler.live_changed(
+                    event.key, event.obj, cut_down=cluster.cache.is_cut_down(event.key)
+                )
                 routing.note(runtime, (event.key,))
                 if updated is not None or (
                     previous is not None and event.key not in runtime.reconciler.results
@@ -120,7 +127,8 @@ class EngineMessages:
                     changes.append(resource_change(now, runtime.app.name, event.key, previous, updated))
             changes.extend(app_change(now, runtime, before))
             confirm_on_server(self, context, runtime, [event.key for event in app_events])
-        return changes
+            compact_in_sync(self, cluster, runtime, app_events)
+        return changes + read_whole_again(self, context, [runtime for runtime, _ in routed])
 
     def _set_kind_state(
         self: EngineParts, context: str, group: str, kind: str, reason: str | None, *, forbidden: bool = False
@@ -162,7 +170,8 @@ class EngineMessages:
             for key in state.objects:
                 if key not in runtime.reconciler.live:
                     obj = cluster.cache.get(key)
-                    if obj is not None and runtime.reconciler.live_changed(key, obj) is not None:
+                    cut_down = cluster.cache.is_cut_down(key)  # held until it is read whole
+                    if obj is not None and runtime.reconciler.live_changed(key, obj, cut_down=cut_down):
                         changed.add(key)
             self._routing[cluster.context].note(runtime, previous_keys | state.objects.keys())
         changes: list[StatusChange] = [
@@ -175,6 +184,8 @@ class EngineMessages:
         if state.revision != previous_revision:
             changes.append(RevisionChange(now, runtime.app.name, state.revision, previous_revision))
         changes.extend(declare_shared(self, runtime, state, now))
+        if cluster is not None:
+            changes.extend(read_whole_again(self, cluster.context, [runtime]))
         return changes
 
     def _initial_changes(self: EngineParts) -> list[StatusChange]:

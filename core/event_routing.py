@@ -53,6 +53,15 @@ class EventRouting:
                 if not names:
                     del self._interested[key]
 
+    def declared(self, key: ResourceKey) -> bool:
+        """Whether an app of the cluster declares `key` in its desired state."""
+        return any(key in self._apps[name].reconciler.desired for name in self._interested.get(key, ()))
+
+    def declared_only_by(self, key: ResourceKey, app: str) -> bool:
+        """Whether `app` is the only app of the cluster that declares or holds `key`."""
+        names = self._interested.get(key)
+        return names is not None and len(names) == 1 and app in names
+
     def route(self, events: Iterable[LiveEvent]) -> list[tuple[AppRuntime, list[LiveEvent]]]:
         """Each app some of `events` concern, in config order, with those events in their order."""
         per_app: dict[str, list[LiveEvent]] = {}

@@ -129,6 +129,13 @@ class AppReconciler:
         """What syncs changed nothing for (drift rule 7; core.sync_verdict)."""
         self.server_verdicts: dict[ResourceKey, ServerVerdict] = {}
         """Opt-in server-side diff answers (core.server_side_diff), each for one desired/live pair."""
+        self.cut_down: set[ResourceKey] = set()
+        """Keys whose live object is a cut-down form (core.live_projection), good only for the verdict
+        it was made with: judged against another desired object or other rules, it proves nothing."""
+        self.refreshing: set[ResourceKey] = set()
+        """Cut-down keys whose desired object or rules changed: their verdict is held as it was until
+        the whole live object is read again (`take_reads` says which to read)."""
+        self._to_read: set[ResourceKey] = set()
 
     # Inputs.
 
@@ -156,12 +163,25 @@ class AppReconciler:
             self._learn_crds()
         self.render_ok = render_ok
         self.pending = new_pending
+        self._hold({key for key in touched if key in self.cut_down and key in self.desired})
         for key in touched:
             self.unchangeable.forget(key)  # Git changed: a sync may change something now
         return {key for key in touched if self._recompute(key)}
 
-    def live_changed(self, key: ResourceKey, obj: Mapping[str, Any] | None) -> ResourceResult | None:
-        """A live object was added, modified (obj) or deleted (None). Returns the new result if it changed."""
+    def live_changed(
+        self, key: ResourceKey, obj: Mapping[str, Any] | None, *, cut_down: bool = False
+    ) -> ResourceResult | None:
+        """A live object was added, modified (obj) or deleted (None). Returns the new result if it changed.
+
+        `cut_down`: `obj` is the cache's health projection (core.live_projection), enough for an
+        object Git does not declare; for a declared one, the whole object is read first."""
+        self.refreshing.discard(key)
+        if cut_down:
+            self.cut_down.add(key)
+            if key in self.desired:
+                self._hold((key,))
+        else:
+            self.cut_down.discard(key)
         if obj is None:
             self.live.pop(key, None)
         elif key in self.desired or self._tracked(key, obj):
@@ -172,6 +192,22 @@ class AppReconciler:
         else:
             return None
         return self.results.get(key) if self._recompute(key) else None
+
+    def use_compacted(self, key: ResourceKey, obj: Mapping[str, Any]) -> None:
+        """Hold `obj`, the cache's compacted form of `key`'s live object, which was just found in
+        sync; the verdict stands (it is the one the whole object gave)."""
+        self.live[key] = obj
+        self.cut_down.add(key)
+
+    def take_reads(self) -> set[ResourceKey]:
+        """The keys whose whole live object must be read again since the last call (see `refreshing`)."""
+        keys, self._to_read = self._to_read, set()
+        return keys
+
+    def _hold(self, keys: Iterable[ResourceKey]) -> None:
+        for key in keys:
+            self.refreshing.add(key)
+            self._to_read.add(key)
 
     def set_kind_unknown(
         self, group: str, kind: str, reason: str | None, *, forbidden: bool = True
@@ -272,6 +308,8 @@ class AppReconciler:
             return ResourceResult(
                 key, version, SyncStatus.UNKNOWN, HealthStatus(Health.UNKNOWN, unknown), (), unknown
             )
+        if key in self.refreshing:
+            return self.results.get(key)  # held until the whole live object is read again
         if desired is None:
             if live is None or not self._tracked(key, live):
                 return None
@@ -386,6 +424,7 @@ class AppReconciler:
         )
         self._rules.clear()
         self._checkers.clear()
+        self._hold({key for key in self.cut_down if key in self.desired})  # judged under other rules now
 
     def _tracked(self, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
         # A hook the app ran carries its tracking id, but is never drift (Argo CD skips hooks too).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from core.audit import (
     mask_outcomes,
     secret_values,
 )
-from core.cluster import ClusterAdapter
+from core.cluster import ClusterAdapter, ClusterError
 from core.desired_state import AppDesiredState, DesiredState
 from core.drift.attribution import newest_attribution
 from core.drift.cluster_schema import ClusterSchemaSource
@@ -49,6 +50,7 @@ from core.sync_verdict import (
     still_drifted_reason,
     unchanged_reason,
 )
+from core.whole_objects import read_whole
 
 GroupKind = tuple[str, str]
 AUTOMATED = frozenset({"auto-sync", "self-heal"})
@@ -114,6 +116,13 @@ class AppRuntime:
         holds objects the app does not track.
         """
         live = dict(self.reconciler.live)
+        keys = None if keys is None else tuple(keys)
+        # What a sync compares its answers with must be whole (in-sync objects are cached compacted).
+        cut_down = [key for key in keys or desired.objects if key in self.reconciler.cut_down and key in live]
+        if cut_down:
+            with contextlib.suppress(ClusterError):  # the sync's own requests then say what is wrong
+                whole = read_whole(adapter, cut_down)
+                live.update({key: obj for key, obj in whole.items() if obj is not None})
         before = dict(self.reconciler.results)
         answers: dict[ResourceKey, Any] = {}
         audit_file = audit_path()  # resolved once: the file checked is the file written

@@ -61,6 +61,21 @@ HEALTH_CHECKS: Mapping[tuple[str, str], HealthCheck] = MappingProxyType(
 )
 """The health rule of each (group, kind) that has one."""
 
+HEALTH_SPEC_FIELDS: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType(
+    {
+        ("apps", "Deployment"): frozenset({"paused", "replicas"}),
+        ("apps", "StatefulSet"): frozenset({"replicas", "updateStrategy"}),
+        ("apps", "DaemonSet"): frozenset({"updateStrategy"}),
+        ("apps", "ReplicaSet"): frozenset({"replicas"}),
+        ("", "Pod"): frozenset({"restartPolicy"}),
+        ("", "Service"): frozenset({"type"}),
+        ("argoproj.io", "Rollout"): frozenset({"paused", "replicas", "strategy", "workloadRef"}),
+    }
+)
+"""The `spec` fields each rule reads besides `metadata` and `status` (every rule reads those two):
+a cached projection keeps them (core.live_projection), so its health is the whole object's. A test
+holds this table to the rules."""
+
 
 class HealthOverrides(Protocol):
     """Health checks a user brought, which win over the built-in rule of their kind."""
@@ -93,4 +108,4 @@ def roll_up(healths: Iterable[Health]) -> Health:
     return Health.worst(healths)
 
 
-__all__ = ["HEALTH_CHECKS", "HealthCheck", "HealthOverrides", "health_of", "roll_up"]
+__all__ = ["HEALTH_CHECKS", "HEALTH_SPEC_FIELDS", "HealthCheck", "HealthOverrides", "health_of", "roll_up"]

@@ -45,7 +45,9 @@ def _app_diffs(engine: Engine, name: str, style: Style) -> list[str]:
     blocks: list[str] = []
     for key, result in sorted(runtime.reconciler.results.items()):
         rules = runtime.reconciler.rules_for(key)
-        live = engine.live_object(name, key)
+        if result.status not in (SyncStatus.EXTRANEOUS, SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING):
+            continue
+        live = engine.full_live_object(name, key)  # the removal text shows all of it
         if result.status is SyncStatus.EXTRANEOUS and live is not None:
             text = removal_text(live, rules)
         elif result.status in (SyncStatus.OUT_OF_SYNC, SyncStatus.MISSING):

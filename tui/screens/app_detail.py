@@ -61,6 +61,10 @@ WIDE_LAYOUT_COLUMNS = 110
 _DRIFTED = ("OutOfSync", "Missing", "Extraneous", "Unknown")
 
 
+WholeObject = tuple[ResourceKey, Mapping[str, Any], Mapping[str, Any] | None]
+"""A whole live object read for the diff pane: its key, the cut-down object it stands for, it."""
+
+
 class AppDetailScreen(Screen[None]):
     """The resources of one app, the diff of the highlighted one, and what happened to the app."""
 
@@ -86,6 +90,9 @@ class AppDetailScreen(Screen[None]):
         """The recent Events last fetched, and whose."""
         self._events_asked: tuple[ResourceKey, ResourceResult | None] | None = None
         """The resource and verdict the last fetch was for: the same again asks nothing."""
+        self._whole: WholeObject | None = None
+        """The last whole object read for the pane: (key, the cut-down object it stands for, it)."""
+        self._whole_asked: tuple[ResourceKey, int] | None = None
 
     @property
     def kubedrift(self) -> KubedriftApp:
@@ -260,6 +267,11 @@ class AppDetailScreen(Screen[None]):
         """The one place fetched Events arrive. A failure lists none: Events are a hint beside the
         diff, and the cluster's own errors are told by the status line."""
         worker = event.worker
+        if worker.group == "whole" and event.state is WorkerState.SUCCESS:
+            self._whole = cast("WholeObject", worker.result)
+            self._diff_inputs = ()
+            self._show_diff()  # drawn again with the whole object
+            return
         if worker.group != "events" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         fetched = worker.result if event.state is WorkerState.SUCCESS else None
@@ -326,7 +338,22 @@ class AppDetailScreen(Screen[None]):
         return app_summary(runtime, read_only=is_read_only(self.engine, self.app_name))
 
     def _live(self, key: ResourceKey) -> Mapping[str, Any] | None:
-        return self.engine.live_object(self.app_name, key)
+        """`key`'s live object for the pane: whole. The cache may keep it cut down to its verdict's
+        needs (core.live_projection); then the cut-down form shows until one GET, off this thread,
+        brings the whole object, and the pane is drawn again."""
+        cached = self.engine.live_object(self.app_name, key)
+        if cached is None or not self.engine.is_cut_down(self.app_name, key):
+            return cached
+        if self._whole is not None and self._whole[0] == key and self._whole[1] is cached:
+            return self._whole[2]
+        if self._whole_asked != (key, id(cached)):
+            self._whole_asked = (key, id(cached))
+            self._read_whole(key, cached)
+        return cached
+
+    @work(thread=True, exclusive=True, group="whole", exit_on_error=False)
+    def _read_whole(self, key: ResourceKey, cached: Mapping[str, Any]) -> WholeObject:
+        return key, cached, self.engine.full_live_object(self.app_name, key)
 
     # Actions.
 
