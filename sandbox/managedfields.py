@@ -13,7 +13,6 @@ Call `track_update` after defaulting, as the real server tracks the decoded (def
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -21,6 +20,7 @@ from core.schema.go_types import zero_object
 from core.schema.model import FieldType
 from sandbox.defaults import apply_defaults, drop_nulls
 from sandbox.errors import StatusError, bad_request, unreasoned_server_error
+from sandbox.json_tree import copy_tree
 from sandbox.schemas import built_in_schema, schema_of_object
 from sandbox.ssa import updater
 from sandbox.ssa.fieldset import FieldSet, path_string
@@ -65,11 +65,12 @@ def _group_kind(obj: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(obj)
-    metadata = result.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
-    return result
+    """A deep copy without metadata.managedFields (which is never copied, only dropped)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return copy_tree(obj)
+    trimmed = {key: value for key, value in metadata.items() if key != "managedFields"}
+    return copy_tree({**obj, "metadata": trimmed})
 
 
 def _object_label(obj: dict[str, Any]) -> str:
@@ -109,7 +110,7 @@ def server_side_apply(
     if field_type is None:
         field_type = schema_of_object(applied)
     excluded = excluded_fields(group, kind, subresource, status_subresource=status_subresource)
-    config = copy.deepcopy(applied)
+    config = copy_tree(applied)
     creating = live is None
     live_obj = _zero_of(applied) if live is None else _without_managed_fields(live)
     try:
@@ -159,7 +160,7 @@ def server_side_apply(
         raise unreasoned_server_error(
             f"failed to create typed patch object ({_object_label(applied)}): {error}"
         ) from None
-    obj = copy.deepcopy(live_obj) if merged is None else merged
+    obj = copy_tree(live_obj) if merged is None else merged
     if manager == _KUBECTL and ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED):
         obj["metadata"]["annotations"][LAST_APPLIED] = last_applied_text(applied)
     entries = encode(result, result_times)

@@ -12,7 +12,6 @@ read; `create`, `update`, `update_status`, `patch`, `apply`, `delete` write; `wa
 from __future__ import annotations
 
 import builtins
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from sandbox.decoding import (
     undeclared_fields,
 )
 from sandbox.errors import StatusError, bad_request, not_found, unreasoned_server_error
+from sandbox.json_tree import copy_tree
 from sandbox.kinds import KindRegistry, ResourceType
 from sandbox.lifecycle import DeleteResult, Lifecycle
 from sandbox.managedfields import server_side_apply
@@ -141,7 +141,8 @@ class ResourceAPI:
         token: str | None = None
         remaining: int | None = None
         for stored in candidates:
-            if not labels.matches(stored.obj["metadata"].get("labels")) or not fields.matches(stored.obj):
+            # Labels are kept beside each stored version, so only a field selector decodes objects.
+            if not labels.matches(stored.labels) or not (fields.empty or fields.matches(stored.obj)):
                 continue
             if limit and len(items) >= limit:
                 last = items[-1]
@@ -149,7 +150,7 @@ class ResourceAPI:
                 if labels.empty and fields.empty:
                     # Like etcd's count, only exact without selectors (a real server omits it then too).
                     last_key = f"{last.namespace}/{last.name}" if last.namespace else last.name
-                    remaining = sum(1 for _ in self.store.iter_objects(key, scope, last_key, at=rv))
+                    remaining = self.store.count_after(key, scope, last_key, at=rv)
                 break
             items.append(self.as_version(resource_type, stored))
         return ListResult(items, rv, token, remaining)
@@ -388,7 +389,7 @@ class ResourceAPI:
                 f"the name of the object ({applied_meta.get('name')}) does not match the name "
                 f"on the URL ({name})"
             )
-        undeclared = undeclared_fields(resource_type, copy.deepcopy(body))
+        undeclared = undeclared_fields(resource_type, copy_tree(body))
         label = f"{namespace}/{name}" if namespace and resource_type.namespaced else f"/{name}"
         if undeclared:
             # Apply needs every field typed, whatever fieldValidation says; a real server answers 500.
@@ -497,6 +498,6 @@ class ResourceAPI:
     def as_version(self, resource_type: ResourceType, stored: StoredObject) -> StoredObject:
         """The object as the requested version of its resource shows it: converted for a built-in
         kind served in several versions, else only apiVersion differs (a CRD's conversion None)."""
-        if stored.obj.get("apiVersion") == resource_type.api_version:
+        if stored.api_version == resource_type.api_version:
             return stored
         return StoredObject(convert(stored.obj, resource_type.api_version), stored.rv)

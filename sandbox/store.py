@@ -1,8 +1,10 @@
 """The sandbox's etcd and watch cache: objects, the global resourceVersion, history and watchers.
 
 Everything here runs on the server's event loop, so no locks are needed. A stored object is never
-mutated: every write stores a new dict, and its JSON encoding is made once and shared by lists, gets
-and every watcher, which keeps 10k-object lists and watch fan-out cheap.
+mutated: every write stores a new version (sandbox/stored.py), encoded once and shared by lists, gets
+and every watcher. A sorted key index per resource makes a list page cost what it returns, so a
+paginated list of 100,000 objects is linear, not quadratic. Memory is bounded by the objects
+themselves (as JSON), `history_size` events per resource, and `watcher_backlog` events per watch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.errors import StatusError, bad_request, expired
+from sandbox.key_index import KeyIndex, sort_key, split_key
+from sandbox.stored import StoredObject, encode_json
+
+__all__ = ["StoredObject", "encode_json"]  # re-exported: where the rest of the sandbox imports them
 
 # The Expired message etcd gives a list at a compacted revision (resourceVersionMatch=Exact).
 LIST_EXPIRED = "The resourceVersion for the provided list is too old."
@@ -26,53 +32,6 @@ StorageKey = tuple[str, str]  # (group, plural)
 ADDED = "ADDED"
 MODIFIED = "MODIFIED"
 DELETED = "DELETED"
-
-_TYPE_META = ("apiVersion", "kind")
-
-
-def encode_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class StoredObject:
-    """One version of one object, with its encodings made at most once."""
-
-    __slots__ = ("_full", "_item", "obj", "rv")
-
-    def __init__(self, obj: dict[str, Any], rv: int) -> None:
-        self.obj = obj
-        self.rv = rv
-        self._full: bytes | None = None
-        self._item: bytes | None = None
-
-    @property
-    def namespace(self) -> str:
-        return str(self.obj["metadata"].get("namespace") or "")
-
-    @property
-    def name(self) -> str:
-        return str(self.obj["metadata"]["name"])
-
-    @property
-    def uid(self) -> str:
-        return str(self.obj["metadata"].get("uid") or "")
-
-    def full_json(self) -> bytes:
-        """The object as a get or a watch event carries it, with apiVersion and kind."""
-        if self._full is None:
-            self._full = encode_json(self.obj)
-        return self._full
-
-    def item_json(self) -> bytes:
-        """The object as a built-in list item: a real server drops apiVersion and kind there."""
-        if self._item is None:
-            self._item = encode_json({k: v for k, v in self.obj.items() if k not in _TYPE_META})
-        return self._item
-
-    def copy(self) -> dict[str, Any]:
-        """A private deep copy, made from the cached encoding (faster than copy.deepcopy)."""
-        copied: dict[str, Any] = json.loads(self.full_json())
-        return copied
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +103,7 @@ class Store:
 
     def __init__(self, *, history_size: int = 10_000, watcher_backlog: int = 100_000) -> None:
         self._objects: dict[StorageKey, dict[str, dict[str, StoredObject]]] = {}
-        self._sorted_names: dict[tuple[StorageKey, str], list[str]] = {}
+        self._index: dict[StorageKey, KeyIndex] = {}
         self._history: dict[StorageKey, deque[WatchEvent]] = {}
         self._floor: dict[StorageKey, int] = {}
         self._compacted_at = 0
@@ -176,22 +135,20 @@ class Store:
         if at is not None and at < self._rv:
             yield from self._objects_at(key, namespace, after, at)
             return
-        by_namespace = self._objects.get(key, {})
-        namespaces = [namespace] if namespace is not None else sorted(by_namespace)
-        for ns in namespaces:
-            objects = by_namespace.get(ns)
-            if not objects:
-                continue
-            for name in self._names(key, ns):
-                if after and _storage_name(ns, name) <= after:
-                    continue
-                yield objects[name]
+        index = self._index.get(key)
+        if index is None:
+            return
+        by_namespace = self._objects[key]
+        for ns, name in index.in_order(namespace, after):
+            stored = by_namespace[ns].get(name)
+            if stored is not None:
+                yield stored
 
-    def _objects_at(
-        self, key: StorageKey, namespace: str | None, after: str, rv: int
-    ) -> Iterator[StoredObject]:
-        """The state at `rv`: the current objects with every later event undone, newest first, so the
-        last undo of an object leaves the version it had at `rv` (None: it did not exist yet)."""
+    def _undone_since(
+        self, key: StorageKey, namespace: str | None, rv: int
+    ) -> dict[tuple[str, str], StoredObject | None]:
+        """For each object changed after `rv`, the version it had at `rv` (None: it did not exist):
+        the events after `rv` undone newest first, so the last undo of an object leaves that version."""
         if rv < self.oldest_resumable(key):
             raise expired(LIST_EXPIRED)
         undone: dict[tuple[str, str], StoredObject | None] = {}
@@ -200,23 +157,39 @@ class Store:
                 break
             if namespace is None or event.namespace == namespace:
                 undone[(event.namespace, event.new.name)] = event.old
-        if not undone:
-            yield from self.iter_objects(key, namespace, after)
-            return
-        by_namespace = self._objects.get(key, {})
-        namespaces = [namespace] if namespace is not None else list(by_namespace)
-        state: dict[tuple[str, str], StoredObject] = {
-            (ns, name): stored for ns in namespaces for name, stored in by_namespace.get(ns, {}).items()
-        }
-        for object_key, old in undone.items():
-            if old is None:
-                state.pop(object_key, None)
-            else:
-                state[object_key] = old
-        for ns, name in sorted(state):
-            if after and _storage_name(ns, name) <= after:
+        return undone
+
+    def _objects_at(
+        self, key: StorageKey, namespace: str | None, after: str, rv: int
+    ) -> Iterator[StoredObject]:
+        """The state at `rv`: the current objects in key order, merged with the versions the changes
+        since `rv` replaced (so a page costs its own size plus the changes since, never all objects)."""
+        undone = self._undone_since(key, namespace, rv)
+        after_sort = sort_key(*split_key(after)) if after else None
+        changed = sorted(
+            (sort_key(*object_key), object_key)
+            for object_key in undone
+            if after_sort is None or sort_key(*object_key) > after_sort
+        )
+        position = 0
+        for current in self.iter_objects(key, namespace, after):
+            current_sort = sort_key(current.namespace, current.name)
+            while position < len(changed) and changed[position][0] < current_sort:
+                old = undone[changed[position][1]]
+                position += 1
+                if old is not None:
+                    yield old  # deleted since `rv`
+            if position < len(changed) and changed[position][0] == current_sort:
+                old = undone[changed[position][1]]
+                position += 1
+                if old is not None:
+                    yield old  # changed since `rv`; None: created since
                 continue
-            yield state[(ns, name)]
+            yield current
+        for _sort, object_key in changed[position:]:
+            old = undone[object_key]
+            if old is not None:
+                yield old
 
     def count(self, key: StorageKey, namespace: str | None = None) -> int:
         by_namespace = self._objects.get(key, {})
@@ -224,13 +197,20 @@ class Store:
             return len(by_namespace.get(namespace, {}))
         return sum(len(objects) for objects in by_namespace.values())
 
-    def _names(self, key: StorageKey, namespace: str) -> list[str]:
-        cache_key = (key, namespace)
-        names = self._sorted_names.get(cache_key)
-        if names is None:
-            names = sorted(self._objects[key][namespace])
-            self._sorted_names[cache_key] = names
-        return names
+    def count_after(self, key: StorageKey, namespace: str | None, after: str, at: int | None = None) -> int:
+        """How many objects `iter_objects` would still give after the key `after`, without reading them."""
+        index = self._index.get(key)
+        total = index.count_after(namespace, after) if index is not None else 0
+        if at is None or at >= self._rv:
+            return total
+        after_sort = sort_key(*split_key(after)) if after else None
+        by_namespace = self._objects.get(key, {})
+        for (ns, name), old in self._undone_since(key, namespace, at).items():
+            if after_sort is not None and sort_key(ns, name) <= after_sort:
+                continue
+            exists_now = name in by_namespace.get(ns, {})
+            total += (old is not None) - exists_now
+        return total
 
     # ---- writes (the object dict becomes the store's; callers must not touch it afterwards) ----
 
@@ -238,7 +218,7 @@ class Store:
         stored = self._stamp(obj)
         by_name = self._objects.setdefault(key, {}).setdefault(stored.namespace, {})
         by_name[stored.name] = stored
-        self._sorted_names.pop((key, stored.namespace), None)
+        self._index.setdefault(key, KeyIndex()).add(stored.namespace, stored.name)
         self._emit(key, ADDED, stored, None)
         return stored
 
@@ -252,7 +232,7 @@ class Store:
 
     def delete(self, key: StorageKey, namespace: str, name: str) -> StoredObject:
         old = self._objects[key][namespace].pop(name)
-        self._sorted_names.pop((key, namespace), None)
+        self._index[key].remove(namespace, name)
         # The DELETED event carries the last state at the deletion's own resourceVersion.
         final = dict(old.obj)
         final["metadata"] = dict(old.obj["metadata"])

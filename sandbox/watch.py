@@ -26,6 +26,7 @@ DEFAULT_TIMEOUT_SECONDS = 1800.0
 # How often an idle stream checks whether its client went away.
 _LIVENESS_CHECK_SECONDS = 5.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+_REPLAY_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,18 @@ class _EventWriter:
         return b'{"type":"ERROR","object":' + encode_json(error.to_status()) + b"}\n"
 
 
-def _matches(watch: WatchRequest, obj: dict[str, Any]) -> bool:
-    return watch.labels.matches(obj["metadata"].get("labels")) and watch.fields.matches(obj)
+def _matches(watch: WatchRequest, stored: StoredObject) -> bool:
+    if not watch.labels.matches(stored.labels):
+        return False
+    return watch.fields.empty or watch.fields.matches(stored.obj)
 
 
 def translate(watch: WatchRequest, event: WatchEvent) -> tuple[str, StoredObject] | None:
     """The event this watcher should see, given its selectors, or None."""
     if watch.labels.empty and watch.fields.empty:
         return event.type, event.new
-    now_matches = _matches(watch, event.new.obj)
-    before_matched = event.old is not None and _matches(watch, event.old.obj)
+    now_matches = _matches(watch, event.new)
+    before_matched = event.old is not None and _matches(watch, event.old)
     if event.type == ADDED:
         return (ADDED, event.new) if now_matches else None
     if event.type == DELETED:
@@ -101,7 +104,7 @@ def translate(watch: WatchRequest, event: WatchEvent) -> tuple[str, StoredObject
 
 
 def _with_version(api: ResourceAPI, watch: WatchRequest, stored: StoredObject) -> StoredObject:
-    if stored.obj.get("apiVersion") == watch.resource_type.api_version:
+    if stored.api_version == watch.resource_type.api_version:
         return stored
     return api.as_version(watch.resource_type, stored)
 
@@ -157,11 +160,13 @@ async def serve_watch(
         if failure is not None:
             await response.write(writer.error(failure))
             return response
-        chunk = b"".join(writer.line(t, _with_version(api, watch, o)) for t, o in replay)
+        # Written a batch at a time, so the initial state of 100,000 objects is never one buffer.
+        replayed = list(replay)
+        for start in range(0, len(replayed), _REPLAY_BATCH):
+            batch = replayed[start : start + _REPLAY_BATCH]
+            await response.write(b"".join(writer.line(t, _with_version(api, watch, o)) for t, o in batch))
         if initial_end_rv is not None:
-            chunk += writer.bookmark(initial_end_rv, initial_events_end=True)
-        if chunk:
-            await response.write(chunk)
+            await response.write(writer.bookmark(initial_end_rv, initial_events_end=True))
         # A plain watch from a version the store has not reached sends only the events after it.
         skip_through = requested if not watch.send_initial_events else 0
         await _stream(request, response, api, watch, watcher, writer, bookmark_interval, skip_through)

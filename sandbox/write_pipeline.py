@@ -109,7 +109,7 @@ class WritePipeline:
         self.default(resource_type, obj)
         prepare_for_create(obj, resource_type)
         if (resource_type.group, resource_type.kind) == ("", "Service"):
-            self.service_ips.allocate(obj, None, self._services())
+            self.service_ips.allocate(obj, None, self._service)
         validate(obj, resource_type)
         if not dry_run and requested_version.isdigit() and int(requested_version):
             # Storage refuses a numeric version on create, as a plain error (500, no reason); any
@@ -167,7 +167,7 @@ class WritePipeline:
         strategy = "status" if subresource in ("status", "approval") else None
         result = prepare_for_update(new, old.obj, resource_type, strategy)
         if (resource_type.group, resource_type.kind) == ("", "Service"):
-            self.service_ips.allocate(result, old.obj, self._services())
+            self.service_ips.allocate(result, old.obj, self._service)
         validate(result, resource_type, old.obj)
         result["apiVersion"] = resource_type.api_version
         if should_delete_during_update(resource_type, old.obj, result):
@@ -192,8 +192,9 @@ class WritePipeline:
         canonicalize_quantities(resource_type, obj)
         apply_defaults(obj, group=resource_type.group, kind=resource_type.kind)
 
-    def _services(self) -> list[dict[str, Any]]:
-        return [stored.obj for stored in self.store.iter_objects(("", "services"))]
+    def _service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        stored = self.store.get(("", "services"), namespace, name)
+        return None if stored is None else stored.obj
 
 
 def _drop_empty_managed_fields(metadata: dict[str, Any]) -> None:
