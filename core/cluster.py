@@ -45,6 +45,8 @@ RETRY_BUDGET_SECONDS: Final = 10.0
 GIVE_UP_SECONDS: Final = 15.0
 """One-shot commands: how long a cluster may go without answering before every request fails at once."""
 LIST_PAGE_SIZE: Final = 500
+LIST_RESTARTS: Final = 3
+"""How often a list whose continue token expired (410, the server compacted mid-list) starts over."""
 KEEPALIVE_IDLE_SECONDS: Final = 15
 KEEPALIVE_INTERVAL_SECONDS: Final = 5
 KEEPALIVE_PROBES: Final = 3
@@ -55,6 +57,18 @@ KEEPALIVE_PROBES: Final = 3
 class ServerVersion:
     git_version: str
     minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a list: its objects, and the list's resourceVersion (the same on every page).
+
+    `first` starts a list (again, after a restart: drop what came before); `last` ends it."""
+
+    objects: list[dict[str, Any]]
+    version: str
+    first: bool = True
+    last: bool = True
 
 
 class ReadOnlyError(KubedriftError):
@@ -164,22 +178,51 @@ class ClusterAdapter:
     ) -> tuple[list[dict[str, Any]], str]:
         """Every object of a kind (paginated), and the list's resourceVersion to watch from."""
         items: list[dict[str, Any]] = []
+        version = ""
+        for page in self.list_pages(resource, namespace, label_selector=label_selector):
+            if page.first:
+                items = []  # a list started over (its continue token expired): only the new one counts
+            items.extend(page.objects)
+            version = page.version
+        return items, version
+
+    def list_pages(
+        self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> Iterator[ListPage]:
+        """Every object of a kind, a page (LIST_PAGE_SIZE objects) at a time as each arrives, so a
+        caller can use the first while the server reads the next.
+
+        A list whose continue token expires (410) starts over, at most LIST_RESTARTS times: its next
+        page is `first` again, and what came before it is to be dropped (a consistent list is one
+        snapshot, never two stitched together)."""
         query: dict[str, str] = {"limit": str(LIST_PAGE_SIZE)}
         if label_selector:
             query["labelSelector"] = label_selector
+        first = True
+        restarts = 0
         while True:
-            page = self._get_json(resource.path(namespace), query)
+            try:
+                page = self._get_json(resource.path(namespace), query)
+            except ApiError as error:
+                if error.code != 410 or first or restarts >= LIST_RESTARTS:
+                    raise
+                restarts += 1
+                query.pop("continue", None)
+                first = True
+                continue
+            items: list[dict[str, Any]] = page.get("items") or []
             kind = resource.kind
             api_version = resource.api_version
-            for item in page.get("items") or []:
+            for item in items:
                 # List items carry no apiVersion and kind on a real server; the cache wants them.
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
             metadata = page.get("metadata") or {}
             token = metadata.get("continue")
+            yield ListPage(items, str(metadata.get("resourceVersion") or ""), first=first, last=not token)
             if not token:
-                return items, str(metadata.get("resourceVersion") or "")
+                return
+            first = False
             query["continue"] = token
 
     def resource_version_now(

@@ -74,6 +74,7 @@ from core.read_only import read_only_reason
 from core.reconcile import AppReconciler
 from core.runtime import AppRuntime, ClusterRuntime, GroupKind
 from core.shared_resources import SharedResources
+from core.start_lists import StartProgress
 from core.status_events import StatusChange
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         """The live loop's tick in seconds when an app needs one (self-heal backoffs, rollback windows)."""
         self.notification_warning: Callable[[str], None] | None = None
         """Where the live form's notification warnings go (a hook not answering); None: stderr."""
+        self.start_progress = StartProgress()
+        """How far the start-up lists are: kinds listed, objects judged, every app evaluated yet."""
 
     def _new_runtime(self, app: App) -> AppRuntime:
         """An app's runtime, deploying to the context its destination names (nothing read yet)."""
@@ -275,6 +278,7 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         self.connect()
         self._settle_children(self._take_unsettled())  # the children found, then theirs
         self._list_all()
+        self.start_progress = dataclasses.replace(self.start_progress, evaluated=True)
         self._show_saved_rollbacks()
         return self.statuses()
 
@@ -296,10 +300,15 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         self._queue = asyncio.Queue()
         self._publish = publish
         self._stop = stop
-        await asyncio.to_thread(self.connect)
-        for plan in self._take_unsettled():  # the children found at start, added on this loop
-            await self._settle_children_live(plan)
-        await asyncio.to_thread(self._list_all)
+        try:
+            await asyncio.to_thread(self.connect)
+            for plan in self._take_unsettled():  # the children found at start, added on this loop
+                await self._settle_children_live(plan)
+            await self._list_all_live()  # the pages are applied here, on the loop, as they arrive
+        except BaseException:
+            self.start_progress = dataclasses.replace(self.start_progress, failed=True)
+            raise
+        self.start_progress = dataclasses.replace(self.start_progress, evaluated=True)
         publish(self._initial_changes() + self.children_at_start())
         for context, cluster in list(self.clusters.items()):
             self.connections.reachable(self.observer, context, cluster.error is None)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from core.cluster_liveness import backoff, lost_consequence
 from core.engine_parts import EngineParts
 from core.errors import KubedriftError
-from core.kind_watch import WatchMessage
+from core.kind_watch import Relisted, WatchMessage
 from core.kinds import KindTable
 from core.runtime import ClusterRuntime, GroupKind, app_change, resource_change
+from core.start_lists import KindListed, Listed, ListFailed, ListJob, StartLists
 from core.status_events import StatusChange, rfc3339_now
 
 if TYPE_CHECKING:
@@ -61,7 +63,25 @@ class EngineLiveness:
     def _list_kinds(
         self: EngineParts, cluster: ClusterRuntime, kinds: Iterable[GroupKind]
     ) -> list[WatchMessage]:
-        return [message for group, kind in kinds for message in self._list_kind(cluster, group, kind)]
+        """List `kinds` of a cluster reached after start-up, several at once (core.start_lists), and
+        keep every message, in order per kind, to be applied in one go (`_adopt`). Blocking."""
+        namespaces = tuple(self._namespaces_of(cluster.context))
+        jobs = [ListJob(cluster, group, kind, namespaces) for group, kind in kinds]
+        inbox: queue.SimpleQueue[Listed] = queue.SimpleQueue()
+        lists = StartLists(jobs, inbox.put)
+        lists.start()
+        messages: list[WatchMessage] = []
+        try:
+            for _ in jobs:
+                while not isinstance(item := inbox.get(), KindListed):
+                    if isinstance(item, ListFailed):
+                        raise item.error
+                    messages.append(item.message)
+                    if isinstance(item.message, Relisted):
+                        lists.page_applied()  # kept, not applied: the next page may come
+        finally:
+            lists.stop()
+        return messages
 
     def _adopt(
         self: EngineParts, cluster: ClusterRuntime, fresh: ClusterRuntime, messages: list[WatchMessage]

@@ -21,6 +21,7 @@ from core.engine_projection import compact_in_sync, read_whole_again
 from core.kind_watch import KindState, Relisted, StateLost, WatchMessage
 from core.live_cache import LiveEvent
 from core.model import ResourceKey, SyncStatus
+from core.paged_relist import PagedRelist
 from core.runtime import AppRuntime, ClusterRuntime, app_change, resource_change
 from core.server_side_diff import (
     Candidate,
@@ -60,20 +61,7 @@ class EngineMessages:
             self._state_lost(context, lost_by_version(context, message.newest, message.version), where)
             return []  # the relists that follow bring the status changes
         if isinstance(message, Relisted):
-            where = (message.group, message.kind, message.namespace)
-            held = cluster.cache.count(message.group, message.kind, message.namespace)
-            if message.recovering and not message.objects and held >= VANISHED_MINIMUM:
-                self._state_lost(context, lost_by_relist(context, message.kind, held), where)
-            for failing in [w for w in cluster.watch_errors if w[:2] == where[:2]]:
-                if message.namespace is None or failing == where:
-                    del cluster.watch_errors[failing]
-            self.connections.watch_up(self.observer, context, where)
-            events = cluster.cache.replace_kind(
-                message.group, message.kind, message.objects, message.namespace
-            )
-            # The objects first, then the kind known again: the other order would flash Missing.
-            changes = self._route(context, events)
-            return changes + self._set_kind_state(context, message.group, message.kind, None)
+            return apply_relisted(self, context, message)
         if message.forbidden and message.namespace is None and self._is_namespaced(cluster, message):
             # Not allowed cluster-wide: watch just the apps' namespaces, as a namespaced user can.
             watch = cluster.watches.pop((message.group, message.kind, None), None)
@@ -200,6 +188,29 @@ class EngineMessages:
                 change = ShareChange(runtime.app.name, key, others, ())
                 changes.append(SharedResourceChange(now, change.app, key, others, (), change_message(change)))
         return changes
+
+
+def apply_relisted(engine: EngineParts, context: str, message: Relisted) -> list[StatusChange]:
+    """A list, or a page of one (core.paged_relist): its objects stored and judged at once; at its
+    last page, what it did not return deleted, and only then the kind known again."""
+    cluster = engine.clusters[context]
+    where = (message.group, message.kind, message.namespace)
+    relist = cluster.relists.get(where)
+    if message.first or relist is None:
+        relist = cluster.relists[where] = PagedRelist.begin(cluster.cache, *where)
+    changes = engine._route(context, relist.page(cluster.cache, message.objects))
+    if not message.last:
+        return changes
+    del cluster.relists[where]
+    if message.recovering and not relist.listed and relist.held >= VANISHED_MINIMUM:
+        engine._state_lost(context, lost_by_relist(context, message.kind, relist.held), where)
+    for failing in [w for w in cluster.watch_errors if w[:2] == where[:2]]:
+        if message.namespace is None or failing == where:
+            del cluster.watch_errors[failing]
+    engine.connections.watch_up(engine.observer, context, where)
+    changes += engine._route(context, relist.finish(cluster.cache))
+    # The objects first, then the kind known again: the other order would flash Missing.
+    return changes + engine._set_kind_state(context, message.group, message.kind, None)
 
 
 def declare_shared(

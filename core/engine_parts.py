@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from core.runtime import AppRuntime, ClusterRuntime, GroupKind
     from core.shared_resources import SharedResources
     from core.source_watch import SourceWatch
+    from core.start_lists import StartProgress
     from core.status_events import RollbackEvent, StatusChange
 
 
@@ -75,6 +76,8 @@ class EngineParts(Protocol):
     _fleet_settled: frozenset[str] | None
     _fleet_task: asyncio.Task[None] | None
     _fleet_again: bool
+    start_progress: StartProgress
+    """How far the start-up lists are (core.start_lists), for the dashboard."""
 
     # core.engine
     def _connect(self, context: str) -> ClusterRuntime: ...
@@ -85,7 +88,6 @@ class EngineParts(Protocol):
     def _follow_source_of(self, runtime: AppRuntime) -> None: ...
 
     # core.engine_watches
-    def _list_kind(self, cluster: ClusterRuntime, group: str, kind: str) -> list[WatchMessage]: ...
     def _namespaces_of(self, context: str) -> list[str]: ...
     def _ensure_watches(self, context: str, kinds: Iterable[GroupKind] | None = None) -> None: ...
     def _start_watch(

@@ -113,8 +113,10 @@ def _read(engine: EngineParts, cluster: ClusterRuntime, keys: set[ResourceKey]) 
     try:
         return [LiveEvent(key, obj) for key, obj in sorted(read_whole(cluster.adapter, keys).items())]
     except ClusterError:
-        kinds = sorted({(key.group, key.kind) for key in keys})
-        return [message for group, kind in kinds for message in engine._list_kind(cluster, group, kind)]
+        try:
+            return engine._list_kinds(cluster, sorted({(key.group, key.kind) for key in keys}))
+        except ClusterError:
+            return []  # the kind's watch meets the same trouble and makes the kind Unknown
 
 
 def whole_object(

@@ -7,8 +7,8 @@
   would otherwise hang until its read timeout.
 - Before resuming, it asks the server for its current resourceVersion (a one-item list): one that
   went back means the server restarted without its state (StateLost), and the kind is relisted.
-- Relists on 410 Gone and on 504 "Too large resource version"; the relist is reported whole so the
-  cache can find deletions it missed.
+- Relists on 410 Gone and on 504 "Too large resource version"; the relist is reported page by
+  page as it arrives, its last page marked, so the cache can find the deletions it missed.
 - Reconnects with jittered exponential backoff when the cluster is unreachable.
 - A 403 reports the kind as unknowable with the server's reason, and retries later; every other
   kind keeps its own watch, so one forbidden kind never blinds the rest.
@@ -45,7 +45,13 @@ QUICK_BREAK_SECONDS: Final = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Relisted:
-    """A fresh list of a kind (in one namespace, or everywhere): the cache must hold exactly these."""
+    """A fresh list of a kind (in one namespace, or everywhere), or one page of it: once its last
+    page is in, the cache must hold exactly the objects of its pages there.
+
+    A whole list is one message, both `first` and `last`. A paged one is applied page by page as
+    it arrives; what the cache held and no page returned is deleted at the last page, and only then
+    is the kind known again. A `first` page starts the list over (a list restarted after its
+    continue token expired)."""
 
     group: str
     kind: str
@@ -54,6 +60,8 @@ class Relisted:
     recovering: bool = False
     """The list follows an error (a failure, a dropped stream, 410): one that finds none of what was
     cached may mean the server lost its state."""
+    first: bool = True
+    last: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,21 +232,26 @@ class KindWatch:
         self._wake.wait(seconds)
 
     def _relist(self) -> None:
-        objects, version = self.adapter.list(self.resource, self.namespace)
-        if went_back(self._newest, version):
-            assert self._newest is not None
-            self._sink(
-                StateLost(self.resource.group, self.resource.kind, self.namespace, self._newest, version)
-            )
+        """List the kind, handing each page on as it arrives (core.paged_relist applies them); the
+        watch resumes from the list's version once its last page is in."""
+        recovering = self._troubled
+        where = (self.resource.group, self.resource.kind, self.namespace)
+        version = ""
+        for page in self.adapter.list_pages(self.resource, self.namespace):
+            if self._stop.is_set():
+                return
+            if page.first and went_back(self._newest, page.version):
+                assert self._newest is not None
+                self._sink(StateLost(*where, self._newest, page.version))
+            version = page.version
+            # No KindState(None) here: the last page tells the engine the kind is known again, and
+            # sending it first would show the stale cache for a moment.
+            self._sink(Relisted(*where, page.objects, recovering, first=page.first, last=page.last))
         self.resource_version = version
         self._newest = as_version_number(version)
         self._verified = True
-        recovering, self._troubled = self._troubled, False
-        # No KindState(None) here: the Relisted itself tells the engine the kind is known again,
-        # and sending it first would show the stale cache for a moment.
+        self._troubled = False
         self._failing = False
-        if not self._stop.is_set():
-            self._sink(Relisted(self.resource.group, self.resource.kind, self.namespace, objects, recovering))
 
     def _verify_version(self) -> None:
         """Before resuming a watch: has the server gone back since? Then it lost its state: relist."""

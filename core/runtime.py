@@ -34,6 +34,7 @@ from core.model import (
     SyncResult,
     SyncStatus,
 )
+from core.paged_relist import PagedRelist
 from core.prune import namespace_holds_others, prune_candidates
 from core.reconcile import AppReconciler
 from core.rollback import RollbackView
@@ -322,6 +323,8 @@ class ClusterRuntime:
     """Watches that are failing now (reconnecting, forbidden), with the reason, for the status line."""
     listed: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
     """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
+    relists: dict[tuple[str, str, str | None], PagedRelist] = field(default_factory=dict)
+    """Lists being applied page by page (core.paged_relist), until their last page."""
     tracked_kinds: set[GroupKind] = field(default_factory=set)
     """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
     kube_version: str = ""

@@ -3,6 +3,7 @@ and values, read at scrape time; the counters and the histogram moved by the eng
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.metrics import CONTENT_TYPE, AgentMetrics
 from core.api_resources import ApiResource, Discovery
-from core.cluster import ApiError
+from core.cluster import ApiError, ListPage
 from core.config import Config
 from core.engine import Engine
 from core.engine_observer import NO_OBSERVER, SyncTrigger, report_sync
@@ -70,6 +71,9 @@ class StandInCluster:
 
     def resource_for(self, group: str, kind: str) -> ApiResource:
         return CONFIGMAPS
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

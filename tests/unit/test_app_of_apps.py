@@ -4,6 +4,7 @@ clash; renders that fail keeping children; the kind served or not deciding what 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from core.app_of_apps import (
     root_of,
     stood_in,
 )
-from core.cluster import ApiError
+from core.cluster import ApiError, ListPage
 from core.config import Config
 from core.engine import Engine
 from core.kubeconfig import Kubeconfig
@@ -289,6 +290,9 @@ class EmptyCluster:
         if found is None:
             raise ApiError(404, "NotFound", f"the server serves no {kind}.{group}")
         return found
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

@@ -4,14 +4,14 @@ watch reconnects, whether a cluster's watches are up, and each watch event's tim
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 from core.api_resources import ApiResource
 from core.automation import Automation
-from core.cluster import ApiError, ClusterError, WatchBroken
+from core.cluster import ApiError, ClusterError, ListPage, WatchBroken
 from core.engine_messages import Nudge
 from core.engine_observer import (
     ConnectionTracker,
@@ -232,6 +232,9 @@ class ScriptedCluster:
         if isinstance(step, Exception):
             raise step
         return step
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # each scripted list is one page
 
     def list(self, resource: ApiResource, namespace: str | None = None, **_: Any) -> tuple[list[Any], str]:
         return [], "7"

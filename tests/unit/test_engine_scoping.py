@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core.api_resources import ApiResource, Discovery
-from core.cluster import ApiError
+from core.cluster import ApiError, ListPage
 from core.config import zero_config
 from core.engine import Engine
 from core.kubeconfig import Kubeconfig
@@ -40,6 +41,9 @@ class NamespacedUserCluster:
 
     def resource_for(self, group: str, kind: str) -> ApiResource:
         return self.discover().by_kind[(group, kind)]
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

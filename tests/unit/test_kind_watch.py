@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.api_resources import ApiResource
-from core.cluster import ApiError, ClusterError, WatchBroken
+from core.cluster import ApiError, ClusterError, ListPage, WatchBroken
 from core.kind_watch import KindState, KindWatch, Relisted, StateLost, WatchMessage
 from core.live_cache import LiveEvent
 
@@ -53,6 +53,9 @@ class ScriptedCluster:
         if isinstance(step, Exception):
             raise step
         return step
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # each scripted list is one page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.api_resources import ApiResource, Discovery
-from core.cluster import ApiError
+from core.cluster import ApiError, ListPage
 from core.config import zero_config
 from core.engine import Engine
 from core.engine_messages import nudger
@@ -57,6 +57,9 @@ class StandInCluster:
 
     def resource_for(self, group: str, kind: str) -> ApiResource:
         return CONFIGMAPS
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

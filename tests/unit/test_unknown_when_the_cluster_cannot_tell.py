@@ -5,6 +5,7 @@ The reconciler, automation and the engine's message handling, with a stand-in cl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from core.api_resources import ApiResource, Discovery
 from core.automation import Automation
-from core.cluster import ApiError, ClusterError
+from core.cluster import ApiError, ClusterError, ListPage
 from core.cluster_liveness import backoff, went_back
 from core.config import zero_config
 from core.engine import Engine
@@ -163,6 +164,9 @@ class StandInCluster:
                 404, "NotFound", f"the cluster (dev) serves no kind {kind}.{group}: install its CRD"
             )
         return found
+
+    def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
+        yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
+from textual.widget import Widget
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
@@ -84,6 +85,9 @@ class AttachedDashboardScreen(DashboardScreen):
 
     def _status_line(self) -> StatusLine:
         return _status_line(self)
+
+    def _start_progress(self) -> Iterable[Widget]:
+        return ()  # the agents started their engines long ago; their status bar says how each stands
 
     def _first_rows(self) -> Iterable[AppRow]:
         return (self._row(app) for app in _fleet(self).apps)

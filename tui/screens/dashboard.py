@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
@@ -24,6 +25,7 @@ from tui.actions import ActsOnApps
 from tui.keys import binding
 from tui.widgets.app_table import AppRow, AppTable
 from tui.widgets.engine_feed import EngineFeed
+from tui.widgets.start_progress import StartProgressLine
 from tui.widgets.status_bar import StatusBar, StatusLine
 
 if TYPE_CHECKING:
@@ -67,11 +69,16 @@ class DashboardScreen(Screen[None]):
             placeholder="filter apps by name or context; enter keeps it, escape clears it",
             id="filter",
         )
+        yield from self._start_progress()
         yield self._status_line()
         yield Footer()
 
     def _app_table(self) -> AppTable:
         return AppTable(id="apps")
+
+    def _start_progress(self) -> Iterable[Widget]:
+        """The engine's start-up progress, shown until every app is evaluated (none when attached)."""
+        yield StartProgressLine(self.engine, id="start-progress")
 
     def _status_line(self) -> StatusLine:
         """The line under the screen: the clusters' watch state here (the attached screens: agents)."""
