@@ -1,7 +1,10 @@
-"""`python -m benchmarks [--quick] [--agents] [--json PATH]`: every budget of DESIGN.md, measured.
+"""`python -m benchmarks [--quick] [--agents] [--scale N] [--json PATH]`: every budget of DESIGN.md, measured.
 
 `--agents` measures issue 15's fleet instead: four `kubedrift agent`s of 25,000 objects each, and
 one attached view of them all (with `--quick`, two of 1,000).
+
+`--scale N` measures issue 16's figures instead, with N objects in one kubedrift process (`100k`
+for the budgets; `2k` checks the whole path quickly): see benchmarks.scale_run.
 
 Prints each figure next to its budget and the run's calibration, and writes
 `{"figures": ..., "calibration": ..., "scale": ..., "machine": ...}` to PATH when asked. Exits 1
@@ -18,8 +21,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.harness import run_agent_fleet, run_all, stopwatch
-from benchmarks.plan import Plan
+from benchmarks.plan import Plan, ScalePlan
 from benchmarks.report import print_report
+from benchmarks.scale_run import run_scale
+
+
+def object_count(text: str) -> int:
+    """`100k`, `2k`, `1m` or a plain number of objects."""
+    multipliers = {"k": 1_000, "m": 1_000_000}
+    cleaned = text.strip().lower().replace("_", "").replace(",", "")
+    multiplier = multipliers.get(cleaned[-1:], 1)
+    digits = cleaned[:-1] if cleaned[-1:] in multipliers else cleaned
+    try:
+        count = round(float(digits) * multiplier)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of objects (e.g. 100k, 2k, 5000)"
+        ) from None
+    if count < 20:
+        raise argparse.ArgumentTypeError(f"{text!r}: the scale run needs at least 20 objects")
+    return count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,8 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--agents", action="store_true", help="4 agents x 25,000 objects: time to loaded, event -> attached"
     )
+    parser.add_argument(
+        "--scale",
+        type=object_count,
+        metavar="N",
+        help="issue 16's figures with N objects in one process (100k; 2k for a quick check)",
+    )
     args = parser.parse_args(argv)
-    if args.agents:
+    if args.scale is not None:
+        results = run_scale(ScalePlan.of(args.scale), stopwatch())
+    elif args.agents:
         results = run_agent_fleet(args.quick, stopwatch())
     else:
         plan = Plan.quick_run() if args.quick else Plan.default()

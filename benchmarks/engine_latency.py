@@ -68,3 +68,10 @@ def measure_engine_latency(fleet: Fleet, samples: int, *, seed: int = 50) -> Eng
                     latencies.append(published - sent)
     fleet.undo_drift()
     return EngineLatency(summarise(latencies), summarise(writes), start_seconds, timeouts)
+
+
+def measure_engine_start(fleet: Fleet) -> float:
+    """One start of the live engine on the fleet: seconds from `Engine.run` until its first publish,
+    when every app has been rendered, listed and judged (what `start_seconds` above measures)."""
+    with EngineThread(fleet_engine(fleet)) as run:
+        return run.wait_started(START_TIMEOUT)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from benchmarks.fixtures import DRIFT_KEY, Manifest, manifests, tracked, write_folder
 from core.model import ResourceKey
@@ -29,12 +30,26 @@ CHUNK: Final = 250
 """Objects written per call onto the sandbox's loop, so its watches keep being served meanwhile."""
 STATUS_TIME: Final = "2025-01-02T03:04:05Z"
 
+T = TypeVar("T")
+ObjectRef = tuple[str, str, str, str]
+"""apiVersion, kind, namespace, name."""
+
+
+class FleetServer(Protocol):
+    """Where the fleet lives: a SandboxThread here, or a sandbox in its own process
+    (benchmarks.sandbox_process), which is why what `run` is given is a module-level function or a
+    partial of one (it may have to be pickled)."""
+
+    def run(self, fn: Callable[[ResourceAPI], T]) -> T: ...
+
+    def kubeconfig(self, path: Path | str) -> Path: ...
+
 
 @dataclass
 class Fleet:
     """A populated sandbox, its kubeconfig, and the manifests of its one app on disk."""
 
-    sandbox: SandboxThread
+    sandbox: FleetServer
     kubeconfig: Path
     folder: Path
     manifests: list[Manifest]
@@ -43,24 +58,18 @@ class Fleet:
 
     def live_objects(self) -> list[dict[str, Any]]:
         """Every fleet object as the server returns it (a JSON round trip of what it stores)."""
+        return [json.loads(text) for text in self.live_texts()]
+
+    def live_texts(self) -> list[str]:
+        """Every fleet object as the server returns it, as JSON text (one parsed copy only on demand)."""
         wanted = [
             (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
             for obj in self.manifests
         ]
-
-        def read(api: ResourceAPI, chunk: Sequence[tuple[str, str, str, str]]) -> list[str]:
-            return [json.dumps(api.get(api.resource(v, k), ns, name).obj) for v, k, ns, name in chunk]
-
         texts: list[str] = []
         for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            texts.extend(self.sandbox.run(lambda api, chunk=chunk: read(api, chunk)))  # type: ignore[misc]
-        objects = [json.loads(text) for text in texts]
-        for obj, manifest in zip(objects, self.manifests, strict=True):
-            # The sandbox stores what the URL says; a list or watch of a real server adds both.
-            obj.setdefault("apiVersion", manifest["apiVersion"])
-            obj.setdefault("kind", manifest["kind"])
-        return objects
+            texts.extend(self.sandbox.run(partial(read_objects, wanted[start : start + CHUNK])))
+        return texts
 
     def drift_targets(self, count: int, seed: int = 6) -> list[int]:
         """Indices of ConfigMaps and Deployments (about half each) to drift, spread over the fleet."""
@@ -80,12 +89,11 @@ class Fleet:
         else:
             replicas = obj["spec"]["replicas"]
             patch = {"spec": {"replicas": replicas + 3 if drifted else replicas}}
-
-        def write(api: ResourceAPI) -> None:
-            resource = api.resource(obj["apiVersion"], obj["kind"])
-            api.patch(resource, metadata["namespace"], metadata["name"], MERGE, patch, manager="kubectl")
-
-        self.sandbox.run(write)
+        self.sandbox.run(
+            partial(
+                merge_patch, obj["apiVersion"], obj["kind"], metadata["namespace"], metadata["name"], patch
+            )
+        )
         if drifted:
             self._drifted.add(index)
         else:
@@ -107,8 +115,14 @@ def running_fleet(root: Path, count: int) -> Iterator[Fleet]:
         yield Fleet(sandbox, sandbox.kubeconfig(root / "kubeconfig"), folder, objects)
 
 
-def populate(sandbox: SandboxThread, app: str, objects: Sequence[Manifest]) -> None:
-    """Namespaces, then every object applied as kubedrift's first sync would, then controller statuses."""
+def populate(
+    sandbox: FleetServer,
+    app: str,
+    objects: Sequence[Manifest],
+    on_chunk: Callable[[int], None] | None = None,
+) -> None:
+    """Namespaces, then every object applied as kubedrift's first sync would, then controller statuses;
+    `on_chunk` hears how many objects are in after each chunk."""
     namespaces = sorted({obj["metadata"]["namespace"] for obj in objects})
 
     def create_namespaces(api: ResourceAPI) -> None:
@@ -137,6 +151,27 @@ def populate(sandbox: SandboxThread, app: str, objects: Sequence[Manifest]) -> N
     for start in range(0, len(objects), CHUNK):
         chunk = objects[start : start + CHUNK]
         sandbox.run(lambda api, chunk=chunk: apply_chunk(api, chunk))  # type: ignore[misc]
+        if on_chunk is not None:
+            on_chunk(start + len(chunk))
+
+
+def read_objects(wanted: Sequence[ObjectRef], api: ResourceAPI) -> list[str]:
+    """Objects as JSON text, as a list or watch returns them: the sandbox stores what the URL says,
+    a real server's list adds apiVersion and kind."""
+    texts = []
+    for api_version, kind, namespace, name in wanted:
+        obj = dict(api.get(api.resource(api_version, kind), namespace, name).obj)
+        obj.setdefault("apiVersion", api_version)
+        obj.setdefault("kind", kind)
+        texts.append(json.dumps(obj))
+    return texts
+
+
+def merge_patch(
+    api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any], api: ResourceAPI
+) -> None:
+    """A merge patch as `kubectl patch --type merge` (or `kubectl edit`) sends it."""
+    api.patch(api.resource(api_version, kind), namespace, name, MERGE, patch, manager="kubectl")
 
 
 def controller_status(obj: dict[str, Any]) -> dict[str, Any] | None:

@@ -35,13 +35,7 @@ from benchmarks.report import Results
 from benchmarks.schema_cost import count_server_side_diff_calls, measure_schema_cost
 from benchmarks.screen_latency import measure_screen_latency
 from benchmarks.tui_process import measure_first_frames, measure_idle_cpu
-from benchmarks.tui_scale import (
-    MANIFESTS_PER_APP,
-    describe,
-    measure_row_updates,
-    row_update_ratio,
-    write_many_apps,
-)
+from benchmarks.tui_scale import MANIFESTS_PER_APP, measure_row_ratio, write_many_apps
 
 Progress = Callable[[str], None]
 
@@ -51,7 +45,7 @@ def run_all(plan: Plan, progress: Progress) -> Results:
     results.machine = {**machine_info(), "run": {"objects": plan.objects, "quick": plan.quick}}
     progress("calibrating")
     start_calibration = calibrate()
-    with tempfile.TemporaryDirectory(prefix="kubedrift-bench-") as scratch, _private_home(Path(scratch)):
+    with tempfile.TemporaryDirectory(prefix="kubedrift-bench-") as scratch, private_home(Path(scratch)):
         _fleet_figures(plan, Path(scratch), results, progress)
         _render_figures(Path(scratch), results, progress)
         gc.collect()
@@ -75,7 +69,7 @@ def run_agent_fleet(quick: bool, progress: Progress) -> Results:
     results.calibration = calibrate()
     keys = ["agents_all_loaded_s", "agents_event_to_attached_p95_ms", "agents_rss_mib_max"]
     scratch = tempfile.TemporaryDirectory(prefix="kubedrift-bench-")
-    with scratch, _private_home(Path(scratch.name)), _figure(results, [], scale_keys=keys):
+    with scratch, private_home(Path(scratch.name)), figure(results, [], scale_keys=keys):
         progress(f"filling {agents} sandboxes with {per_agent:,} objects each, then {agents} agents")
         scale = measure_agent_fleet(Path(scratch.name), agents, per_agent, samples)
         results.scale["agents"] = agents
@@ -114,7 +108,7 @@ def _fleet_figures(plan: Plan, root: Path, results: Results, progress: Progress)
 
 def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
     live = fleet.live_objects()
-    with _figure(results, ["memory_per_object_kib"]):
+    with figure(results, ["memory_per_object_kib"]):
         progress("memory per cached object")
         memory = measure_memory(fleet.app, fleet.manifests, live)
         results.figures["memory_per_object_kib"] = memory.cache_bytes_per_object / 1024
@@ -124,7 +118,7 @@ def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Pro
             "with the reconciler's verdicts too: "
             f"{memory.with_reconciler_bytes_per_object / 1024:.1f} KiB/object",
         )
-    with _figure(results, ["ingest_cost_ratio_vs_json_loads"]):
+    with figure(results, ["ingest_cost_ratio_vs_json_loads"]):
         progress("ingest cost per watch event")
         ingest = measure_ingest(fleet.app, fleet.manifests, live, plan.ingest_repeat)
         results.figures["ingest_cost_ratio_vs_json_loads"] = ingest.ratio
@@ -136,7 +130,7 @@ def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Pro
             f"({ingest.mean_event_bytes:,.0f}-byte events, {ingest.events:,} per pass, "
             f"median of {plan.ingest_repeat} passes)",
         )
-    with _figure(results, ["full_rediff_ratio_vs_eq_loop"]):
+    with figure(results, ["full_rediff_ratio_vs_eq_loop"]):
         progress("full re-diff")
         pairs = mark_drift(
             [(copy.deepcopy(d), copy.deepcopy(o)) for d, o in zip(fleet.manifests, live, strict=True)]
@@ -158,7 +152,7 @@ def _in_memory_figures(plan: Plan, fleet: Fleet, results: Results, progress: Pro
 
 
 def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
-    with _figure(results, ["event_to_model_p95_ms"]):
+    with figure(results, ["event_to_model_p95_ms"]):
         progress(f"cluster change -> model, {plan.engine_samples} samples")
         engine = measure_engine_latency(fleet, plan.engine_samples)
         results.figures["event_to_model_p95_ms"] = engine.latency.p95 * 1000
@@ -169,7 +163,7 @@ def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progre
             f"engine start (render, list, judge {plan.objects:,} objects): {engine.start_seconds:.1f} s; "
             f"timeouts: {engine.timeouts}",
         )
-    with _figure(results, ["event_to_screen_p95_ms"], scale_keys=["tree_first_frame_s"]):
+    with figure(results, ["event_to_screen_p95_ms"], scale_keys=["tree_first_frame_s"]):
         progress(f"cluster change -> screen, {plan.screen_samples} samples")
         screen = measure_screen_latency(fleet, plan.screen_samples)
         results.figures["event_to_screen_p95_ms"] = screen.latency.p95 * 1000
@@ -189,7 +183,7 @@ def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progre
             results.note("tree_first_frame_s", "this build has no app screen (tui.screens.app_detail)")
         else:
             results.note("tree_first_frame_s", "push of the app screen -> its first frame, in-process")
-    with _figure(results, ["git_commit_to_drift_p50_ms"]):
+    with figure(results, ["git_commit_to_drift_p50_ms"]):
         progress(f"Git commit -> drift, {plan.git_samples} commits")
         git = measure_git_latency(root / "git", fleet, plan.git_manifests, plan.git_samples)
         results.figures["git_commit_to_drift_p50_ms"] = git.latency.median * 1000
@@ -203,7 +197,7 @@ def _live_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progre
 
 def _render_figures(root: Path, results: Results, progress: Progress) -> None:
     keys = ["chart_rerender_ms", "kustomize_rerender_ms"]
-    with _figure(results, [], scale_keys=keys):
+    with figure(results, [], scale_keys=keys):
         progress(f"render a chart of {TEMPLATES} templates, and the same objects with kubectl kustomize")
         cost = measure_render_cost(root / "render")
         results.scale["chart_rerender_ms"] = cost.chart_rerender_s * 1000
@@ -225,7 +219,7 @@ def _render_figures(root: Path, results: Results, progress: Progress) -> None:
 
 
 def _schema_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progress) -> None:
-    with _figure(results, [], scale_keys=["schema_first_use_official_s", "schema_first_use_cluster_s"]):
+    with figure(results, [], scale_keys=["schema_first_use_official_s", "schema_first_use_cluster_s"]):
         progress("schema first use")
         cost = measure_schema_cost(fleet)
         results.scale["schema_first_use_official_s"] = cost.official_first_seconds
@@ -241,7 +235,7 @@ def _schema_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progre
             "fetched and converted; a second source of the same server: "
             f"{cost.cluster_warm_seconds * 1000:.1f} ms",
         )
-    with _figure(results, [], scale_keys=["server_side_diff_dry_runs"]):
+    with figure(results, [], scale_keys=["server_side_diff_dry_runs"]):
         drifted = max(10, plan.objects // 100)
         progress(f"server-side diff, {drifted} drifted objects")
         calls = count_server_side_diff_calls(fleet, drifted)
@@ -255,7 +249,7 @@ def _schema_figures(plan: Plan, fleet: Fleet, results: Results, progress: Progre
 
 def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
     fleet_args = [str(fleet.folder), "--kubeconfig", str(fleet.kubeconfig)]
-    with _figure(results, ["first_frame_s"]):
+    with figure(results, ["first_frame_s"]):
         progress(f"first frame, {plan.first_frame_runs} process start(s)")
         frames = measure_first_frames(fleet_args, plan.first_frame_runs)
         results.figures["first_frame_s"] = frames.median
@@ -266,7 +260,7 @@ def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, pro
             + " s",
             "since spawn, seen from outside: " + ", ".join(f"{s:.2f}" for s in frames.since_spawn) + " s",
         )
-    with _figure(results, ["idle_cpu_percent"]):
+    with figure(results, ["idle_cpu_percent"]):
         progress(f"idle CPU over {plan.idle_seconds:.0f} s")
         idle = measure_idle_cpu(fleet_args, plan.idle_seconds)
         results.figures["idle_cpu_percent"] = idle.percent
@@ -275,7 +269,7 @@ def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, pro
             f"utime + stime over {idle.window_seconds:.1f} s of a headless kubedrift process on the fleet; "
             f"it had loaded {plan.objects:,} objects {idle.loaded_seconds:.1f} s after it started",
         )
-    with _figure(results, [], scale_keys=["dashboard_first_frame_s"]):
+    with figure(results, [], scale_keys=["dashboard_first_frame_s"]):
         progress(f"first frame with {plan.dashboard_apps:,} apps")
         config = write_many_apps(root / "many-apps", plan.dashboard_apps)
         frames = measure_first_frames(
@@ -293,7 +287,7 @@ def _process_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, pro
 
 def _agent_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progress: Progress) -> None:
     keys = ["agent_event_to_stream_p95_ms", "agent_stream_ratio_vs_in_process", "agent_memory_per_object_kib"]
-    with _figure(results, [], scale_keys=keys):
+    with figure(results, [], scale_keys=keys):
         progress(f"cluster change -> an agent's stream, {plan.agent_samples} samples")
         agent = measure_agent_latency(fleet, root / "agent", plan.agent_samples)
         in_process = results.figures.get("event_to_model_p95_ms", math.nan)
@@ -321,29 +315,28 @@ def _agent_figures(plan: Plan, root: Path, fleet: Fleet, results: Results, progr
 
 
 def _row_update_figures(plan: Plan, results: Results, progress: Progress) -> None:
-    with _figure(results, [], scale_keys=["update_row_ratio"]):
+    with figure(results, [], scale_keys=["update_row_ratio"]):
         progress(f"one row updated among {plan.rows_small:,} and among {plan.rows_large:,} rows")
-        small = measure_row_updates(plan.rows_small, plan.row_samples)
-        large = measure_row_updates(plan.rows_large, plan.row_samples)
-        small_again = measure_row_updates(plan.rows_small, plan.row_samples)
+        rows = measure_row_ratio(plan.rows_small, plan.rows_large, plan.row_samples)
+        small, large, small_again = rows.small, rows.large, rows.small_again
         results.scale.update(
             {
                 "rows_small": small.rows,
                 "rows_large": large.rows,
                 "update_row_small_ms": (small.cpu_seconds + small_again.cpu_seconds) / 2 * 1000,
                 "update_row_large_ms": large.cpu_seconds * 1000,
-                "update_row_ratio": row_update_ratio([small, small_again], large),
+                "update_row_ratio": rows.ratio,
                 "rows_large_first_frame_s": large.first_frame_seconds,
             }
         )
-        results.note("update_row_ratio", *describe([small, large, small_again]))
+        results.note("update_row_ratio", *rows.describe())
         results.note(
             "rows_large_first_frame_s", "in-process app start -> first dashboard frame, imports done"
         )
 
 
 @contextlib.contextmanager
-def _figure(results: Results, keys: Sequence[str], scale_keys: Sequence[str] = ()) -> Iterator[None]:
+def figure(results: Results, keys: Sequence[str], scale_keys: Sequence[str] = ()) -> Iterator[None]:
     """Measure one figure; if it fails, its keys become NaN and the error is kept for the report."""
     try:
         yield
@@ -358,7 +351,7 @@ def _figure(results: Results, keys: Sequence[str], scale_keys: Sequence[str] = (
 
 
 @contextlib.contextmanager
-def _private_home(root: Path) -> Iterator[None]:
+def private_home(root: Path) -> Iterator[None]:
     """No user themes, audit files or Git caches from the real home folder, here or in the TUI process."""
     names = ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
     saved = {name: os.environ.get(name) for name in names}

@@ -64,3 +64,54 @@ class Plan:
             quick=True,
             agent_samples=40,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ScalePlan:
+    """`--scale N` (issue 16): the live figures again with N objects, and the ratios of that issue."""
+
+    objects: int
+    engine_samples: int
+    screen_samples: int
+    start_runs: int
+    """Engine starts and `kubectl get` lists each, interleaved; the ratio is of their medians."""
+    idle_seconds: float
+    rows_small: int
+    rows_large: int
+    row_samples: int
+    sync_objects: int
+    sync_runs: int
+    """`kubedrift sync` and `kubectl apply --server-side` runs each, interleaved."""
+
+    FULL_FROM = 50_000
+    """From here on the plan is the issue's: its row counts, its 10,000-object sync, its samples."""
+
+    @classmethod
+    def of(cls, objects: int) -> ScalePlan:
+        """The issue's plan at 100,000 (and anything from FULL_FROM up); a smaller, faster one below,
+        with the same figures (`--scale 2k` checks the whole path in about two minutes)."""
+        if objects >= cls.FULL_FROM:
+            return cls(
+                objects=objects,
+                engine_samples=200,
+                screen_samples=100,
+                start_runs=3,
+                idle_seconds=30.0,
+                rows_small=500,
+                rows_large=5_000,
+                row_samples=30,
+                sync_objects=10_000,
+                sync_runs=3,
+            )
+        return cls(
+            objects=objects,
+            engine_samples=40,
+            screen_samples=20,
+            start_runs=2,
+            idle_seconds=5.0,
+            rows_small=50,
+            rows_large=500,
+            row_samples=10,
+            sync_objects=min(10_000, max(100, objects // 10)),
+            sync_runs=2,
+        )

@@ -29,6 +29,19 @@ FIGURES: Final[dict[str, Budget]] = {
     "idle_cpu_percent": Budget(1, "%", "engine + TUI, nothing changing, % of one core"),
     "first_frame_s": Budget(1, "s", "process start -> first painted dashboard", timed=True),
 }
+SCALE_RUN_FIGURES: Final[dict[str, Budget]] = {
+    # Issue 16, `--scale N`: the same figures with N (100,000) objects, and the ratios of that issue.
+    "scale_event_to_screen_p95_ms": Budget(100, "ms", "cluster change -> painted on screen, p95", timed=True),
+    "scale_event_to_model_p95_ms": Budget(50, "ms", "cluster change -> drift in the model, p95", timed=True),
+    "scale_memory_per_object_kib": Budget(5, "KiB", "live cache growth per ~3 KB object"),
+    "scale_start_to_evaluated_ratio_vs_list": Budget(
+        1.5, "x", "engine start -> every app evaluated / kubectl get -o json"
+    ),
+    "scale_idle_cpu_percent": Budget(1, "%", "engine + TUI, nothing changing, % of one core"),
+    "scale_row_update_ratio": Budget(1.5, "x", "one row update at 5,000 apps / at 500"),
+    "sync_ratio_vs_kubectl_apply": Budget(0.5, "x", "kubedrift sync / kubectl apply --server-side"),
+}
+"""Budgets of the scale run's figures (`scale_objects` is N, with no budget)."""
 SCALE_BUDGETS: Final[dict[str, Budget]] = {
     "dashboard_first_frame_s": Budget(1, "s", "process start -> first frame, many apps", timed=True),
     "tree_first_frame_s": Budget(1, "s", "app screen's first frame with the whole fleet", timed=True),
@@ -73,7 +86,7 @@ def print_report(results: Results, out: TextIO) -> None:
     run = machine.get("run", {})
     calibration = results.calibration
     loop_ms = calibration.get("python_loop_ms", math.nan)
-    kind = "quick" if run.get("quick") else "default"
+    kind = "scale" if run.get("scale") else "quick" if run.get("quick") else "default"
     out.write(
         f"\nkubedrift benchmarks: {run.get('objects', '?'):,} objects ({kind} "
         f"run) on {machine.get('cpu_count')} x {machine.get('cpu_model')}, Python {machine.get('python')}, "
@@ -87,7 +100,7 @@ def print_report(results: Results, out: TextIO) -> None:
         f"{calibration.get('json_loads_3kb_us', math.nan):.1f} us / "
         f"{calibration.get('json_loads_3kb_us_end', math.nan):.1f} us\n\n"
     )
-    _table(out, "figure", results.figures, FIGURES, results, loop_ms)
+    _table(out, "figure", results.figures, {**FIGURES, **SCALE_RUN_FIGURES}, results, loop_ms)
     out.write("\n")
     scale_budgets = {key: SCALE_BUDGETS.get(key) for key in results.scale}
     _table(out, "scale", results.scale, scale_budgets, results, loop_ms)
@@ -105,18 +118,19 @@ def _table(
     results: Results,
     loop_ms: float,
 ) -> None:
-    out.write(f"{title:<34} {'value':>10}  {'budget':>10}  {'verdict':<7}  calibrated\n")
+    width = max([34, *(len(key) for key in values)])
+    out.write(f"{title:<{width}} {'value':>10}  {'budget':>10}  {'verdict':<7}  calibrated\n")
     for key, value in values.items():
         budget = budgets.get(key)
         shown = "n/a" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.2f}"
         if budget is None:
-            out.write(f"{key:<34} {shown:>10}\n")
+            out.write(f"{key:<{width}} {shown:>10}\n")
         else:
             calibrated = ""
             if budget.timed and value is not None and not math.isnan(value):
                 ms = value if budget.unit == "ms" else value * 1000
                 calibrated = f"= {ms / loop_ms:.2f} x loop"
             limit = f"<= {budget.limit:g} {budget.unit}"
-            out.write(f"{key:<34} {shown:>10}  {limit:>10}  {verdict(value, budget):<7}  {calibrated}\n")
+            out.write(f"{key:<{width}} {shown:>10}  {limit:>10}  {verdict(value, budget):<7}  {calibrated}\n")
         for line in results.details.get(key, []):
             out.write(f"    {line}\n")

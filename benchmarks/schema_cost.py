@@ -32,6 +32,7 @@ from core.engine import Engine
 from core.kubeconfig import load_kubeconfig
 from core.model import SyncStatus
 from core.schema import official
+from sandbox.handle import SandboxThread
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,13 @@ def count_server_side_diff_calls(fleet: Fleet, drifted: int) -> ServerSideDiffCa
             load_kubeconfig(str(fleet.kubeconfig), environ={}),
             watch_tree=False,
         )
-        fleet.sandbox.faults.clear_request_log()
+        sandbox = fleet.sandbox
+        assert isinstance(sandbox, SandboxThread), "the request log is read in-process"
+        sandbox.faults.clear_request_log()
         (status,) = engine.evaluate()
         dry_runs = sum(
             1
-            for record in fleet.sandbox.request_log
+            for record in sandbox.request_log
             if record.method == "PATCH" and record.query.get("dryRun") == "All"
         )
         out_of_sync = sum(1 for r in status.resources if r.status is SyncStatus.OUT_OF_SYNC)

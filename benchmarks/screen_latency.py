@@ -75,11 +75,14 @@ class _CellLog:
         return None
 
 
-def measure_screen_latency(fleet: Fleet, samples: int, *, seed: int = 60) -> ScreenLatency:
-    return asyncio.run(_measure(fleet, samples, seed))
+def measure_screen_latency(
+    fleet: Fleet, samples: int, *, seed: int = 60, with_tree: bool = True
+) -> ScreenLatency:
+    """The samples, then (`with_tree`) the app screen's first frame with the whole fleet."""
+    return asyncio.run(_measure(fleet, samples, seed, with_tree))
 
 
-async def _measure(fleet: Fleet, samples: int, seed: int) -> ScreenLatency:
+async def _measure(fleet: Fleet, samples: int, seed: int, with_tree: bool) -> ScreenLatency:
     settings = TuiSettings(zero_config(fleet.folder), engine_factory=lambda: fleet_engine(fleet))
     app = KubedriftApp(settings)
     run = _Samples(fleet, random.Random(seed))
@@ -90,7 +93,7 @@ async def _measure(fleet: Fleet, samples: int, seed: int) -> ScreenLatency:
             probe = PaintProbe(app)
             await run.take(app, pilot, probe, samples)
             try:
-                tree = await _tree_first_frame(app, probe, fleet.app)
+                tree = await _tree_first_frame(app, probe, fleet.app) if with_tree else None
             except Exception as error:  # another screen's failure must not void the latencies
                 tree_error = f"{type(error).__name__}: {error}"
     except Exception as error:

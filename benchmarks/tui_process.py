@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from benchmarks.machine import process_rss_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_FRAME_TIMEOUT = 120.0
 LOADED_TIMEOUT = 900.0
@@ -49,6 +51,8 @@ class IdleCpu:
     window_seconds: float
     loaded_seconds: float
     """Process age when the dashboard had loaded the whole fleet."""
+    rss_bytes: int = 0
+    """The process's resident memory at the end of the window (0 where there is no /proc)."""
 
 
 class DriverProcess:
@@ -102,6 +106,11 @@ class DriverProcess:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14 and 15
 
+    def rss_bytes(self) -> int:
+        """VmRSS of the process, from /proc (0 where there is none)."""
+        assert self.process.pid is not None
+        return process_rss_bytes(self.process.pid)
+
     def stderr_tail(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read()[-2000:].strip() or "(no output)"
@@ -142,5 +151,6 @@ def measure_idle_cpu(kubedrift_args: Sequence[str], window_seconds: float) -> Id
         wall, cpu = time.monotonic() - start_wall, driver.cpu_seconds() - start_cpu
         if driver.process.poll() is not None:
             raise RuntimeError(f"the TUI process ended during the idle window: {driver.stderr_tail()}")
+        rss = driver.rss_bytes()
     loaded_age = loaded["age"] if loaded["age"] is not None else loaded["time"] - driver.spawned_at
-    return IdleCpu(100 * cpu / wall, wall, loaded_age)
+    return IdleCpu(100 * cpu / wall, wall, loaded_age, rss)

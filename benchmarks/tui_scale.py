@@ -136,6 +136,28 @@ async def _cpu_of_quiet_window() -> float:
     return time.thread_time() - cpu_start
 
 
+@dataclass(frozen=True, slots=True)
+class RowRatio:
+    """One row updated among `rows_small`, among `rows_large`, and among `rows_small` again (A-B-A)."""
+
+    small: RowUpdates
+    large: RowUpdates
+    small_again: RowUpdates
+
+    @property
+    def ratio(self) -> float:
+        return row_update_ratio([self.small, self.small_again], self.large)
+
+    def describe(self) -> list[str]:
+        return describe([self.small, self.large, self.small_again])
+
+
+def measure_row_ratio(rows_small: int, rows_large: int, samples: int) -> RowRatio:
+    small = measure_row_updates(rows_small, samples)
+    large = measure_row_updates(rows_large, samples)
+    return RowRatio(small, large, measure_row_updates(rows_small, samples))
+
+
 def row_update_ratio(smalls: Sequence[RowUpdates], large: RowUpdates) -> float:
     """Large over small; the small table is measured before and after the large one, and the two
     averaged, so a machine that got busier during the run does not skew the ratio."""

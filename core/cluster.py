@@ -225,6 +225,12 @@ class ClusterAdapter:
             first = False
             query["continue"] = token
 
+    def holds_any(self, resource: ApiResource, *, label_selector: str) -> bool:
+        """Whether any object of a kind matches `label_selector`: one request of one item, not a list.
+        A continue token without an item (a server that stopped filtering early) counts as yes."""
+        page = self._get_json(resource.path(None), {"limit": "1", "labelSelector": label_selector})
+        return bool(page.get("items") or (page.get("metadata") or {}).get("continue"))
+
     def resource_version_now(
         self, resource: ApiResource, namespace: str | None = None, *, read_timeout: float = READ_TIMEOUT
     ) -> str:

@@ -247,18 +247,17 @@ class Engine(EngineWatches, EngineMessages, EngineLiveness, EngineAutomation, En
         return cluster
 
     def _scan_tracked_kinds(self, adapter: ClusterAdapter, resources: Iterable[Any]) -> set[GroupKind]:
-        """Kinds that hold objects carrying kubedrift's label: one filtered list per kind, at start."""
+        """Kinds that hold objects carrying kubedrift's label: one filtered one-item request per kind."""
         found: set[GroupKind] = set()
         selector = f"{TRACKING_LABEL}={TRACKING_LABEL_VALUE}"
         for resource in resources:
             if not resource.watchable or (resource.group, resource.kind) in TREE_KINDS:
                 continue
             try:
-                objects, _ = adapter.list(resource, label_selector=selector)
+                if adapter.holds_any(resource, label_selector=selector):
+                    found.add((resource.group, resource.kind))
             except ApiError:
                 continue  # forbidden or not listable: its desired objects will still be judged
-            if objects:
-                found.add((resource.group, resource.kind))
         return found
 
     def needed_kinds(self, context: str) -> set[GroupKind]:

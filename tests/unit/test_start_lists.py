@@ -79,6 +79,9 @@ class PagedCluster:
             )
         return found
 
+    def holds_any(self, resource: Any, *, label_selector: str) -> bool:
+        return bool(self.list(resource, label_selector=label_selector)[0])
+
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None
     ) -> tuple[list[dict[str, Any]], str]:

@@ -61,6 +61,9 @@ class StandInCluster:
     def list_pages(self, resource: ApiResource, namespace: str | None = None) -> Iterator[ListPage]:
         yield ListPage(*self.list(resource, namespace))  # one page: the engine lists page by page
 
+    def holds_any(self, resource: Any, *, label_selector: str) -> bool:
+        return bool(self.list(resource, label_selector=label_selector)[0])
+
     def list(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None
     ) -> tuple[list[dict[str, Any]], str]:
