@@ -43,23 +43,31 @@ class Kubectl:
     def timed(self, *args: str) -> float:
         """Seconds one run of `kubectl ARGS` took, its output discarded; a failure raises."""
         environment = {**os.environ, "HOME": str(self.cache_dir.parent)}
-        started = time.perf_counter()
-        done = subprocess.run(
-            self._command(*args),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=environment,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace")[-1000:].strip()
-            raise RuntimeError(f"kubectl {' '.join(args[:2])} exited {done.returncode}: {tail}")
-        return seconds
+        return timed_process(self._command(*args), environment, RUN_TIMEOUT, f"kubectl {' '.join(args[:2])}")
 
     def describe(self) -> str:
         return f"kubectl {self.version[0]}.{self.version[1]} ({self.binary})"
+
+
+def timed_process(
+    command: Sequence[str], environment: dict[str, str], timeout: float, name: str, cwd: Path | None = None
+) -> float:
+    """Seconds `command` took, its output discarded; its stderr's tail in the error when it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace")[-1500:].strip()
+        raise RuntimeError(f"{name} exited {done.returncode}: {tail}")
+    return seconds
 
 
 def find_kubectl(kubeconfig: Path, cache_dir: Path) -> Kubectl:

@@ -45,32 +45,25 @@ def measure_memory(
     reconciler = AppReconciler(App(app_name, Source(".", "", ".")))
     reconciler.set_desired({ResourceKey.of(obj): obj for obj in desired}, render_ok=True)
 
-    def fill_judged(cache: LiveCache) -> LiveCache:
+    def fill_judged(cache: LiveCache, judge: AppReconciler) -> LiveCache:
         for line in lines:
             obj = wire_json.loads(line)
             key = ResourceKey.of(obj)
             cache.apply(LiveEvent(key, obj))
-            reconciler.live_changed(key, obj)
-            compact_judged(cache, reconciler, key, obj)
+            judge.live_changed(key, obj)
+            compact_judged(cache, judge, key, obj)
         return cache
 
     for _ in range(2):  # judged (and its in-sync checks compiled) untraced: the traced pass adds neither
-        fill_judged(LiveCache())
+        fill_judged(LiveCache(), reconciler)
 
     def fill_cache() -> Any:
-        return fill_judged(LiveCache())
+        return fill_judged(LiveCache(), reconciler)
 
     def fill_both() -> Any:
         fresh = AppReconciler(App(app_name, Source(".", "", ".")))
         fresh.set_desired(reconciler.desired, render_ok=True)
-        cache = LiveCache()
-        for line in lines:
-            obj = wire_json.loads(line)
-            key = ResourceKey.of(obj)
-            cache.apply(LiveEvent(key, obj))
-            fresh.live_changed(key, obj)
-            compact_judged(cache, fresh, key, obj)
-        return cache, fresh
+        return fill_judged(LiveCache(), fresh), fresh
 
     cache_growth = _traced_growth(fill_cache)
     both_growth = _traced_growth(fill_both)

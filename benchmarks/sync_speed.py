@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +30,7 @@ from typing import Final
 from benchmarks.agent_process import write_folder_config
 from benchmarks.fixtures import file_name, manifests, tracked, write_folder
 from benchmarks.fleet import CHUNK, ObjectRef
-from benchmarks.kubectl_timing import apply_command, find_kubectl
+from benchmarks.kubectl_timing import apply_command, find_kubectl, timed_process
 from benchmarks.sandbox_process import SandboxProcess
 from sandbox.resources import ResourceAPI
 
@@ -95,21 +93,7 @@ def _kubedrift_sync(config: Path, kubeconfig: Path) -> float:
     }
     command = [sys.executable, "-m", "tui", "sync", SYNC_APP, "--yes"]
     command += ["--config", str(config), "--kubeconfig", str(kubeconfig)]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=SYNC_TIMEOUT,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace")[-1500:].strip()
-        raise RuntimeError(f"kubedrift sync exited {done.returncode}: {tail}")
-    return seconds
+    return timed_process(command, environment, SYNC_TIMEOUT, "kubedrift sync", cwd=ROOT)
 
 
 def _delete_all(server: SandboxProcess, refs: Sequence[ObjectRef]) -> None:

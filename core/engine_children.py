@@ -212,7 +212,8 @@ class EngineChildren:
                 if key not in reconciler.desired and runtime.app.owns(key, obj)
             ]
             for key in tracked:
-                updated = reconciler.live_changed(key, cluster.cache.get(key))
+                cut_down = cluster.cache.is_cut_down(key)
+                updated = reconciler.live_changed(key, cluster.cache.get(key), cut_down=cut_down)
                 if updated is not None:
                     changes.append(resource_change(now, runtime.app.name, key, None, updated))
             if rerouted is None:

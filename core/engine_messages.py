@@ -158,8 +158,10 @@ class EngineMessages:
             for key in state.objects:
                 if key not in runtime.reconciler.live:
                     obj = cluster.cache.get(key)
-                    cut_down = cluster.cache.is_cut_down(key)  # held until it is read whole
-                    if obj is not None and runtime.reconciler.live_changed(key, obj, cut_down=cut_down):
+                    if obj is None:
+                        continue
+                    cut_down = cluster.cache.is_cut_down(key)  # then held until it is read whole
+                    if runtime.reconciler.live_changed(key, obj, cut_down=cut_down) is not None:
                         changed.add(key)
             self._routing[cluster.context].note(runtime, previous_keys | state.objects.keys())
         changes: list[StatusChange] = [

@@ -44,8 +44,8 @@ class PagedRelist:
             self.listed += 1
             # `apply` stores a new object or a new resourceVersion and skips the same one: exactly
             # what a whole relist (`replace_kind`) stores.
-            if cache.apply(event):
-                events.append(event)
+            if cache.apply(event):  # routed as the cache keeps it, which may be cut down
+                events.append(LiveEvent(event.key, cache.get(event.key)))
         return events
 
     def finish(self, cache: LiveCache) -> list[LiveEvent]:

@@ -116,6 +116,8 @@ class DashboardScreen(Screen[None]):
                 table.remove_row(app)
                 self._last_event.pop(app, None)
         self.query_one(StatusLine).refresh_state()
+        for line in self.query(StartProgressLine):  # hidden with the first verdicts, not a poll later
+            line.refresh_progress()
 
     def _has_app(self, app: str) -> bool:
         return app in self.engine.apps
