@@ -19,9 +19,8 @@ from core.drift.cluster_schema import group_versions
 from core.engine_parts import EngineParts
 from core.engine_projection import compact_in_sync, read_whole_again
 from core.kind_watch import KindState, Relisted, StateLost, WatchMessage
-from core.live_cache import LiveEvent
+from core.live_cache import LiveEvent, PagedRelist
 from core.model import ResourceKey, SyncStatus
-from core.paged_relist import PagedRelist
 from core.runtime import AppRuntime, ClusterRuntime, app_change, resource_change
 from core.server_side_diff import (
     Candidate,
@@ -193,7 +192,7 @@ class EngineMessages:
 
 
 def apply_relisted(engine: EngineParts, context: str, message: Relisted) -> list[StatusChange]:
-    """A list, or a page of one (core.paged_relist): its objects stored and judged at once; at its
+    """A list, or a page of one (core.live_cache.PagedRelist): its objects stored and judged at once; at its
     last page, what it did not return deleted, and only then the kind known again."""
     cluster = engine.clusters[context]
     where = (message.group, message.kind, message.namespace)

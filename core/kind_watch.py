@@ -232,7 +232,7 @@ class KindWatch:
         self._wake.wait(seconds)
 
     def _relist(self) -> None:
-        """List the kind, handing each page on as it arrives (core.paged_relist applies them); the
+        """List the kind, handing each page on as it arrives (core.live_cache.PagedRelist applies them); the
         watch resumes from the list's version once its last page is in."""
         recovering = self._troubled
         where = (self.resource.group, self.resource.kind, self.namespace)

@@ -9,6 +9,11 @@ Most objects are kept cut down to what their verdict needs (core.live_projection
 does not declare as it is stored (`cut_down` says which), an object found in sync once it is judged
 (`compact`). `is_cut_down` tells such an object from a whole one; a key marked stale takes the next
 version seen, whatever its resourceVersion, so a GET or a relist can put the whole object back.
+
+A list applied page by page (`PagedRelist`, as core.start_lists and KindWatch's relists deliver
+pages) stores each page at once and deletes what the cache held in the list's scope but no page
+returned only at the last page, so a relist after 410 Gone loses no change and finds every deletion
+without holding the whole list; `replace_kind` is the one-page case.
 """
 
 from __future__ import annotations
@@ -112,31 +117,9 @@ class LiveCache:
     def replace_kind(
         self, group: str, kind: str, objects: Iterable[Mapping[str, Any]], namespace: str | None = None
     ) -> list[LiveEvent]:
-        """A relist of a kind (in one namespace, or everywhere): store exactly `objects` there.
-
-        Returns the events that differ from what was stored, deletions of objects that vanished
-        while the watch was down included, so a relist after 410 Gone loses no change.
-        """
-        stored = self._kinds.setdefault((group, kind), {})
-        gone = {key for key in stored if namespace is None or key.namespace == namespace}
-        events: list[LiveEvent] = []
-        for obj in objects:
-            key = ResourceKey.of(obj)
-            gone.discard(key)
-            old = stored.get(key)
-            if (
-                old is None
-                or _resource_version(old) != _resource_version(obj)
-                or _resource_version(obj) is None
-                or key in self._stale
-            ):
-                events.append(LiveEvent(key, self._store(stored, key, obj)))
-        for key in gone:
-            del stored[key]
-            self._cut.pop(key, None)
-            self._stale.discard(key)
-            events.append(LiveEvent(key, None))
-        return events
+        """A whole relist of a kind (in one namespace, or everywhere): a PagedRelist of one page."""
+        relist = PagedRelist.begin(self, group, kind, namespace)
+        return relist.page(self, objects) + relist.finish(self)
 
     def _store(
         self, objects: dict[ResourceKey, Mapping[str, Any]], key: ResourceKey, obj: Mapping[str, Any]
@@ -152,6 +135,43 @@ class LiveCache:
             self._cut.pop(key, None)
         objects[key] = obj
         return obj
+
+
+@dataclass(slots=True)
+class PagedRelist:
+    """One list under way: what the cache held in its scope that no page has returned yet."""
+
+    unseen: set[ResourceKey]
+    held: int
+    """How many objects the cache held in the scope when the list began."""
+    listed: int = 0
+    """How many objects the pages so far returned."""
+
+    @classmethod
+    def begin(cls, cache: LiveCache, group: str, kind: str, namespace: str | None) -> PagedRelist:
+        unseen = {
+            key for key in cache.of_kind(group, kind) if namespace is None or key.namespace == namespace
+        }
+        return cls(unseen, len(unseen))
+
+    def page(self, cache: LiveCache, objects: Iterable[Mapping[str, Any]]) -> list[LiveEvent]:
+        """Store one page; the events of the objects that differ from what the cache held."""
+        events: list[LiveEvent] = []
+        unseen = self.unseen
+        for obj in objects:
+            event = LiveEvent(ResourceKey.of(obj), obj)
+            unseen.discard(event.key)
+            self.listed += 1
+            # `apply` stores a new object or a new resourceVersion (or a stale key's) and skips the same one.
+            if cache.apply(event):  # routed as the cache keeps it, which may be cut down
+                events.append(LiveEvent(event.key, cache.get(event.key)))
+        return events
+
+    def finish(self, cache: LiveCache) -> list[LiveEvent]:
+        """The list is complete: delete what it did not return; the deletions' events."""
+        gone = [LiveEvent(key, None) for key in sorted(self.unseen)]
+        self.unseen = set()
+        return [event for event in gone if cache.apply(event)]
 
 
 def _resource_version(obj: Mapping[str, Any]) -> Any:

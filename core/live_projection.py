@@ -53,29 +53,37 @@ def may_compact(key: ResourceKey, rules: DiffRules, overrides: HealthOverrides |
 def compacted(live: Mapping[str, Any], desired: Mapping[str, Any], key: ResourceKey) -> dict[str, Any]:
     """`live`, found in sync with `desired`, as the cache keeps it: its own metadata and status and the
     spec fields health reads; desired's objects for every other section."""
-    kept: dict[str, Any] = {name: live[name] for name in _OWN_SECTIONS if name in live}
+    kept = _own_sections(live)
     for name, value in desired.items():
         if name not in _OWN_SECTIONS:
             kept[name] = value
-    fields = HEALTH_SPEC_FIELDS.get((key.group, key.kind), _NO_FIELDS)
-    live_spec = live.get("spec")
-    if fields and live_spec.__class__ is dict:
-        spec = dict(kept["spec"]) if kept.get("spec").__class__ is dict else {}
-        for name in fields:
-            if name in live_spec:
-                spec[name] = live_spec[name]
-            else:
-                spec.pop(name, None)
-        kept["spec"] = spec
+    _keep_health_spec(kept, live, key)
     return kept
 
 
 def health_projection(live: Mapping[str, Any], key: ResourceKey) -> dict[str, Any]:
     """`live` as the cache keeps an object Git does not declare: metadata, status, the spec fields
     health reads."""
-    kept: dict[str, Any] = {name: live[name] for name in _OWN_SECTIONS if name in live}
+    kept = _own_sections(live)
+    _keep_health_spec(kept, live, key)
+    return kept
+
+
+def _own_sections(live: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: live[name] for name in _OWN_SECTIONS if name in live}
+
+
+def _keep_health_spec(kept: dict[str, Any], live: Mapping[str, Any], key: ResourceKey) -> None:
+    """Put into `kept`'s spec (a copy: it may be desired's) the live values of the spec fields
+    health reads, dropping those live lacks."""
     fields = HEALTH_SPEC_FIELDS.get((key.group, key.kind), _NO_FIELDS)
     live_spec = live.get("spec")
-    if fields and live_spec.__class__ is dict:
-        kept["spec"] = {name: live_spec[name] for name in fields if name in live_spec}
-    return kept
+    if not fields or live_spec.__class__ is not dict:
+        return
+    spec = dict(kept["spec"]) if kept.get("spec").__class__ is dict else {}
+    for name in fields:
+        if name in live_spec:
+            spec[name] = live_spec[name]
+        else:
+            spec.pop(name, None)
+    kept["spec"] = spec

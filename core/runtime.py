@@ -24,7 +24,7 @@ from core.desired_state import AppDesiredState, DesiredState
 from core.drift.attribution import newest_attribution
 from core.drift.cluster_schema import ClusterSchemaSource
 from core.kind_watch import KindWatch
-from core.live_cache import LiveCache
+from core.live_cache import LiveCache, PagedRelist
 from core.model import (
     App,
     AppStatus,
@@ -34,7 +34,6 @@ from core.model import (
     SyncResult,
     SyncStatus,
 )
-from core.paged_relist import PagedRelist
 from core.prune import namespace_holds_others, prune_candidates
 from core.reconcile import AppReconciler
 from core.rollback import RollbackView
@@ -324,7 +323,7 @@ class ClusterRuntime:
     listed: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
     """The resourceVersion of each start-up list, so watches begin exactly where the lists ended."""
     relists: dict[tuple[str, str, str | None], PagedRelist] = field(default_factory=dict)
-    """Lists being applied page by page (core.paged_relist), until their last page."""
+    """Lists being applied page by page (core.live_cache.PagedRelist), until their last page."""
     tracked_kinds: set[GroupKind] = field(default_factory=set)
     """Kinds holding objects kubedrift applied, found at start, so a kind Git dropped is still pruned."""
     kube_version: str = ""

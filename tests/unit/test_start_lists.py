@@ -19,9 +19,8 @@ from core.config import zero_config
 from core.engine import Engine
 from core.kind_watch import KindState, Relisted
 from core.kubeconfig import Kubeconfig
-from core.live_cache import LiveCache
+from core.live_cache import LiveCache, PagedRelist
 from core.model import AppSync, ResourceKey, SyncStatus
-from core.paged_relist import PagedRelist
 from core.runtime import ClusterRuntime
 from core.start_lists import (
     PAGES_IN_FLIGHT,
